@@ -1,0 +1,9 @@
+//! The app's entry point: mounts the Leptos app (wasm32 only).
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("poslens is a browser app: build and serve it with `scripts/serve.sh` (see README.md).");
+}

@@ -1,0 +1,15 @@
+//! The pure core, in pipeline order: plan the byte ranges of a safetensors file
+//! ([`format`], [`shards`], [`hub`]), pick the positional embedding ([`detect`]),
+//! decode it ([`decode`]), analyse it ([`analysis`]), and lay out charts ([`chart`]).
+//! Settings travel in share links through [`url_state`].
+//!
+//! Nothing here imports web-sys, wasm-bindgen or leptos.
+
+pub mod analysis;
+pub mod chart;
+pub mod decode;
+pub mod detect;
+pub mod format;
+pub mod hub;
+pub mod shards;
+pub mod url_state;

@@ -1,0 +1,1 @@
+//! The browser shell (wasm32 only). Placeholder: being written.
