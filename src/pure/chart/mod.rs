@@ -1,1 +1,24 @@
-//! Placeholder: being written.
+//! Chart geometry: numbers and strings only, drawn by the web shell on SVG or canvas.
+//!
+//! - [`scale`]: linear scales, nice tick values and tick labels.
+//! - [`layout`]: margins and the plot area inside them.
+//! - [`color`]: the diverging colour map centred at zero, and a categorical palette.
+//! - [`histogram`](mod@histogram): numpy-compatible histograms and their bars.
+//! - [`path`]: SVG polyline paths.
+//! - [`heatmap`]: RGBA pixels for canvas `ImageData`, and hover hit tests.
+
+pub mod color;
+pub mod heatmap;
+pub mod histogram;
+pub mod layout;
+pub mod path;
+pub mod scale;
+
+pub use color::{
+    colorbar_stops, diverging_rgb, line_series_colors, rgb_css, symmetric_abs_max, NAN_RGB,
+};
+pub use heatmap::{heatmap_rgba, HeatmapLayout};
+pub use histogram::{histogram, Histogram, HistogramBar};
+pub use layout::{Margins, PlotArea};
+pub use path::{format_coord, nearest_index, polyline_path};
+pub use scale::{format_tick, nice_step, nice_ticks, LinearScale};

@@ -1,0 +1,152 @@
+//! Colours: a diverging map centred at zero (blue below, white at zero, red above),
+//! colour-bar stops, and a categorical palette for line series.
+
+/// The colour drawn for values that are not numbers.
+pub const NAN_RGB: [u8; 3] = [136, 136, 136];
+
+/// Anchor colours of the diverging map, evenly spaced from −1 (deep blue) through
+/// 0 (white) to +1 (deep red). The steps are close to equal in lightness on each side.
+const DIVERGING_ANCHORS: [[u8; 3]; 11] = [
+    [5, 48, 97],
+    [33, 102, 172],
+    [67, 147, 195],
+    [146, 197, 222],
+    [209, 229, 240],
+    [255, 255, 255],
+    [253, 219, 199],
+    [244, 165, 130],
+    [214, 96, 77],
+    [178, 24, 43],
+    [103, 0, 31],
+];
+
+/// A categorical palette of ten clearly different colours for line series.
+const CATEGORICAL: [[u8; 3]; 10] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
+];
+
+/// Returns the diverging colour of `value` on a scale from `-abs_max` to `+abs_max`.
+///
+/// Zero is white, negative values are blue and positive values red, deepening towards
+/// the ends; values beyond ±`abs_max` take the end colours. A non-positive or non-finite
+/// `abs_max` is treated as 1. NaN gets [`NAN_RGB`].
+pub fn diverging_rgb(value: f64, abs_max: f64) -> [u8; 3] {
+    if value.is_nan() {
+        return NAN_RGB;
+    }
+    let abs_max = if abs_max.is_finite() && abs_max > 0.0 {
+        abs_max
+    } else {
+        1.0
+    };
+    let t = (value / abs_max).clamp(-1.0, 1.0);
+    // Position along the anchors: 0 at −1, 5 at 0, 10 at +1.
+    let last_index = (DIVERGING_ANCHORS.len() - 1) as f64;
+    let position = (t + 1.0) / 2.0 * last_index;
+    let lower = position.floor().clamp(0.0, last_index);
+    let fraction = position - lower;
+    let lower_index = lower as usize;
+    let first = DIVERGING_ANCHORS
+        .get(lower_index)
+        .copied()
+        .unwrap_or([255, 255, 255]);
+    let second = DIVERGING_ANCHORS
+        .get(lower_index + 1)
+        .copied()
+        .unwrap_or(first);
+    let mix = |a: u8, b: u8| -> u8 {
+        let value = f64::from(a) + (f64::from(b) - f64::from(a)) * fraction;
+        value.round().clamp(0.0, 255.0) as u8
+    };
+    [
+        mix(first[0], second[0]),
+        mix(first[1], second[1]),
+        mix(first[2], second[2]),
+    ]
+}
+
+/// Formats a colour for CSS and SVG as `#rrggbb`.
+pub fn rgb_css(rgb: [u8; 3]) -> String {
+    format!("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2])
+}
+
+/// Returns the largest absolute finite value, for a colour scale symmetric about zero.
+///
+/// The result is always positive: 1.0 when every value is zero, non-finite, or there are none.
+pub fn symmetric_abs_max(values: &[f64]) -> f64 {
+    let abs_max = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, |acc, v| acc.max(v.abs()));
+    if abs_max > 0.0 {
+        abs_max
+    } else {
+        1.0
+    }
+}
+
+/// Returns `n` evenly spaced colour-bar stops from `-abs_max` to `+abs_max`, each a value
+/// and its CSS colour, for an SVG gradient and its labels.
+///
+/// One stop gives the centre (0, white); zero stops give an empty list.
+pub fn colorbar_stops(abs_max: f64, n: usize) -> Vec<(f64, String)> {
+    let abs_max = if abs_max.is_finite() && abs_max > 0.0 {
+        abs_max
+    } else {
+        1.0
+    };
+    match n {
+        0 => Vec::new(),
+        1 => vec![(0.0, rgb_css(diverging_rgb(0.0, abs_max)))],
+        _ => {
+            let last = (n - 1) as f64;
+            (0..n)
+                .map(|i| {
+                    let value = -abs_max + 2.0 * abs_max * (i as f64) / last;
+                    (value, rgb_css(diverging_rgb(value, abs_max)))
+                })
+                .collect()
+        }
+    }
+}
+
+/// Returns `n` CSS colours for line series: ten distinct palette colours first, then
+/// further hues spaced by the golden angle so neighbours stay distinguishable.
+pub fn line_series_colors(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| match CATEGORICAL.get(i) {
+            Some(rgb) => rgb_css(*rgb),
+            None => {
+                let hue_deg = (i as f64 * 137.507_764) % 360.0;
+                rgb_css(hsl_to_rgb(hue_deg, 0.65, 0.45))
+            }
+        })
+        .collect()
+}
+
+/// Converts a colour from HSL (hue in degrees, saturation and lightness in 0..=1) to RGB.
+fn hsl_to_rgb(hue_deg: f64, saturation: f64, lightness: f64) -> [u8; 3] {
+    let chroma = (1.0 - (2.0 * lightness - 1.0).abs()) * saturation;
+    let sector = (hue_deg.rem_euclid(360.0)) / 60.0;
+    let x = chroma * (1.0 - (sector % 2.0 - 1.0).abs());
+    let (r, g, b) = match sector as u32 {
+        0 => (chroma, x, 0.0),
+        1 => (x, chroma, 0.0),
+        2 => (0.0, chroma, x),
+        3 => (0.0, x, chroma),
+        4 => (x, 0.0, chroma),
+        _ => (chroma, 0.0, x),
+    };
+    let m = lightness - chroma / 2.0;
+    let to_byte = |c: f64| ((c + m) * 255.0).round().clamp(0.0, 255.0) as u8;
+    [to_byte(r), to_byte(g), to_byte(b)]
+}
