@@ -4,6 +4,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// These are native tests of the pure core; the wasm32 build only lints the app.
+#![cfg(not(target_arch = "wasm32"))]
 //! Tests for chart geometry: scales, ticks, colours, histograms, paths and hit tests.
 
 use poslens::pure::chart::histogram::histogram_in_range;

@@ -4,6 +4,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// These are native tests of the pure core; the wasm32 build only lints the app.
+#![cfg(not(target_arch = "wasm32"))]
 //! Detection of the learned positional embedding on synthetic headers named like real Hub models.
 
 use poslens::pure::detect::{

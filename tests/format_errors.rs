@@ -4,6 +4,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// These are native tests of the pure core; the wasm32 build only lints the app.
+#![cfg(not(target_arch = "wasm32"))]
 //! Every way a file can fail to be a usable safetensors file gets its own error variant.
 //! The files are built by hand, byte by byte.
 

@@ -4,6 +4,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// These are native tests of the pure core; the wasm32 build only lints the app.
+#![cfg(not(target_arch = "wasm32"))]
 //! Checks the decoder and the SVD analysis against numpy on real data: the positional
 //! embedding of all-MiniLM-L6-v2 (512 × 384), in F32 and converted to F16 and BF16.
 //!

@@ -4,6 +4,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// These are native tests of the pure core; the wasm32 build only lints the app.
+#![cfg(not(target_arch = "wasm32"))]
 //! Property tests of the decoder and the SVD analysis on small random matrices.
 
 use nalgebra::DMatrix;

@@ -4,6 +4,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// These are native tests of the pure core; the wasm32 build only lints the app.
+#![cfg(not(target_arch = "wasm32"))]
 //! The real all-MiniLM-L6-v2 `model.safetensors` from the Hub, read the way the browser reads
 //! it: first the 8-byte length, then the header, then exactly one tensor's byte range.
 

@@ -1,7 +1,9 @@
 //! The analysis Web Worker's entry point (wasm32 only).
 
 #[cfg(target_arch = "wasm32")]
-fn main() {}
+fn main() {
+    poslens::web::run_worker();
+}
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {

@@ -1,1 +1,19 @@
-//! The browser shell (wasm32 only). Placeholder: being written.
+//! The browser shell (wasm32 only), in pipeline order: [`fetch`] one byte range,
+//! [`source`] opens a Hub file, local file or the sample and reads one tensor,
+//! [`worker_bridge`] hands it to the analysis [`worker`], and [`app`] with its
+//! [`components`] draws what the core computed. [`actions`] and [`state`] tie them together.
+
+pub mod actions;
+pub mod app;
+pub mod components;
+pub mod fetch;
+pub mod js;
+pub mod perf;
+pub mod protocol;
+pub mod source;
+pub mod state;
+pub mod worker;
+pub mod worker_bridge;
+
+pub use app::start_app;
+pub use worker::run_worker;

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Run every poslens test, installing whatever is missing first. Fails fast, with a summary.
+#
+#   scripts/test.sh             everything: set-up, test data, fmt, clippy (native and wasm32),
+#                               cargo test, the release build into dist/, and the browser suite
+#   scripts/test.sh --no-e2e    everything but the browser suite (no Chromium needed)
+#   scripts/test.sh --quick     fmt, clippy and cargo test only (inner loop)
+#
+# Logs of each step are kept in target/test-logs/. CI runs it through .ci/run with CI=true.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+run_build=1
+run_e2e=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-e2e) run_e2e=0 ;;
+    --quick) run_e2e=0; run_build=0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) die "test.sh: unknown option '$arg' (see scripts/test.sh --help)" ;;
+  esac
+done
+
+cd "$REPO_ROOT"
+LOG_DIR="$REPO_ROOT/target/test-logs"
+mkdir -p "$LOG_DIR"
+total_start="$(now_s)"
+results=()   # "name|seconds|ok|detail"
+tests_passed=0
+tests_failed=0
+
+print_summary() {
+  local row name secs status detail
+  printf '\n== summary (%s s in all)\n' "$(elapsed_s "$total_start")"
+  for row in "${results[@]}"; do
+    IFS='|' read -r name secs status detail <<<"$row"
+    printf '   %-8s %-34s %7s s  %s\n' "$status" "$name" "$secs" "$detail"
+  done
+}
+
+# Add up the "N passed; M failed" lines of cargo test and the "# pass N" lines of node --test.
+count_tests() {
+  local logfile="$1" p f
+  p="$(grep -E '^test result: ' "$logfile" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1/' | awk '{ s += $1 } END { print s + 0 }')"
+  f="$(grep -E '^test result: ' "$logfile" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\2/' | awk '{ s += $1 } END { print s + 0 }')"
+  p=$((p + $(grep -E '^# pass [0-9]+' "$logfile" | awk '{ s += $3 } END { print s + 0 }')))
+  f=$((f + $(grep -E '^# fail [0-9]+' "$logfile" | awk '{ s += $3 } END { print s + 0 }')))
+  tests_passed=$((tests_passed + p))
+  tests_failed=$((tests_failed + f))
+  printf '%s passed, %s failed' "$p" "$f"
+}
+
+# step NAME COUNTS(0|1) COMMAND...: run one step, time it, keep its log, stop at the first failure.
+step() {
+  local name="$1" counts="$2"
+  shift 2
+  local slug logfile start rc detail=""
+  slug="$(printf '%s' "$name" | tr -c 'A-Za-z0-9' '-' | tr -s '-')"
+  logfile="$LOG_DIR/${slug%-}.log"
+  printf '\n== %s\n' "$name"
+  start="$(now_s)"
+  set +e
+  "$@" 2>&1 | tee "$logfile"
+  rc="${PIPESTATUS[0]}"
+  set -e
+  if [[ "$counts" == 1 ]]; then detail="$(count_tests "$logfile")"; fi
+  if [[ "$rc" != 0 ]]; then
+    results+=("$name|$(elapsed_s "$start")|FAILED|exit $rc ${detail:+($detail) }log: ${logfile#"$REPO_ROOT"/}")
+    print_summary
+    printf '\n!! FAILED at step "%s" (exit %s); its log is %s\n' "$name" "$rc" "$logfile"
+    printf 'tests: %s passed, %s failed\n' "$tests_passed" "$((tests_failed > 0 ? tests_failed : 1))"
+    exit "$rc"
+  fi
+  results+=("$name|$(elapsed_s "$start")|ok|$detail")
+  printf '== %s: ok in %s s\n' "$name" "$(elapsed_s "$start")"
+}
+
+setup_profile="--test"
+if ((run_e2e == 0)); then setup_profile="--serve"; fi
+step "set-up" 0 scripts/setup.sh "$setup_profile"
+if ((run_e2e == 0)); then
+  # numpy and rustfmt/clippy are still needed without the browser suite.
+  step "set-up (numpy, fmt, clippy)" 0 bash -c 'python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy; for c in rustfmt clippy; do rustup component list --installed | grep -q "^$c" || rustup component add "$c"; done'
+fi
+step "fetch test data" 0 scripts/fetch-test-data.sh
+step "cargo fmt --check" 0 cargo fmt --all -- --check
+step "clippy (native)" 0 cargo clippy --all-targets -- -D warnings
+step "clippy (wasm32)" 0 cargo clippy --target "$WASM_TARGET" --all-targets -- -D warnings
+step "cargo test" 1 cargo test
+if ((run_build == 1)); then
+  step "trunk build --release" 0 trunk build --release --offline --dist dist
+fi
+if ((run_e2e == 1)); then
+  step "e2e data (make_gpt2_like.py)" 0 python3 tests/e2e/make_gpt2_like.py
+  step "e2e (node --test, chromium)" 1 node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
+fi
+
+print_summary
+printf '\n== all steps passed\n'
+printf 'tests: %s passed, %s failed\n' "$tests_passed" "$tests_failed"

@@ -1,0 +1,228 @@
+//! The top-level component: header, source panel, status, and the result cards.
+
+use leptos::prelude::*;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+
+use crate::pure::analysis::approx_rank;
+use crate::pure::url_state;
+use crate::web::actions::{self, RunSource};
+use crate::web::components::errors::{ErrorPanel, OffsetNote, UrlNotes};
+use crate::web::components::heatmap::Heatmap;
+use crate::web::components::histogram::Histogram;
+use crate::web::components::line_plot::LinePlot;
+use crate::web::components::progress::StatusPanel;
+use crate::web::components::rank::RankCard;
+use crate::web::components::source_panel::SourcePanel;
+use crate::web::components::sv_table::SvTable;
+use crate::web::state::{AppState, ResultInfo};
+
+/// Mounts the app on the page body and starts the first analysis.
+pub fn start_app() {
+    console_error_panic_hook::set_once();
+    crate::web::perf::start_longtask_observer();
+    leptos::mount::mount_to_body(App);
+}
+
+/// The whole page.
+#[component]
+pub fn App() -> impl IntoView {
+    let decoded = url_state::decode_query(&actions::current_query());
+    let state = AppState::new(decoded.settings, decoded.notes);
+    provide_context(state);
+
+    // Back and forward re-read the settings from the URL.
+    let on_pop = Closure::<dyn FnMut(web_sys::Event)>::new(move |_event: web_sys::Event| {
+        let decoded = url_state::decode_query(&actions::current_query());
+        let previous = state.settings.get_untracked();
+        state.url_notes.set(decoded.notes);
+        actions::apply_settings(state, decoded.settings, &previous);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ignored =
+            window.add_event_listener_with_callback("popstate", on_pop.as_ref().unchecked_ref());
+    }
+    // The listener lives as long as the page.
+    on_pop.forget();
+
+    // The default view is exactly the notebook's analysis, started at once.
+    actions::start_run(state, RunSource::Hub);
+
+    let has_result = move || state.result.with(Option::is_some);
+
+    view! {
+        <header class="site-header">
+            <div class="brand">
+                <h1>"poslens"</h1>
+                <p class="tagline">
+                    "Look inside a transformer's learned positional embeddings: fetch W_pos straight from the Hugging Face Hub (only the bytes needed), take its SVD in a background worker, and see its spectrum, rank and singular vectors."
+                </p>
+            </div>
+        </header>
+        <main class="layout">
+            <UrlNotes/>
+            <SourcePanel/>
+            <StatusPanel/>
+            <ErrorPanel/>
+            <OffsetNote/>
+            <Show when=has_result fallback=|| view! { <EmptyState/> }>
+                <Results/>
+            </Show>
+        </main>
+        <footer class="site-footer">
+            "Singular values and vectors are computed in your browser; nothing is uploaded. Settings live in the URL, so any view can be shared."
+        </footer>
+    }
+}
+
+/// Shown before the first results arrive.
+#[component]
+fn EmptyState() -> impl IntoView {
+    view! {
+        <section class="card empty">
+            <p>
+                "Results appear here. Pick a model above and press Analyse, open a local .safetensors file, or try the built-in sample."
+            </p>
+        </section>
+    }
+}
+
+/// Every chart and table for the current results.
+#[component]
+fn Results() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let result = move || state.result.get();
+    let full_values = Signal::derive(move || {
+        result()
+            .map(|r| r.analysis.full.singular_values)
+            .unwrap_or_default()
+    });
+    let dropped_values = Signal::derive(move || {
+        result()
+            .and_then(|r| r.analysis.dropped)
+            .map(|d| d.singular_values)
+            .unwrap_or_default()
+    });
+    let has_dropped = move || {
+        state
+            .result
+            .with(|r| r.as_ref().is_some_and(|r| r.analysis.dropped.is_some()))
+    };
+    let threshold = Signal::derive(move || state.settings.with(|s| s.threshold_rel));
+    let drop_label = move || {
+        state.result.with(|r| {
+            r.as_ref()
+                .map(|r| {
+                    let axis = match r.analysis.options.drop_axis {
+                        crate::pure::analysis::DropAxis::Cols => "columns",
+                        crate::pure::analysis::DropAxis::Rows => "rows",
+                    };
+                    format!(
+                        "after dropping the first {} {axis}",
+                        r.analysis.options.drop_count
+                    )
+                })
+                .unwrap_or_default()
+        })
+    };
+    let top_k = |r: &ResultInfo, dropped: bool, limit: usize| -> Vec<Vec<f64>> {
+        let summary = if dropped {
+            r.analysis.dropped.as_ref()
+        } else {
+            Some(&r.analysis.full)
+        };
+        summary
+            .map(|s| s.u_top_k.iter().take(limit).cloned().collect())
+            .unwrap_or_default()
+    };
+    let full_top5 = Signal::derive(move || {
+        state
+            .result
+            .with(|r| r.as_ref().map(|r| top_k(r, false, 5)).unwrap_or_default())
+    });
+    let dropped_top5 = Signal::derive(move || {
+        state
+            .result
+            .with(|r| r.as_ref().map(|r| top_k(r, true, 5)).unwrap_or_default())
+    });
+    let full_topk = Signal::derive(move || {
+        state.result.with(|r| {
+            r.as_ref()
+                .map(|r| top_k(r, false, usize::MAX))
+                .unwrap_or_default()
+        })
+    });
+    let dropped_topk = Signal::derive(move || {
+        state.result.with(|r| {
+            r.as_ref()
+                .map(|r| top_k(r, true, usize::MAX))
+                .unwrap_or_default()
+        })
+    });
+    let k_label = move || {
+        state
+            .result
+            .with(|r| r.as_ref().map_or(0, |r| r.analysis.full.u_top_k.len()))
+    };
+    let rank_full = Signal::derive(move || approx_rank(&full_values.get(), threshold.get()));
+    let rank_dropped = Signal::derive(move || approx_rank(&dropped_values.get(), threshold.get()));
+
+    view! {
+        <section class="pair">
+            <Histogram
+                title=Signal::derive(|| "Singular values of W_pos".to_owned())
+                values=full_values
+                threshold=threshold
+            />
+            <Show when=has_dropped>
+                <Histogram
+                    title=Signal::derive(move || format!("Singular values {}", drop_label()))
+                    values=dropped_values
+                    threshold=threshold
+                />
+            </Show>
+        </section>
+        <RankCard rank_full=rank_full rank_dropped=rank_dropped has_dropped=Signal::derive(has_dropped)/>
+        <section class="pair">
+            <Heatmap
+                title=Signal::derive(|| "First 5 left singular vectors".to_owned())
+                rows=full_top5
+                compact=true
+            />
+            <Show when=has_dropped>
+                <Heatmap
+                    title=Signal::derive(move || format!("First 5 left singular vectors {}", drop_label()))
+                    rows=dropped_top5
+                    compact=true
+                />
+            </Show>
+        </section>
+        <section class="pair">
+            <LinePlot
+                title=Signal::derive(|| "First 5 left singular vectors vs position".to_owned())
+                rows=full_top5
+            />
+            <Show when=has_dropped>
+                <LinePlot
+                    title=Signal::derive(move || format!("First 5 left singular vectors {}", drop_label()))
+                    rows=dropped_top5
+                />
+            </Show>
+        </section>
+        <section class="pair">
+            <Heatmap
+                title=Signal::derive(move || format!("First {} left singular vectors", k_label()))
+                rows=full_topk
+                compact=false
+            />
+            <Show when=has_dropped>
+                <Heatmap
+                    title=Signal::derive(move || format!("First {} left singular vectors {}", k_label(), drop_label()))
+                    rows=dropped_topk
+                    compact=false
+                />
+            </Show>
+        </section>
+        <SvTable/>
+    }
+}

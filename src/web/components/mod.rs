@@ -1,0 +1,12 @@
+//! The page's components. Each draws values the core computed; geometry comes from
+//! `pure::chart`.
+
+pub mod errors;
+pub mod heatmap;
+pub mod histogram;
+pub mod line_plot;
+pub mod progress;
+pub mod rank;
+pub mod source_panel;
+pub mod sv_table;
+pub mod tooltip;

@@ -1,0 +1,492 @@
+//! Where the weights come from: the Hub (by byte ranges), a local file, or the built-in
+//! sample, and the pipeline that turns any of them into one tensor's bytes.
+//!
+//! Order of work for the Hub: resolve the revision to a commit and a file list, choose
+//! `model.safetensors` or the shard holding the tensor, read the 8-byte header length, read
+//! the header, pick the matrix, then read only that tensor's bytes. Every request after the
+//! first is made at the resolved commit, so all bytes come from one commit.
+
+use std::cell::Cell;
+use std::ops::Range;
+use std::rc::Rc;
+
+use js_sys::Uint8Array;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, File};
+
+use crate::pure::detect::{self, DetectError, MatrixView};
+use crate::pure::format::{self, FormatError, Header, LEN_PREFIX_BYTES};
+use crate::pure::hub::{self, HubError, WeightsChoice};
+use crate::pure::shards::{self, ShardError};
+use crate::web::fetch::{self, FetchError, Fetched, RequestContext};
+use crate::web::js::js_error_text;
+
+/// The built-in sample: the all-MiniLM-L6-v2 positional embedding, copied into the build.
+pub const SAMPLE_URL: &str = "./minilm_position_embeddings.safetensors";
+
+/// The sample's display name.
+pub const SAMPLE_LABEL: &str = "Built-in sample: sentence-transformers/all-MiniLM-L6-v2";
+
+/// Everything that can go wrong while opening a source or reading a tensor.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SourceError {
+    /// A request failed.
+    #[error("{0}")]
+    Fetch(#[from] FetchError),
+    /// The Hub's answers could not be used.
+    #[error("{0}")]
+    Hub(#[from] HubError),
+    /// The bytes are not a usable safetensors file.
+    #[error("{0}")]
+    Format(#[from] FormatError),
+    /// The shard index is unusable.
+    #[error("{0}")]
+    Shards(#[from] ShardError),
+    /// No suitable matrix, or the named tensor is unsuitable.
+    #[error("{0}")]
+    Detect(#[from] DetectError),
+    /// The browser could not read the local file.
+    #[error("The browser could not read the local file `{name}` ({detail}). Pick the file again.")]
+    LocalRead {
+        /// The file's name.
+        name: String,
+        /// What the browser reported.
+        detail: String,
+    },
+}
+
+impl SourceError {
+    /// Returns true when the user cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, SourceError::Fetch(FetchError::Cancelled))
+    }
+
+    /// Returns true when the server could not be reached at all (offline, DNS, CORS).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Fetch(FetchError::Hub(HubError::Network { .. }))
+                | SourceError::Hub(HubError::Network { .. })
+        )
+    }
+}
+
+/// Where a file's bytes are read from once it is open.
+#[derive(Debug, Clone)]
+pub enum ByteSource {
+    /// A file on a Hub, read by ranged GETs at `url`.
+    Hub {
+        /// The repository, for error messages.
+        repo: String,
+        /// The resolve URL, pinned to a commit when one is known.
+        url: String,
+    },
+    /// A file the user picked; read with `Blob.slice`, no network.
+    Local {
+        /// The picked file.
+        file: File,
+    },
+    /// A file already in memory (the built-in sample).
+    Memory {
+        /// The whole file.
+        bytes: Rc<Vec<u8>>,
+    },
+}
+
+/// An open safetensors file: its source, header and the matrices it offers.
+#[derive(Debug, Clone)]
+pub struct OpenedFile {
+    /// Where to read more bytes.
+    pub source: ByteSource,
+    /// The file's path in the repository, or its local name.
+    pub file_path: String,
+    /// The whole file's size, when known.
+    pub file_len_bytes: Option<u64>,
+    /// The commit the Hub served (40 hex digits), when known.
+    pub commit_sha: Option<String>,
+    /// The parsed header.
+    pub header: Header,
+    /// Every 2-D float tensor, for the picker.
+    pub candidates: Vec<MatrixView>,
+    /// The tensor a shard index chose, when the file is a shard.
+    pub shard_tensor: Option<String>,
+}
+
+/// Receives `(step label, bytes received, bytes needed)` for the current request.
+pub type ProgressCallback = Rc<dyn Fn(&str, u64, u64)>;
+
+/// Shared state for the requests of one run: cancellation, byte counting and progress.
+pub struct RunContext {
+    /// Aborts every request of the run.
+    pub signal: AbortSignal,
+    /// The repository, for error messages.
+    pub repo: String,
+    /// Bytes received over the network so far in this run.
+    pub network_bytes: Rc<Cell<u64>>,
+    /// Receives `(step label, bytes received, bytes needed)` for the current request.
+    pub on_progress: ProgressCallback,
+}
+
+impl RunContext {
+    /// Runs one whole-file GET, counting its bytes.
+    async fn get_whole(&self, url: &str, label: &str) -> Result<Fetched, FetchError> {
+        let on_progress = |received: u64| (self.on_progress)(label, received, received);
+        let ctx = RequestContext {
+            signal: &self.signal,
+            repo: &self.repo,
+            on_progress: &on_progress,
+        };
+        let outcome = fetch::fetch_whole(url, &ctx).await;
+        if let Ok(fetched) = &outcome {
+            self.count(fetched.received_bytes);
+        }
+        outcome
+    }
+
+    /// Runs one ranged GET, counting its bytes.
+    async fn get_range(
+        &self,
+        url: &str,
+        range: &Range<u64>,
+        label: &str,
+    ) -> Result<Fetched, FetchError> {
+        let needed = range.end.saturating_sub(range.start);
+        let on_progress = |received: u64| (self.on_progress)(label, received.min(needed), needed);
+        (self.on_progress)(label, 0, needed);
+        let ctx = RequestContext {
+            signal: &self.signal,
+            repo: &self.repo,
+            on_progress: &on_progress,
+        };
+        let outcome = fetch::fetch_range(url, range, &ctx).await;
+        if let Ok(fetched) = &outcome {
+            self.count(fetched.received_bytes);
+        }
+        outcome
+    }
+
+    /// Adds bytes to the run's network total.
+    fn count(&self, len_bytes: u64) {
+        self.network_bytes
+            .set(self.network_bytes.get().saturating_add(len_bytes));
+    }
+}
+
+/// Bytes read from a source, with what the answer said about the file.
+struct RangeRead {
+    /// The requested bytes.
+    bytes: Vec<u8>,
+    /// The whole file's size, when reported.
+    file_len_bytes: Option<u64>,
+    /// The commit the Hub served, when reported.
+    repo_commit: Option<String>,
+}
+
+/// Reads `range` from a source.
+async fn read_range(
+    source: &ByteSource,
+    range: &Range<u64>,
+    label: &str,
+    run: &RunContext,
+) -> Result<RangeRead, SourceError> {
+    match source {
+        ByteSource::Hub { url, .. } => {
+            let fetched = run.get_range(url, range, label).await?;
+            Ok(RangeRead {
+                bytes: fetched.bytes,
+                file_len_bytes: fetched.file_len_bytes,
+                repo_commit: fetched.repo_commit,
+            })
+        }
+        ByteSource::Local { file } => {
+            let read_error = |detail: String| SourceError::LocalRead {
+                name: file.name(),
+                detail,
+            };
+            // f64 holds byte offsets exactly up to 2^53, far beyond any real file.
+            #[allow(clippy::cast_precision_loss)]
+            let blob = file
+                .slice_with_f64_and_f64(range.start as f64, range.end as f64)
+                .map_err(|err| read_error(js_error_text(&err)))?;
+            let buffer = JsFuture::from(blob.array_buffer())
+                .await
+                .map_err(|err| read_error(js_error_text(&err)))?;
+            let bytes = Uint8Array::new(&buffer).to_vec();
+            let needed = range.end.saturating_sub(range.start);
+            (run.on_progress)(label, bytes.len() as u64, needed);
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let file_len_bytes = Some(file.size() as u64);
+            Ok(RangeRead {
+                bytes,
+                file_len_bytes,
+                repo_commit: None,
+            })
+        }
+        ByteSource::Memory { bytes } => {
+            let start = usize::try_from(range.start).unwrap_or(usize::MAX);
+            let end = usize::try_from(range.end).unwrap_or(usize::MAX);
+            let slice = bytes.get(start..end).ok_or(FormatError::TooShort {
+                len_bytes: bytes.len() as u64,
+            })?;
+            Ok(RangeRead {
+                bytes: slice.to_vec(),
+                file_len_bytes: Some(bytes.len() as u64),
+                repo_commit: None,
+            })
+        }
+    }
+}
+
+/// Reads and parses the header: the 8-byte length prefix, then exactly the header bytes.
+async fn read_header(
+    source: &ByteSource,
+    known_len_bytes: Option<u64>,
+    run: &RunContext,
+) -> Result<(Header, Option<u64>, Option<String>), SourceError> {
+    let prefix = read_range(
+        source,
+        &(0..LEN_PREFIX_BYTES),
+        "Reading the header length",
+        run,
+    )
+    .await?;
+    let file_len_bytes = prefix.file_len_bytes.or(known_len_bytes);
+    let header_len_bytes = format::header_len_from_prefix(&prefix.bytes, file_len_bytes)?;
+    let header_range = format::header_byte_range(header_len_bytes);
+    let header_read = read_range(source, &header_range, "Reading the header", run).await?;
+    let header = format::parse_header(&header_read.bytes, file_len_bytes)?;
+    let commit = prefix.repo_commit.or(header_read.repo_commit);
+    Ok((header, file_len_bytes, commit))
+}
+
+/// Builds an [`OpenedFile`] once the header is known.
+fn opened(
+    source: ByteSource,
+    file_path: String,
+    file_len_bytes: Option<u64>,
+    commit_sha: Option<String>,
+    header: Header,
+) -> OpenedFile {
+    let candidates = detect::matrix_candidates(&header);
+    OpenedFile {
+        source,
+        file_path,
+        file_len_bytes,
+        commit_sha,
+        header,
+        candidates,
+        shard_tensor: None,
+    }
+}
+
+/// Which Hub file to read and at which revision.
+pub struct HubRequest<'a> {
+    /// The Hub address.
+    pub hub: &'a str,
+    /// The repository id.
+    pub repo: &'a str,
+    /// The revision asked for.
+    pub rev: &'a str,
+    /// The file asked for, if any.
+    pub file: Option<&'a str>,
+    /// The tensor asked for, if any (needed to pick a shard).
+    pub tensor: Option<&'a str>,
+}
+
+/// Opens a safetensors file on a Hub and reads its header.
+///
+/// # Errors
+/// See [`SourceError`].
+pub async fn open_hub(
+    request: &HubRequest<'_>,
+    run: &RunContext,
+) -> Result<OpenedFile, SourceError> {
+    let api_url = hub::revision_api_url(request.hub, request.repo, request.rev);
+    // The revision API gives the commit and the file list. If it fails for a reason other
+    // than cancellation, fall back to the file URLs and their X-Repo-Commit header.
+    let info = match run.get_whole(&api_url, "Resolving the revision").await {
+        Ok(fetched) => hub::parse_revision_info(&fetched.bytes).ok(),
+        Err(FetchError::Cancelled) => return Err(FetchError::Cancelled.into()),
+        Err(_) => None,
+    };
+    let commit_sha = info.as_ref().map(|info| info.sha.clone());
+    let pinned_rev = commit_sha.clone().unwrap_or_else(|| request.rev.to_owned());
+
+    let choice = match &info {
+        Some(info) => hub::choose_weights_file(&info.files, request.file)?,
+        None => match request.file {
+            Some(path) if path.ends_with(".index.json") => WeightsChoice::Sharded {
+                index_file: path.to_owned(),
+            },
+            Some(path) => WeightsChoice::Single(path.to_owned()),
+            None => WeightsChoice::Single(hub::SINGLE_WEIGHTS_FILE.to_owned()),
+        },
+    };
+
+    let single_path = match &choice {
+        WeightsChoice::Single(path) => Some(path.clone()),
+        WeightsChoice::Sharded { .. } => None,
+    };
+    if let Some(path) = single_path {
+        let outcome = open_hub_file(request, &pinned_rev, &path, commit_sha.clone(), run).await;
+        let missing = matches!(
+            outcome,
+            Err(SourceError::Fetch(FetchError::Hub(
+                HubError::NotFound { .. }
+            )))
+        );
+        // Without the file list, a missing model.safetensors may mean a sharded model.
+        if !(missing && info.is_none() && request.file.is_none()) {
+            return outcome;
+        }
+        let sharded = open_sharded(
+            request,
+            &pinned_rev,
+            hub::SHARDED_INDEX_FILE,
+            commit_sha,
+            run,
+        )
+        .await;
+        // Report the original 404 if the index is missing too.
+        return match sharded {
+            Err(SourceError::Fetch(FetchError::Hub(HubError::NotFound { .. }))) => outcome,
+            other => other,
+        };
+    }
+    let index_file = choice.path().to_owned();
+    open_sharded(request, &pinned_rev, &index_file, commit_sha, run).await
+}
+
+/// Reads a shard index, picks the shard holding the tensor, and opens that shard.
+async fn open_sharded(
+    request: &HubRequest<'_>,
+    pinned_rev: &str,
+    index_file: &str,
+    commit_sha: Option<String>,
+    run: &RunContext,
+) -> Result<OpenedFile, SourceError> {
+    let index_url = hub::resolve_url(request.hub, request.repo, pinned_rev, index_file);
+    let fetched = run.get_whole(&index_url, "Reading the shard index").await?;
+    let commit_sha = commit_sha.or(fetched.repo_commit.clone());
+    let pinned_rev = commit_sha.clone().unwrap_or_else(|| pinned_rev.to_owned());
+    let index = shards::parse_shard_index(&fetched.bytes)?;
+    let tensor_name = match request.tensor {
+        Some(name) => name.to_owned(),
+        None => detect::detect_positional_name(index.tensor_names())
+            .map(str::to_owned)
+            .ok_or_else(|| DetectError::NoPositionalEmbedding {
+                candidates: index.tensor_names().map(str::to_owned).collect(),
+            })?,
+    };
+    let shard = index
+        .shard_for(&tensor_name)
+        .ok_or_else(|| FormatError::MissingTensor {
+            name: tensor_name.clone(),
+            available: index.tensor_names().take(12).map(str::to_owned).collect(),
+        })?
+        .to_owned();
+    // The index already names a directory-free shard (validated by the core); keep the
+    // index's folder, if any.
+    let shard_path = match index_file.rsplit_once('/') {
+        Some((folder, _)) => format!("{folder}/{shard}"),
+        None => shard,
+    };
+    let mut file = open_hub_file(request, &pinned_rev, &shard_path, commit_sha, run).await?;
+    file.shard_tensor = Some(tensor_name);
+    Ok(file)
+}
+
+/// Opens one safetensors file on the Hub by its path and reads its header.
+async fn open_hub_file(
+    request: &HubRequest<'_>,
+    rev: &str,
+    path: &str,
+    commit_sha: Option<String>,
+    run: &RunContext,
+) -> Result<OpenedFile, SourceError> {
+    let url = hub::resolve_url(request.hub, request.repo, rev, path);
+    let source = ByteSource::Hub {
+        repo: request.repo.to_owned(),
+        url,
+    };
+    let (header, file_len_bytes, served_commit) = read_header(&source, None, run).await?;
+    let commit_sha = commit_sha.or(served_commit.filter(|sha| hub::is_commit_sha(sha)));
+    // Read the tensor at the commit that served the header, so all bytes match.
+    let source = match &commit_sha {
+        Some(sha) if sha != rev => ByteSource::Hub {
+            repo: request.repo.to_owned(),
+            url: hub::resolve_url(request.hub, request.repo, sha, path),
+        },
+        _ => source,
+    };
+    Ok(opened(
+        source,
+        path.to_owned(),
+        file_len_bytes,
+        commit_sha,
+        header,
+    ))
+}
+
+/// Opens a local file picked by the user; reads only its header (no network).
+///
+/// # Errors
+/// See [`SourceError`].
+pub async fn open_local(file: File, run: &RunContext) -> Result<OpenedFile, SourceError> {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let file_len_bytes = file.size() as u64;
+    if file_len_bytes == 0 {
+        return Err(FormatError::Empty.into());
+    }
+    let name = file.name();
+    let source = ByteSource::Local { file };
+    let (header, file_len_bytes, _) = read_header(&source, Some(file_len_bytes), run).await?;
+    Ok(opened(source, name, file_len_bytes, None, header))
+}
+
+/// Downloads the built-in sample (a small static file in the build) and reads its header.
+///
+/// # Errors
+/// See [`SourceError`].
+pub async fn open_sample(run: &RunContext) -> Result<OpenedFile, SourceError> {
+    let fetched = run.get_whole(SAMPLE_URL, "Downloading the sample").await?;
+    let bytes = Rc::new(fetched.bytes);
+    let file_len_bytes = Some(bytes.len() as u64);
+    let source = ByteSource::Memory { bytes };
+    let (header, file_len_bytes, _) = read_header(&source, file_len_bytes, run).await?;
+    Ok(opened(
+        source,
+        "minilm_position_embeddings.safetensors".to_owned(),
+        file_len_bytes,
+        None,
+        header,
+    ))
+}
+
+/// Picks the matrix to analyse: the named tensor, or the detected positional embedding.
+///
+/// # Errors
+/// [`DetectError`] when the named tensor is unsuitable or nothing is detected.
+pub fn choose_matrix(file: &OpenedFile, tensor: Option<&str>) -> Result<MatrixView, SourceError> {
+    let name = tensor.or(file.shard_tensor.as_deref());
+    let view = match name {
+        Some(name) => detect::matrix_view(&file.header, name)?,
+        None => detect::detect_positional_embedding(&file.header)?,
+    };
+    Ok(view)
+}
+
+/// Reads only the chosen tensor's bytes.
+///
+/// # Errors
+/// [`FormatError::TensorTooLarge`] above the size cap, or a read failure.
+pub async fn read_tensor(
+    file: &OpenedFile,
+    view: &MatrixView,
+    run: &RunContext,
+) -> Result<Vec<u8>, SourceError> {
+    let entry = file.header.tensor(&view.tensor_name)?;
+    let range = format::plan_tensor_read(entry, format::DEFAULT_MAX_TENSOR_BYTES)?;
+    let read = read_range(&file.source, &range, "Downloading the tensor", run).await?;
+    Ok(read.bytes)
+}

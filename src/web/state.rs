@@ -1,0 +1,211 @@
+//! The page's state: reactive signals for everything drawn, plus the browser objects that
+//! cannot live in signals (the open file, cached tensor bytes, the abort controller).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use web_sys::AbortController;
+
+use crate::pure::analysis::{Analysis, AnalysisOptions};
+use crate::pure::detect::MatrixView;
+use crate::pure::url_state::ViewSettings;
+use crate::web::source::OpenedFile;
+
+/// Where the analysed bytes came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A Hub repository.
+    Hub,
+    /// A local file, by name.
+    Local(String),
+    /// The built-in sample.
+    Sample,
+}
+
+/// What the user should know about a failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorInfo {
+    /// A short headline ("Not found", "Network unreachable"…).
+    pub title: String,
+    /// What happened and what to do.
+    pub message: String,
+    /// Whether to offer the built-in sample (the Hub cannot be reached).
+    pub offer_sample: bool,
+    /// Whether the tensor picker can fix the problem.
+    pub offer_picker: bool,
+}
+
+/// The page's overall state, mirrored in `[data-testid=status]`'s `data-state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Nothing has run yet, or the last run was cancelled.
+    Idle {
+        /// A note to show, e.g. that the last run was cancelled.
+        note: Option<String>,
+    },
+    /// Fetching or analysing; the label names the current step.
+    Loading {
+        /// The current step.
+        label: String,
+    },
+    /// Every result on the page is computed.
+    Ready,
+    /// The last run failed.
+    Error(ErrorInfo),
+}
+
+impl Status {
+    /// The `data-state` value: `idle`, `loading`, `ready` or `error`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Idle { .. } => "idle",
+            Status::Loading { .. } => "loading",
+            Status::Ready => "ready",
+            Status::Error(_) => "error",
+        }
+    }
+}
+
+/// Byte progress of the current request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProgressInfo {
+    /// What is being read.
+    pub label: String,
+    /// Bytes received so far.
+    pub received_bytes: u64,
+    /// Bytes needed in total.
+    pub needed_bytes: u64,
+}
+
+/// What is known about the open file, for display.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileInfo {
+    /// Where the file came from.
+    pub kind: SourceKind,
+    /// The repository (Hub sources only).
+    pub repo: String,
+    /// The file's path or name.
+    pub file_path: String,
+    /// The whole file's size, when known.
+    pub file_len_bytes: Option<u64>,
+    /// The commit analysed (Hub sources only), when known.
+    pub commit_sha: Option<String>,
+    /// Every 2-D float tensor the file offers.
+    pub candidates: Vec<MatrixView>,
+}
+
+/// The results of the last finished analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultInfo {
+    /// The matrix that was analysed.
+    pub view: MatrixView,
+    /// Everything the analysis computed.
+    pub analysis: Analysis,
+    /// Wall time inside the worker from the decoded matrix to all results.
+    pub analysis_ms: f64,
+    /// Time spent decoding the bytes.
+    pub decode_ms: f64,
+}
+
+/// All reactive state of the page. Copyable: every field is an arena handle.
+#[derive(Debug, Clone, Copy)]
+pub struct AppState {
+    /// The settings of the analysis shown (or about to be), mirrored in the URL.
+    pub settings: RwSignal<ViewSettings>,
+    /// Notes from decoding the URL (rejected values), shown until dismissed.
+    pub url_notes: RwSignal<Vec<String>>,
+    /// The page status.
+    pub status: RwSignal<Status>,
+    /// Byte progress of the current request.
+    pub progress: RwSignal<ProgressInfo>,
+    /// The open file, when one is.
+    pub file_info: RwSignal<Option<FileInfo>>,
+    /// The last results.
+    pub result: RwSignal<Option<ResultInfo>>,
+    /// Bytes fetched over the network for the analysis shown.
+    pub bytes_fetched: RwSignal<u64>,
+    /// The longest main-thread task seen during the last analysis, in milliseconds.
+    pub longest_task_ms: RwSignal<f64>,
+    /// The number of histogram bins (a view setting, not part of the analysis).
+    pub histogram_bins: RwSignal<usize>,
+    /// The text in the repository field (committed to settings by Analyse).
+    pub draft_repo: RwSignal<String>,
+    /// The text in the revision field.
+    pub draft_rev: RwSignal<String>,
+    /// The text in the file field.
+    pub draft_file: RwSignal<String>,
+    /// The kind of source the last run opened, for Retry.
+    pub last_kind: RwSignal<SourceKind>,
+}
+
+impl AppState {
+    /// Creates the state from decoded settings and notes.
+    pub fn new(settings: ViewSettings, notes: Vec<String>) -> Self {
+        AppState {
+            draft_repo: RwSignal::new(settings.repo.clone()),
+            draft_rev: RwSignal::new(settings.rev.clone()),
+            draft_file: RwSignal::new(settings.file.clone().unwrap_or_default()),
+            settings: RwSignal::new(settings),
+            url_notes: RwSignal::new(notes),
+            status: RwSignal::new(Status::Idle { note: None }),
+            progress: RwSignal::new(ProgressInfo::default()),
+            file_info: RwSignal::new(None),
+            result: RwSignal::new(None),
+            bytes_fetched: RwSignal::new(0),
+            longest_task_ms: RwSignal::new(0.0),
+            histogram_bins: RwSignal::new(DEFAULT_HISTOGRAM_BINS),
+            last_kind: RwSignal::new(SourceKind::Hub),
+        }
+    }
+
+    /// Copies the settings' source fields into the text fields.
+    pub fn reset_drafts(&self) {
+        let settings = self.settings.get_untracked();
+        self.draft_repo.set(settings.repo.clone());
+        self.draft_rev.set(settings.rev.clone());
+        self.draft_file
+            .set(settings.file.clone().unwrap_or_default());
+    }
+}
+
+/// The default histogram bin count (the notebook used numpy's default of 10 bins… and a
+/// finer view helps; 40 shows the spectrum's shape well).
+pub const DEFAULT_HISTOGRAM_BINS: usize = 40;
+
+/// Builds the core's analysis options from the share-link settings and the chosen matrix.
+pub fn analysis_options(settings: &ViewSettings, view: &MatrixView) -> AnalysisOptions {
+    settings.analysis_options(view.row_offset)
+}
+
+/// Tensor bytes already downloaded, with the network bytes they cost.
+#[derive(Debug, Clone)]
+pub struct CachedTensor {
+    /// The raw bytes.
+    pub bytes: Rc<Vec<u8>>,
+    /// Bytes fetched over the network to get them.
+    pub network_bytes: u64,
+}
+
+/// Browser objects of the current run, which cannot live in (thread-safe) signals.
+#[derive(Debug, Default)]
+pub struct Runtime {
+    /// Increases with each run; answers for older runs are ignored.
+    pub generation: u32,
+    /// Aborts the current run's requests.
+    pub abort: Option<AbortController>,
+    /// The open file.
+    pub opened: Option<OpenedFile>,
+    /// Bytes fetched over the network to open the file (prefix, header, API, index).
+    pub open_network_bytes: u64,
+    /// Tensor bytes downloaded from the open file, by tensor name.
+    pub tensors: BTreeMap<String, CachedTensor>,
+    /// The local file last opened, for Retry.
+    pub last_local_file: Option<web_sys::File>,
+}
+
+thread_local! {
+    /// The page's one runtime.
+    pub static RUNTIME: RefCell<Runtime> = RefCell::new(Runtime::default());
+}

@@ -1,0 +1,125 @@
+//! The worker side: decode the tensor bytes, run the analysis, post the results back.
+
+use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use crate::pure::analysis::analyse_with_progress;
+use crate::pure::decode::decode_matrix;
+use crate::web::js::now_ms;
+use crate::web::protocol::{JobSpec, WorkerMessage, BYTES_KEY, SPEC_KEY};
+
+/// Starts the worker: installs the message handler and tells the page it is ready.
+///
+/// Called from the worker binary's `main`. Outside a dedicated worker it does nothing.
+pub fn run_worker() {
+    let Ok(scope) = js_sys::global().dyn_into::<DedicatedWorkerGlobalScope>() else {
+        return;
+    };
+    let reply_scope = scope.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        handle_job(&reply_scope, &event.data());
+    });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The handler lives as long as the worker does.
+    on_message.forget();
+    post(&scope, &WorkerMessage::Ready);
+}
+
+/// Posts one message to the page as JSON text.
+fn post(scope: &DedicatedWorkerGlobalScope, message: &WorkerMessage) {
+    let text = match serde_json::to_string(message) {
+        Ok(text) => text,
+        Err(err) => format!(
+            "{{\"kind\":\"failed\",\"job_id\":0,\"message\":\"The worker could not encode its answer: {err}. Reload the page.\"}}"
+        ),
+    };
+    // A failed post cannot be reported anywhere else; the page's timeout-free wait then
+    // ends when the user cancels.
+    let _ignored = scope.post_message(&JsValue::from_str(&text));
+}
+
+/// Runs one job and posts its stages and outcome.
+fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
+    let spec_text = Reflect::get(data, &JsValue::from_str(SPEC_KEY))
+        .ok()
+        .and_then(|value| value.as_string())
+        .unwrap_or_default();
+    let spec: JobSpec = match serde_json::from_str(&spec_text) {
+        Ok(spec) => spec,
+        Err(err) => {
+            post(
+                scope,
+                &WorkerMessage::Failed {
+                    job_id: 0,
+                    message: format!(
+                        "The worker received a malformed job ({err}). Reload the page and retry."
+                    ),
+                },
+            );
+            return;
+        }
+    };
+    let job_id = spec.job_id;
+    let bytes = Reflect::get(data, &JsValue::from_str(BYTES_KEY))
+        .ok()
+        .and_then(|value| value.dyn_into::<ArrayBuffer>().ok())
+        .map(|buffer| Uint8Array::new(&buffer).to_vec())
+        .unwrap_or_default();
+
+    post(
+        scope,
+        &WorkerMessage::Stage {
+            job_id,
+            label: "Decoding the tensor".to_owned(),
+        },
+    );
+    let decode_start_ms = now_ms();
+    let matrix = match decode_matrix(
+        &bytes,
+        spec.dtype,
+        spec.n_rows,
+        spec.n_cols,
+        &spec.tensor_name,
+    ) {
+        Ok(matrix) => matrix,
+        Err(err) => {
+            post(
+                scope,
+                &WorkerMessage::Failed {
+                    job_id,
+                    message: err.to_string(),
+                },
+            );
+            return;
+        }
+    };
+    drop(bytes);
+    let analysis_start_ms = now_ms();
+    let decode_ms = analysis_start_ms - decode_start_ms;
+    let mut on_stage = |stage: crate::pure::analysis::AnalysisStage| {
+        post(
+            scope,
+            &WorkerMessage::Stage {
+                job_id,
+                label: stage.label().to_owned(),
+            },
+        );
+    };
+    let outcome = analyse_with_progress(&matrix, &spec.options, &mut on_stage);
+    let analysis_ms = now_ms() - analysis_start_ms;
+    let message = match outcome {
+        Ok(analysis) => WorkerMessage::Done {
+            job_id,
+            analysis,
+            analysis_ms,
+            decode_ms,
+        },
+        Err(err) => WorkerMessage::Failed {
+            job_id,
+            message: err.to_string(),
+        },
+    };
+    post(scope, &message);
+}

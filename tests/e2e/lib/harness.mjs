@@ -1,0 +1,270 @@
+// Shared set-up for the browser tests: paths, test data, the app server, Chromium, and a page object.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startHub } from '../hub_server.mjs';
+import { startStaticServer } from './static_server.mjs';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const DIST_DIR = process.env.POSLENS_DIST_DIR ?? path.join(REPO_ROOT, 'dist');
+export const E2E_CACHE = path.join(REPO_ROOT, '.cache/e2e');
+export const ARTIFACTS_DIR = path.join(REPO_ROOT, 'test-artifacts');
+export const MINILM_PATH =
+  process.env.POSLENS_MINILM_SAFETENSORS ?? path.join(REPO_ROOT, '.cache/test-data/all-MiniLM-L6-v2/model.safetensors');
+export const GPT2_LIKE_DIR = path.join(E2E_CACHE, 'gpt2-like');
+export const GPT2_LIKE_PATH = path.join(GPT2_LIKE_DIR, 'model.safetensors');
+export const MINILM_REPO = 'sentence-transformers/all-MiniLM-L6-v2';
+export const GPT2_LIKE_REPO = 'test/gpt2-like';
+export const CHROMIUM_PATH = process.env.POSLENS_CHROMIUM ?? '/usr/bin/chromium';
+
+/** How long one analysis may take to reach ready (the SVD of 1024 × 768 in wasm takes seconds). */
+export const SETTLE_TIMEOUT_MS = Number(process.env.POSLENS_E2E_TIMEOUT_MS ?? 180_000);
+/** The whole-test timeout given to node:test. */
+export const TEST_TIMEOUT_MS = SETTLE_TIMEOUT_MS * 3;
+/** Slack allowed over tensor + header bytes: the API JSON and small probes. */
+export const BYTES_SLACK = 64 * 1024;
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Make the generated test data and golden values if they are missing (tests/e2e/make_gpt2_like.py). */
+export function ensureTestData() {
+  const needed = [GPT2_LIKE_PATH, path.join(E2E_CACHE, 'gpt2-like.golden.json'), path.join(E2E_CACHE, 'minilm.golden.json')];
+  if (!fs.existsSync(MINILM_PATH)) {
+    throw new Error(`${MINILM_PATH} is missing: run scripts/fetch-test-data.sh (or scripts/test.sh)`);
+  }
+  if (needed.every((file) => fs.existsSync(file))) return;
+  const result = spawnSync('python3', [path.join(REPO_ROOT, 'tests/e2e/make_gpt2_like.py')], { stdio: 'inherit' });
+  if (result.status !== 0) throw new Error('tests/e2e/make_gpt2_like.py failed: see its output above');
+}
+
+/** The numpy golden values: 'gpt2-like' or 'minilm'. */
+export function loadGolden(name) {
+  ensureTestData();
+  return JSON.parse(fs.readFileSync(path.join(E2E_CACHE, `${name}.golden.json`), 'utf8'));
+}
+
+export function ensureDist() {
+  if (!fs.existsSync(path.join(DIST_DIR, 'index.html'))) {
+    throw new Error(`${DIST_DIR}/index.html is missing: build the app first (scripts/serve.sh --build-only, or scripts/test.sh)`);
+  }
+}
+
+export async function launchBrowser() {
+  if (!fs.existsSync(CHROMIUM_PATH)) {
+    throw new Error(`${CHROMIUM_PATH} is missing: run scripts/setup.sh (apt-get install chromium chromium-driver)`);
+  }
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, timeout: 120_000 });
+}
+
+/** The hub's repositories for the tests: the real MiniLM file and the GPT-2-shaped one. */
+export function standardRepos(extra = {}) {
+  return {
+    [MINILM_REPO]: { files: { 'model.safetensors': MINILM_PATH } },
+    [GPT2_LIKE_REPO]: {
+      files: { 'model.safetensors': GPT2_LIKE_PATH, 'config.json': path.join(GPT2_LIKE_DIR, 'config.json') },
+    },
+    ...extra,
+  };
+}
+
+/**
+ * Start everything one test file needs: the app's static server, the hub stand-in, and Chromium.
+ * Call close() in after().
+ */
+export async function startSuite({ repos = standardRepos(), faults = {} } = {}) {
+  ensureTestData();
+  ensureDist();
+  const app = await startStaticServer(DIST_DIR);
+  const hub = await startHub({ files: repos, faults });
+  let browser;
+  try {
+    browser = await launchBrowser();
+  } catch (error) {
+    await Promise.all([app.close(), hub.close()]);
+    throw error;
+  }
+  const contexts = [];
+  return {
+    app,
+    hub,
+    browser,
+    /** A fresh page in a fresh browser context (own cache, own storage). */
+    async newAppPage(contextOptions = {}) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...contextOptions });
+      contexts.push(context);
+      const page = await context.newPage();
+      return new AppPage(page, app.url);
+    },
+    /** The app URL for a repository on the local hub, with extra query parameters. */
+    hubQuery(repo, params = {}) {
+      return { hub: hub.hubUrl, repo, ...params };
+    },
+    async close() {
+      for (const context of contexts) await context.close().catch(() => {});
+      await browser.close().catch(() => {});
+      await Promise.all([app.close(), hub.close()]);
+    },
+  };
+}
+
+/** Page object for the poslens app, through its data-testid contract. */
+export class AppPage {
+  constructor(page, appUrl) {
+    this.page = page;
+    this.appUrl = appUrl;
+    this.console = [];
+    // Actions (click, setInputFiles) fail after 30 s with Playwright's own message; analyses have their own timeout.
+    page.setDefaultTimeout(30_000);
+    page.on('console', (message) => {
+      if (['error', 'warning'].includes(message.type())) this.console.push(`[${message.type()}] ${message.text()}`);
+    });
+    page.on('pageerror', (error) => this.console.push(`[pageerror] ${error.message}`));
+    page.on('requestfailed', (request) => this.console.push(`[requestfailed] ${request.url()} ${request.failure()?.errorText ?? ''}`));
+  }
+
+  url(params = {}) {
+    const query = new URLSearchParams(params).toString();
+    return `${this.appUrl}/${query ? `?${query}` : ''}`;
+  }
+
+  async open(params = {}) {
+    await this.page.goto(this.url(params), { waitUntil: 'load' });
+    await this.page.getByTestId('status').waitFor({ state: 'attached', timeout: 60_000 });
+  }
+
+  async openUrl(url) {
+    await this.page.goto(url, { waitUntil: 'load' });
+    await this.page.getByTestId('status').waitFor({ state: 'attached', timeout: 60_000 });
+  }
+
+  async state() {
+    return this.page.getByTestId('status').getAttribute('data-state');
+  }
+
+  async errorText() {
+    const error = this.page.getByTestId('error');
+    return (await error.count()) ? ((await error.first().textContent()) ?? '').trim() : '';
+  }
+
+  /**
+   * Wait until the app is ready, or shows an error other than `previousError`; return the state.
+   * Times out after SETTLE_TIMEOUT_MS with the page's diagnostics in the message.
+   */
+  async waitSettled({ previousError = null, timeout = SETTLE_TIMEOUT_MS } = {}) {
+    try {
+      await this.page.waitForFunction(
+        (previous) => {
+          const status = document.querySelector('[data-testid="status"]');
+          const state = status?.getAttribute('data-state');
+          if (state === 'ready') return true;
+          if (state !== 'error') return false;
+          const text = document.querySelector('[data-testid="error"]')?.textContent?.trim() ?? '';
+          return previous === null || text !== previous;
+        },
+        previousError,
+        { timeout, polling: 100 },
+      );
+    } catch (error) {
+      throw new Error(`the app did not settle within ${timeout} ms (state ${await this.state()}): ${error.message}\n${this.diagnostics()}`);
+    }
+    return this.state();
+  }
+
+  /** Wait for ready; fail with the app's error text and diagnostics otherwise. */
+  async waitReady(options = {}) {
+    const state = await this.waitSettled(options);
+    if (state !== 'ready') {
+      await this.screenshot(`failure-${Date.now()}`);
+      throw new Error(`expected state ready, got ${state}: "${await this.errorText()}"\n${this.diagnostics()}`);
+    }
+  }
+
+  /** Everything the contract exposes, read in one go. */
+  async results() {
+    return this.page.evaluate(() => {
+      const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+      const text = (id) => q(id)?.textContent?.replace(/\s+/g, ' ').trim() ?? null;
+      const attr = (id, name) => q(id)?.getAttribute(name) ?? null;
+      const svTable = q('sv-table');
+      const share = q('share-link');
+      return {
+        state: attr('status', 'data-state'),
+        error: text('error'),
+        shape: text('shape'),
+        tensorName: text('tensor-name'),
+        rank: text('rank'),
+        rankDropped: text('rank-dropped'),
+        singularValues: svTable ? [...svTable.querySelectorAll('[data-value]')].map((e) => Number(e.getAttribute('data-value'))) : [],
+        bytesFetched: attr('bytes-fetched', 'data-bytes'),
+        analysisMs: attr('timings', 'data-analysis-ms'),
+        longestTaskMs: attr('timings', 'data-longest-task-ms'),
+        commitSha: attr('commit', 'data-sha'),
+        shareHref: share ? new URL(share.getAttribute('href'), document.baseURI).href : null,
+      };
+    });
+  }
+
+  async screenshot(name) {
+    fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
+    const file = path.join(ARTIFACTS_DIR, `${name}.png`);
+    await this.page.screenshot({ path: file, fullPage: true }).catch(() => {});
+    return file;
+  }
+
+  diagnostics() {
+    return this.console.length ? `browser console:\n  ${this.console.slice(-30).join('\n  ')}` : 'browser console: (nothing)';
+  }
+}
+
+/** Parse the contract's integer text ("15"), failing clearly otherwise. */
+export function parseIntegerText(text, label) {
+  assert.match(String(text ?? ''), /^\d+$/, `${label} should be an integer, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/** Normalise a shape label: "1024 × 768", "1024 x 768" and "1024×768" compare equal. */
+export function normaliseShape(text) {
+  return String(text ?? '').replace(/\s+/g, '').replace(/[x×X]/g, '×');
+}
+
+/** Assert that the first `count` singular values agree with numpy's within a relative tolerance. */
+export function assertSingularValuesClose(actual, expected, { count = 10, rel = 1e-6, label = 'singular values' } = {}) {
+  assert.ok(actual.length >= count, `${label}: the sv-table shows ${actual.length} values, want at least ${count}`);
+  for (let i = 0; i < count; i += 1) {
+    const error = Math.abs(actual[i] - expected[i]) / Math.abs(expected[i]);
+    assert.ok(error <= rel, `${label}[${i}]: app ${actual[i]} vs numpy ${expected[i]} (relative error ${error.toExponential(2)} > ${rel})`);
+  }
+  for (let i = 1; i < actual.length; i += 1) {
+    assert.ok(actual[i] <= actual[i - 1], `${label} should be in descending order (index ${i})`);
+  }
+}
+
+/** Count of σ > threshold·σ_max, as numpy's golden values define the rank. */
+export function rankAt(singularValues, thresholdRel) {
+  return singularValues.filter((value) => value > thresholdRel * singularValues[0]).length;
+}
+
+/** Check the requests the app made to the hub and CDN: no preflight, no HEAD, only single simple ranges. */
+export function assertPoliteRequests(hub, label) {
+  const preflights = hub.requests({ method: 'OPTIONS' });
+  assert.equal(preflights.length, 0, `${label}: the app caused ${preflights.length} CORS preflight(s): ${preflights.map((e) => e.url).join(', ')}`);
+  const heads = hub.requests({ method: 'HEAD' });
+  assert.equal(heads.length, 0, `${label}: the app sent HEAD requests (the Hub's CDN may refuse them): ${heads.map((e) => e.url).join(', ')}`);
+  for (const entry of hub.log) {
+    if (entry.range !== null) {
+      assert.match(entry.range, /^bytes=\d+-\d+$/, `${label}: unusual Range header ${entry.range} on ${entry.url}`);
+    }
+  }
+}
