@@ -29,6 +29,7 @@ total_start="$(now_s)"
 results=()   # "name|seconds|ok|detail"
 tests_passed=0
 tests_failed=0
+counted=""
 
 print_summary() {
   local row name secs status detail
@@ -39,16 +40,16 @@ print_summary() {
   done
 }
 
-# Add up the "N passed; M failed" lines of cargo test and the "# pass N" lines of node --test.
+# Add up the "N passed; M failed" lines of cargo test and the "# pass N" lines of node --test;
+# adds them to the totals and leaves this step's count in $counted.
 count_tests() {
   local logfile="$1" p f
-  p="$(grep -E '^test result: ' "$logfile" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1/' | awk '{ s += $1 } END { print s + 0 }')"
-  f="$(grep -E '^test result: ' "$logfile" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\2/' | awk '{ s += $1 } END { print s + 0 }')"
-  p=$((p + $(grep -E '^# pass [0-9]+' "$logfile" | awk '{ s += $3 } END { print s + 0 }')))
-  f=$((f + $(grep -E '^# fail [0-9]+' "$logfile" | awk '{ s += $3 } END { print s + 0 }')))
+  # awk alone (no grep): a log without such lines must not trip 'set -e'.
+  p="$(awk '/^test result: / { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^passed;/) s += $i } /^# pass [0-9]+/ { s += $3 } END { print s + 0 }' "$logfile")"
+  f="$(awk '/^test result: / { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^failed;/) s += $i } /^# fail [0-9]+/ { s += $3 } END { print s + 0 }' "$logfile")"
   tests_passed=$((tests_passed + p))
   tests_failed=$((tests_failed + f))
-  printf '%s passed, %s failed' "$p" "$f"
+  counted="$p passed, $f failed"
 }
 
 # step NAME COUNTS(0|1) COMMAND...: run one step, time it, keep its log, stop at the first failure.
@@ -64,7 +65,10 @@ step() {
   "$@" 2>&1 | tee "$logfile"
   rc="${PIPESTATUS[0]}"
   set -e
-  if [[ "$counts" == 1 ]]; then detail="$(count_tests "$logfile")"; fi
+  if [[ "$counts" == 1 ]]; then
+    count_tests "$logfile" # not in a subshell: it adds to the totals
+    detail="$counted"
+  fi
   if [[ "$rc" != 0 ]]; then
     results+=("$name|$(elapsed_s "$start")|FAILED|exit $rc ${detail:+($detail) }log: ${logfile#"$REPO_ROOT"/}")
     print_summary
