@@ -249,8 +249,9 @@ fn http_status_descriptions() {
         let err = describe_http_status(status, url, "meta-llama/x");
         assert!(matches!(err, HubError::Gated { .. }));
         let message = err.to_string();
-        assert!(message.contains("accept the licence"), "{message}");
-        assert!(message.contains("cannot send credentials"), "{message}");
+        assert!(message.contains("licence"), "{message}");
+        assert!(message.contains("sends no credentials"), "{message}");
+        assert!(message.contains("does not exist"), "{message}");
     }
     let not_found = describe_http_status(404, url, "gtp2").to_string();
     assert!(not_found.contains("spelling") && not_found.contains("revision"));

@@ -46,11 +46,12 @@ const MAX_LISTED_FILES: usize = 12;
 /// Everything that can go wrong when talking to a Hub, each with advice on what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HubError {
-    /// The Hub answered 401 or 403: the repository is gated, private, or needs a login.
+    /// The Hub answered 401 or 403: the repository is gated, private, or (for 401) unknown.
     #[error(
-        "the Hub refused access to `{repo}` (HTTP {status}) at {url}: the repository is gated or private. \
-         Log in on the Hub and accept the licence there, or pick a public repository; \
-         this app cannot send credentials, so gated files can only be opened from a local copy"
+        "the Hub refused access to `{repo}` (HTTP {status}) at {url}: the repository is gated or private, \
+         or it does not exist (the Hub answers 401 for unknown repositories to visitors who are not logged in). \
+         Check the spelling of the repository; if it is gated, accept its licence on the Hub and open a \
+         downloaded copy as a local file, since this app sends no credentials; or pick a public repository"
     )]
     Gated {
         /// The HTTP status code (401 or 403).
