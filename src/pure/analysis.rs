@@ -323,6 +323,9 @@ pub fn analyse(w_pos: &DMatrix<f64>, options: &AnalysisOptions) -> Result<Analys
 /// Runs the whole analysis, calling `on_stage` before each step and once with
 /// [`AnalysisStage::Done`] at the end, so that a worker can report progress.
 ///
+/// It is [`analyse_part`] for [`AnalysisPart::Full`], then for [`AnalysisPart::Dropped`],
+/// put together by [`assemble`]; parallel callers run the two parts separately.
+///
 /// # Errors
 /// Invalid options ([`AnalysisError::InvalidThreshold`], [`AnalysisError::InvalidK`]),
 /// an empty or non-finite matrix, offset or drop counts that leave nothing, or an SVD that
@@ -332,6 +335,53 @@ pub fn analyse_with_progress(
     options: &AnalysisOptions,
     on_stage: &mut dyn FnMut(AnalysisStage),
 ) -> Result<Analysis, AnalysisError> {
+    let full = analyse_part(w_pos, options, AnalysisPart::Full, on_stage)?;
+    let dropped = analyse_part(w_pos, options, AnalysisPart::Dropped, &mut |stage| {
+        // The pre-processing stage was already reported by the full part.
+        if stage != AnalysisStage::Centering {
+            on_stage(stage);
+        }
+    })?;
+    on_stage(AnalysisStage::Done);
+    match full {
+        Some(full) => Ok(assemble(options, full, dropped)),
+        // The full part always yields a summary; this arm only keeps the code panic-free.
+        None => Err(AnalysisError::EmptyMatrix {
+            n_rows: w_pos.nrows(),
+            n_cols: w_pos.ncols(),
+        }),
+    }
+}
+
+/// One of the two independent halves of an analysis, which may run in parallel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalysisPart {
+    /// The SVD of the whole (pre-processed) matrix.
+    Full,
+    /// The SVD after dropping `drop_count` leading rows or columns.
+    Dropped,
+}
+
+/// Computes one part of the analysis: the same validation and pre-processing as
+/// [`analyse_with_progress`], then only that part's SVD.
+///
+/// `on_stage` hears [`AnalysisStage::Centering`] and then [`AnalysisStage::SvdFull`] or
+/// [`AnalysisStage::SvdDropped`]; never [`AnalysisStage::Done`], which belongs to the whole.
+/// Every part validates everything (including the drop count), so a bad setting fails the
+/// same way whichever part runs.
+///
+/// # Errors
+/// As [`analyse_with_progress`].
+///
+/// # Returns
+/// `Some` summary, except `None` for [`AnalysisPart::Dropped`] when `drop_count` is 0.
+pub fn analyse_part(
+    w_pos: &DMatrix<f64>,
+    options: &AnalysisOptions,
+    part: AnalysisPart,
+    on_stage: &mut dyn FnMut(AnalysisStage),
+) -> Result<Option<SvdSummary>, AnalysisError> {
     options.validate()?;
     check_non_empty(w_pos)?;
     check_finite(w_pos)?;
@@ -360,38 +410,37 @@ pub fn analyse_with_progress(
         skipped
     };
 
-    // Validate the drop before the expensive SVD so that a bad setting fails fast.
-    let dropped_matrix = if options.drop_count == 0 {
-        None
-    } else {
-        Some(drop_leading(
-            &prepared,
-            options.drop_axis,
-            options.drop_count,
-        )?)
-    };
+    // Validate the drop before the expensive SVD so that a bad setting fails fast, in
+    // either part; only the dropped part needs the reduced copy itself.
+    if options.drop_count > 0 {
+        check_drop(&prepared, options.drop_axis, options.drop_count)?;
+    }
 
-    on_stage(AnalysisStage::SvdFull);
-    let full = svd_summary(&prepared, options.k_vectors, options.threshold_rel)?;
-
-    let dropped = match dropped_matrix {
-        None => None,
-        Some(matrix) => {
-            on_stage(AnalysisStage::SvdDropped);
-            Some(svd_summary(
-                &matrix,
-                options.k_vectors,
-                options.threshold_rel,
-            )?)
+    match part {
+        AnalysisPart::Full => {
+            on_stage(AnalysisStage::SvdFull);
+            svd_summary(&prepared, options.k_vectors, options.threshold_rel).map(Some)
         }
-    };
+        AnalysisPart::Dropped if options.drop_count == 0 => Ok(None),
+        AnalysisPart::Dropped => {
+            let matrix = drop_leading(&prepared, options.drop_axis, options.drop_count)?;
+            on_stage(AnalysisStage::SvdDropped);
+            svd_summary(&matrix, options.k_vectors, options.threshold_rel).map(Some)
+        }
+    }
+}
 
-    on_stage(AnalysisStage::Done);
-    Ok(Analysis {
+/// Puts the two parts computed by [`analyse_part`] together into the complete result.
+pub fn assemble(
+    options: &AnalysisOptions,
+    full: SvdSummary,
+    dropped: Option<SvdSummary>,
+) -> Analysis {
+    Analysis {
         options: options.clone(),
         full,
         dropped,
-    })
+    }
 }
 
 /// Computes the singular values, energies, approximate rank and leading left singular
@@ -720,22 +769,29 @@ pub fn drop_leading(
     axis: DropAxis,
     count: usize,
 ) -> Result<DMatrix<f64>, AnalysisError> {
+    let remaining = check_drop(m, axis, count)?;
+    Ok(match axis {
+        DropAxis::Cols => m.columns(count, remaining).into_owned(),
+        DropAxis::Rows => m.rows(count, remaining).into_owned(),
+    })
+}
+
+/// Returns how many rows or columns remain after dropping the first `count` along `axis`.
+///
+/// # Errors
+/// [`AnalysisError::DropTooLarge`] when none would remain.
+fn check_drop(m: &DMatrix<f64>, axis: DropAxis, count: usize) -> Result<usize, AnalysisError> {
     let dim = match axis {
         DropAxis::Cols => m.ncols(),
         DropAxis::Rows => m.nrows(),
     };
-    let remaining = dim
-        .checked_sub(count)
+    dim.checked_sub(count)
         .filter(|&remaining| remaining > 0)
         .ok_or(AnalysisError::DropTooLarge {
             axis,
             drop_count: count,
             dim,
-        })?;
-    Ok(match axis {
-        DropAxis::Cols => m.columns(count, remaining).into_owned(),
-        DropAxis::Rows => m.rows(count, remaining).into_owned(),
-    })
+        })
 }
 
 /// Rejects thresholds outside the open interval (0, 1), including NaN.
@@ -866,6 +922,46 @@ mod tests {
         assert_eq!((analysis.full.n_rows, analysis.full.n_cols), (10, 8));
         let dropped = analysis.dropped.unwrap();
         assert_eq!((dropped.n_rows, dropped.n_cols), (10, 3));
+    }
+
+    #[test]
+    fn parts_assembled_equal_the_whole_analysis() {
+        let m = DMatrix::from_fn(14, 9, |r, c| {
+            ((r * 5 + c * 11) % 7) as f64 - 3.0 + 0.1 * c as f64
+        });
+        let variants = [
+            AnalysisOptions::default(),
+            AnalysisOptions {
+                drop_count: 0,
+                ..AnalysisOptions::default()
+            },
+            AnalysisOptions {
+                drop_axis: DropAxis::Rows,
+                center_rows: true,
+                skip_offset_rows: 2,
+                k_vectors: 3,
+                ..AnalysisOptions::default()
+            },
+        ];
+        for options in variants {
+            let whole = analyse(&m, &options).unwrap();
+            let full = analyse_part(&m, &options, AnalysisPart::Full, &mut |_| {})
+                .unwrap()
+                .unwrap();
+            let dropped = analyse_part(&m, &options, AnalysisPart::Dropped, &mut |_| {}).unwrap();
+            assert_eq!(dropped.is_none(), options.drop_count == 0);
+            assert_eq!(assemble(&options, full, dropped), whole);
+        }
+        let too_many = AnalysisOptions {
+            drop_count: 9,
+            ..AnalysisOptions::default()
+        };
+        for part in [AnalysisPart::Full, AnalysisPart::Dropped] {
+            assert!(matches!(
+                analyse_part(&m, &too_many, part, &mut |_| {}),
+                Err(AnalysisError::DropTooLarge { .. })
+            ));
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The messages exchanged between the page and the analysis worker.
 //!
-//! A job goes to the worker as a JavaScript object `{ spec, bytes }`: `spec` is the JSON of
-//! [`JobSpec`] and `bytes` the raw tensor bytes as a transferred `ArrayBuffer`. Every answer
-//! is the JSON text of one [`WorkerMessage`].
+//! A job goes to a worker as a JavaScript object `{ spec, bytes }`: `spec` is the JSON of
+//! [`PartJob`] (a [`JobSpec`] and the part of the analysis that worker computes) and `bytes`
+//! the raw tensor bytes as an `ArrayBuffer` (transferred to one worker, copied to the other).
+//! Every answer is the JSON text of one [`WorkerMessage`].
 
-use crate::pure::analysis::{Analysis, AnalysisOptions};
+use crate::pure::analysis::{AnalysisOptions, AnalysisPart, SvdSummary};
 use crate::pure::format::Dtype;
 
 /// The property of a job object that holds the [`JobSpec`] JSON.
@@ -30,6 +31,15 @@ pub struct JobSpec {
     pub options: AnalysisOptions,
 }
 
+/// What one worker is asked to do: the whole job's spec and the part it computes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PartJob {
+    /// The job shared by every worker taking part.
+    pub spec: JobSpec,
+    /// The part of the analysis this worker computes.
+    pub part: AnalysisPart,
+}
+
 /// One message from the worker to the page.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -43,13 +53,16 @@ pub enum WorkerMessage {
         /// A short description of the step.
         label: String,
     },
-    /// A job finished.
+    /// A worker finished its part of a job.
     Done {
         /// The job this is about.
         job_id: u32,
-        /// Every result of the analysis.
-        analysis: Analysis,
-        /// Wall time from the decoded matrix to all results, in milliseconds.
+        /// The part this worker computed.
+        part: AnalysisPart,
+        /// The part's result; `None` for the dropped part when nothing is dropped.
+        summary: Option<SvdSummary>,
+        /// Wall time inside this worker from its decoded matrix to its part's result, in
+        /// milliseconds.
         analysis_ms: f64,
         /// Time spent decoding the bytes into a matrix, in milliseconds.
         decode_ms: f64,

@@ -103,7 +103,8 @@ pub struct ResultInfo {
     pub view: MatrixView,
     /// Everything the analysis computed.
     pub analysis: Analysis,
-    /// Wall time inside the worker from the decoded matrix to all results.
+    /// Wall time from the decoded matrix to all results: the longest of the two workers'
+    /// own times, each from its decoded matrix to its part of the analysis.
     pub analysis_ms: f64,
     /// Time spent decoding the bytes.
     pub decode_ms: f64,

@@ -1,14 +1,17 @@
-//! The worker side: decode the tensor bytes, run the analysis, post the results back.
+//! The worker side: decode the tensor bytes, compute one part of the analysis, post the
+//! result back. The page runs one worker per part, in parallel.
 
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use crate::pure::analysis::analyse_with_progress;
+use nalgebra::DMatrix;
+
+use crate::pure::analysis::{analyse_part, AnalysisOptions, AnalysisPart};
 use crate::pure::decode::decode_matrix;
 use crate::web::js::now_ms;
-use crate::web::protocol::{JobSpec, WorkerMessage, BYTES_KEY, SPEC_KEY};
+use crate::web::protocol::{PartJob, WorkerMessage, BYTES_KEY, SPEC_KEY};
 
 /// Starts the worker: installs the message handler and tells the page it is ready.
 ///
@@ -24,7 +27,37 @@ pub fn run_worker() {
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the worker does.
     on_message.forget();
+    warm_up_engine();
     post(&scope, &WorkerMessage::Ready);
+}
+
+/// Rows of the small matrix analysed once at start-up.
+const WARM_UP_ROWS: usize = 160;
+/// Columns of the small matrix analysed once at start-up.
+const WARM_UP_COLS: usize = 120;
+
+/// Runs both parts of the analysis once on a small synthetic matrix and discards the result.
+///
+/// The browser first runs WebAssembly with a quick baseline compiler and optimises a
+/// function only after it has run hot for a while. A function already running is never
+/// swapped for its optimised version, so the SVD of a real matrix, one long call, would stay
+/// on slow code for its whole run. This warm-up makes the analysis code hot while the page
+/// is still downloading the tensor, so the optimised code is in place when the job arrives.
+/// It takes a few milliseconds and changes no result.
+fn warm_up_engine() {
+    let matrix = DMatrix::from_fn(WARM_UP_ROWS, WARM_UP_COLS, |row, col| {
+        // Converting small indices to f64 is exact; the sines give a full-rank matrix.
+        let row_f64 = row as f64 + 1.0;
+        let col_f64 = col as f64 + 1.0;
+        (row_f64 * col_f64 * 0.37).sin() + 0.01 * row_f64
+    });
+    let options = AnalysisOptions::default();
+    for part in [AnalysisPart::Full, AnalysisPart::Dropped] {
+        if let Ok(summary) = analyse_part(&matrix, &options, part, &mut |_stage| {}) {
+            // Encoding the answer is part of every job too.
+            let _ignored = serde_json::to_string(&summary);
+        }
+    }
 }
 
 /// Posts one message to the page as JSON text.
@@ -40,14 +73,14 @@ fn post(scope: &DedicatedWorkerGlobalScope, message: &WorkerMessage) {
     let _ignored = scope.post_message(&JsValue::from_str(&text));
 }
 
-/// Runs one job and posts its stages and outcome.
+/// Runs one part of a job and posts its stages and outcome.
 fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
     let spec_text = Reflect::get(data, &JsValue::from_str(SPEC_KEY))
         .ok()
         .and_then(|value| value.as_string())
         .unwrap_or_default();
-    let spec: JobSpec = match serde_json::from_str(&spec_text) {
-        Ok(spec) => spec,
+    let PartJob { spec, part } = match serde_json::from_str(&spec_text) {
+        Ok(job) => job,
         Err(err) => {
             post(
                 scope,
@@ -107,12 +140,13 @@ fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
             },
         );
     };
-    let outcome = analyse_with_progress(&matrix, &spec.options, &mut on_stage);
+    let outcome = analyse_part(&matrix, &spec.options, part, &mut on_stage);
     let analysis_ms = now_ms() - analysis_start_ms;
     let message = match outcome {
-        Ok(analysis) => WorkerMessage::Done {
+        Ok(summary) => WorkerMessage::Done {
             job_id,
-            analysis,
+            part,
+            summary,
             analysis_ms,
             decode_ms,
         },

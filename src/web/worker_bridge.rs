@@ -1,8 +1,11 @@
-//! The page side of the analysis worker: spawn it, wait for "ready", send a job, await the
-//! answer.
+//! The page side of the analysis workers: spawn them, wait for "ready", send each its part
+//! of a job, await both answers and put the analysis together.
 //!
-//! One worker runs at a time. Cancelling terminates it (a running SVD cannot be interrupted
-//! any other way); the next job spawns a fresh one.
+//! The page keeps a pool of two workers. The SVD of the whole matrix and the SVD after
+//! dropping leading rows or columns are independent, so each runs in its own worker at the
+//! same time; with nothing to drop, only the first worker runs. One job runs at a time.
+//! Cancelling terminates the busy workers (a running SVD cannot be interrupted any other
+//! way); the next job spawns fresh ones.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -13,14 +16,17 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
-use crate::pure::analysis::Analysis;
+use crate::pure::analysis::{assemble, Analysis, AnalysisPart};
 use crate::web::js::js_error_text;
-use crate::web::protocol::{JobSpec, WorkerMessage, BYTES_KEY, SPEC_KEY};
+use crate::web::protocol::{JobSpec, PartJob, WorkerMessage, BYTES_KEY, SPEC_KEY};
 
 /// The loader script Trunk emits for the worker binary (`data-loader-shim`).
 pub const WORKER_SCRIPT_URL: &str = "./worker_loader.js";
 
-/// Everything that can go wrong while the worker runs a job.
+/// How many workers the pool holds: one per part of the analysis.
+const POOL_SIZE: usize = 2;
+
+/// Everything that can go wrong while the workers run a job.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WorkerError {
     /// The browser could not start the worker.
@@ -51,41 +57,108 @@ pub enum WorkerError {
 pub struct JobOutput {
     /// Every result of the analysis.
     pub analysis: Analysis,
-    /// Wall time inside the worker from the decoded matrix to all results, in milliseconds.
+    /// Wall time from the decoded matrix to all results, in milliseconds: the longest of the
+    /// workers' own times, each measured inside its worker from its decoded matrix to its
+    /// part's result (the parts run at the same time).
     pub analysis_ms: f64,
-    /// Time spent decoding the bytes, in milliseconds.
+    /// Time spent decoding the bytes, in milliseconds (the longest of the workers' times).
     pub decode_ms: f64,
 }
 
-/// A job waiting for its answer.
+/// The job in flight, spread over one or two workers.
 struct PendingJob {
-    /// Matches the worker's answers to this job.
+    /// Matches the workers' answers to this job.
     job_id: u32,
-    /// Resolves the job's promise with the answer's JSON text (or an error marker).
+    /// Resolves the job's promise: with an array of every worker's answer (JSON text, in
+    /// slot order) on success, with one failure's JSON text, or with `undefined` when
+    /// cancelled.
     resolve: Function,
-    /// Receives stage labels while the job runs.
+    /// Receives the combined progress label while the job runs.
     on_stage: Rc<dyn Fn(String)>,
+    /// Per slot: whether it takes part, its latest stage label, and its answer once given.
+    slots: Vec<SlotProgress>,
 }
 
-/// The live worker and the jobs waiting on it.
-struct Bridge {
+/// One worker's share of the pending job.
+#[derive(Default)]
+struct SlotProgress {
+    /// Whether this worker was given a part of the job.
+    takes_part: bool,
+    /// The worker's latest stage label, until it answers.
+    label: Option<String>,
+    /// The worker's final answer (the JSON text of `Done`).
+    answer: Option<String>,
+}
+
+impl PendingJob {
+    /// Returns the labels of the workers still running, joined into one progress line.
+    fn combined_label(&self) -> String {
+        let mut labels: Vec<&str> = Vec::new();
+        for label in self.slots.iter().filter_map(|slot| slot.label.as_deref()) {
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+        labels.join(" · ")
+    }
+
+    /// Returns true when every worker taking part has answered.
+    fn is_complete(&self) -> bool {
+        self.slots
+            .iter()
+            .all(|slot| !slot.takes_part || slot.answer.is_some())
+    }
+}
+
+/// One live worker.
+struct Slot {
     /// The worker itself.
     worker: Worker,
     /// Whether the worker has posted its "ready" message.
     is_ready: bool,
+    /// Whether the worker is computing a part of the job in flight.
+    is_busy: bool,
     /// Resolvers waiting for "ready".
     ready_waiters: Vec<Function>,
-    /// The job in flight, if any.
-    job: Option<PendingJob>,
     /// Keeps the message handler alive.
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     /// Keeps the error handler alive.
     _on_error: Closure<dyn FnMut(web_sys::Event)>,
 }
 
+impl Slot {
+    /// Terminates the worker and tells anyone waiting for "ready" why it will never come.
+    fn shut_down(mut self, reason: &str) {
+        self.worker.terminate();
+        for waiter in self.ready_waiters.drain(..) {
+            let _ignored = waiter.call1(&JsValue::NULL, &JsValue::from_str(reason));
+        }
+    }
+}
+
+/// The page's workers and the job they share.
+#[derive(Default)]
+struct Pool {
+    /// The workers, spawned on first use; `None` where none runs.
+    slots: Vec<Option<Slot>>,
+    /// The job in flight, if any.
+    job: Option<PendingJob>,
+}
+
+impl Pool {
+    /// Takes every worker still computing a part, leaving idle ones in place.
+    fn take_busy_slots(&mut self) -> Vec<Slot> {
+        self.slots
+            .iter_mut()
+            .filter(|slot| slot.as_ref().is_some_and(|slot| slot.is_busy))
+            .filter_map(Option::take)
+            .collect()
+    }
+}
+
 thread_local! {
-    /// The page's one worker, spawned on first use.
-    static BRIDGE: RefCell<Option<Bridge>> = const { RefCell::new(None) };
+    /// The page's worker pool.
+    static POOL: RefCell<Pool> = RefCell::new(Pool::default());
 }
 
 /// The JSON text a crash resolves pending promises with.
@@ -97,117 +170,204 @@ fn crash_text(job_id: u32, detail: &str) -> String {
     serde_json::to_string(&WorkerMessage::Failed { job_id, message }).unwrap_or_default()
 }
 
-/// Handles one message from the worker.
-fn on_worker_message(data: &JsValue) {
+/// What to do after a message was handled, outside the pool's borrow.
+enum AfterMessage {
+    /// Nothing.
+    Nothing,
+    /// Report a progress label.
+    Stage(Rc<dyn Fn(String)>, String),
+    /// Terminate these workers, whose results are no longer wanted.
+    Stop(Vec<Slot>),
+}
+
+/// Handles one message from the worker in slot `index`.
+fn on_worker_message(index: usize, data: &JsValue) {
     let Some(text) = data.as_string() else {
         return;
     };
     let Ok(message) = serde_json::from_str::<WorkerMessage>(&text) else {
         return;
     };
-    let stage_call = BRIDGE.with(|cell| {
+    let after = POOL.with(|cell| {
         let mut guard = cell.borrow_mut();
-        let bridge = guard.as_mut()?;
+        let pool = &mut *guard;
         match &message {
             WorkerMessage::Ready => {
-                bridge.is_ready = true;
-                for waiter in bridge.ready_waiters.drain(..) {
-                    let _ignored = waiter.call1(&JsValue::NULL, &JsValue::TRUE);
+                if let Some(Some(slot)) = pool.slots.get_mut(index) {
+                    slot.is_ready = true;
+                    for waiter in slot.ready_waiters.drain(..) {
+                        let _ignored = waiter.call1(&JsValue::NULL, &JsValue::TRUE);
+                    }
                 }
-                None
+                AfterMessage::Nothing
             }
-            WorkerMessage::Stage { job_id, label } => bridge
-                .job
-                .as_ref()
-                .filter(|job| job.job_id == *job_id)
-                .map(|job| (Rc::clone(&job.on_stage), label.clone())),
+            WorkerMessage::Stage { job_id, label } => {
+                let Some(job) = pool.job.as_mut().filter(|job| job.job_id == *job_id) else {
+                    return AfterMessage::Nothing;
+                };
+                if let Some(progress) = job.slots.get_mut(index) {
+                    progress.label = Some(label.clone());
+                }
+                AfterMessage::Stage(Rc::clone(&job.on_stage), job.combined_label())
+            }
             WorkerMessage::Done { job_id, .. } | WorkerMessage::Failed { job_id, .. } => {
-                let matches = bridge.job.as_ref().is_some_and(|job| job.job_id == *job_id)
-                    || (*job_id == 0 && bridge.job.is_some());
-                if matches {
-                    if let Some(job) = bridge.job.take() {
+                let matches = pool
+                    .job
+                    .as_ref()
+                    .is_some_and(|job| job.job_id == *job_id || *job_id == 0);
+                if !matches {
+                    return AfterMessage::Nothing;
+                }
+                if let Some(Some(slot)) = pool.slots.get_mut(index) {
+                    slot.is_busy = false;
+                }
+                let is_failure = matches!(message, WorkerMessage::Failed { .. });
+                let Some(job) = pool.job.as_mut() else {
+                    return AfterMessage::Nothing;
+                };
+                if let Some(progress) = job.slots.get_mut(index) {
+                    progress.label = None;
+                    progress.answer = Some(text.clone());
+                }
+                if is_failure {
+                    // The first failure decides the job; the other worker's result is moot.
+                    if let Some(job) = pool.job.take() {
                         // Resolving only queues the awaiting task, so this is safe inside the borrow.
                         let _ignored = job.resolve.call1(&JsValue::NULL, &JsValue::from_str(&text));
                     }
+                    AfterMessage::Stop(pool.take_busy_slots())
+                } else if job.is_complete() {
+                    let answers: Array = job
+                        .slots
+                        .iter()
+                        .filter_map(|slot| slot.answer.as_deref())
+                        .map(JsValue::from_str)
+                        .collect();
+                    if let Some(job) = pool.job.take() {
+                        let _ignored = job.resolve.call1(&JsValue::NULL, &answers);
+                    }
+                    AfterMessage::Nothing
+                } else {
+                    AfterMessage::Stage(Rc::clone(&job.on_stage), job.combined_label())
                 }
-                None
             }
         }
     });
-    // The stage callback runs outside the borrow so that it may touch the bridge.
-    if let Some((on_stage, label)) = stage_call {
-        on_stage(label);
+    // Callbacks and terminations run outside the borrow so that they may touch the pool.
+    match after {
+        AfterMessage::Nothing => {}
+        AfterMessage::Stage(on_stage, label) => {
+            if !label.is_empty() {
+                on_stage(label);
+            }
+        }
+        AfterMessage::Stop(slots) => {
+            for slot in slots {
+                slot.shut_down("the job already failed");
+            }
+        }
     }
 }
 
-/// Handles a worker crash or a script that failed to load.
-fn on_worker_error(event: &web_sys::Event) {
+/// Handles a crash, or a script that failed to load, of the worker in slot `index`.
+fn on_worker_error(index: usize, event: &web_sys::Event) {
     let detail = Reflect::get(event, &JsValue::from_str("message"))
         .ok()
         .and_then(|value| value.as_string())
         .filter(|text| !text.is_empty())
         .unwrap_or_else(|| "the worker script failed to load or threw".to_owned());
-    let taken = BRIDGE.with(|cell| cell.borrow_mut().take());
-    if let Some(mut bridge) = taken {
-        bridge.worker.terminate();
-        for waiter in bridge.ready_waiters.drain(..) {
-            let _ignored = waiter.call1(&JsValue::NULL, &JsValue::from_str(&detail));
+    let (crashed, job, others) = POOL.with(|cell| {
+        let mut pool = cell.borrow_mut();
+        let crashed = pool.slots.get_mut(index).and_then(Option::take);
+        let took_part = pool.job.as_ref().is_some_and(|job| {
+            job.slots
+                .get(index)
+                .is_some_and(|slot| slot.takes_part && slot.answer.is_none())
+        });
+        if took_part {
+            let job = pool.job.take();
+            let others = pool.take_busy_slots();
+            (crashed, job, others)
+        } else {
+            (crashed, None, Vec::new())
         }
-        if let Some(job) = bridge.job.take() {
-            let text = crash_text(job.job_id, &detail);
-            let _ignored = job.resolve.call1(&JsValue::NULL, &JsValue::from_str(&text));
-        }
+    });
+    if let Some(slot) = crashed {
+        slot.shut_down(&detail);
+    }
+    for slot in others {
+        slot.shut_down(&detail);
+    }
+    if let Some(job) = job {
+        let text = crash_text(job.job_id, &detail);
+        let _ignored = job.resolve.call1(&JsValue::NULL, &JsValue::from_str(&text));
     }
 }
 
-/// Spawns the worker if none is running.
-fn ensure_worker() -> Result<(), WorkerError> {
-    let exists = BRIDGE.with(|cell| cell.borrow().is_some());
+/// Spawns the worker in slot `index` if none runs there.
+fn ensure_worker(index: usize) -> Result<(), WorkerError> {
+    let exists = POOL.with(|cell| cell.borrow().slots.get(index).is_some_and(Option::is_some));
     if exists {
         return Ok(());
     }
     let worker = Worker::new(WORKER_SCRIPT_URL).map_err(|err| WorkerError::Spawn {
         detail: js_error_text(&err),
     })?;
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
-        on_worker_message(&event.data());
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        on_worker_message(index, &event.data());
     });
-    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(|event: web_sys::Event| {
-        on_worker_error(&event);
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        on_worker_error(index, &event);
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    BRIDGE.with(|cell| {
-        *cell.borrow_mut() = Some(Bridge {
-            worker,
-            is_ready: false,
-            ready_waiters: Vec::new(),
-            job: None,
-            _on_message: on_message,
-            _on_error: on_error,
-        });
+    POOL.with(|cell| {
+        let mut pool = cell.borrow_mut();
+        if pool.slots.len() <= index {
+            pool.slots.resize_with(index + 1, || None);
+        }
+        if let Some(place) = pool.slots.get_mut(index) {
+            *place = Some(Slot {
+                worker,
+                is_ready: false,
+                is_busy: false,
+                ready_waiters: Vec::new(),
+                _on_message: on_message,
+                _on_error: on_error,
+            });
+        }
     });
     Ok(())
 }
 
-/// Spawns the worker ahead of time so its WebAssembly loads while the tensor downloads.
+/// Spawns the workers ahead of time so that their WebAssembly loads while the tensor
+/// downloads.
 pub fn warm_up() {
-    let _ignored = ensure_worker();
+    for index in 0..POOL_SIZE {
+        let _ignored = ensure_worker(index);
+    }
 }
 
-/// Waits until the worker has posted "ready".
-async fn wait_ready() -> Result<(), WorkerError> {
+/// Waits until the worker in slot `index` has posted "ready".
+async fn wait_ready(index: usize) -> Result<(), WorkerError> {
     let mut waiting: Option<Promise> = None;
-    BRIDGE.with(|cell| {
-        if let Some(bridge) = cell.borrow_mut().as_mut() {
-            if !bridge.is_ready {
+    let mut exists = false;
+    POOL.with(|cell| {
+        if let Some(Some(slot)) = cell.borrow_mut().slots.get_mut(index) {
+            exists = true;
+            if !slot.is_ready {
                 let promise = Promise::new(&mut |resolve, _reject| {
-                    bridge.ready_waiters.push(resolve);
+                    slot.ready_waiters.push(resolve);
                 });
                 waiting = Some(promise);
             }
         }
     });
+    if !exists {
+        return Err(WorkerError::Crashed {
+            detail: "the worker went away before it started".to_owned(),
+        });
+    }
     if let Some(promise) = waiting {
         let answer = JsFuture::from(promise).await.unwrap_or(JsValue::FALSE);
         if answer != JsValue::TRUE {
@@ -220,35 +380,31 @@ async fn wait_ready() -> Result<(), WorkerError> {
     Ok(())
 }
 
-/// Stops the running job, if any, by terminating the worker.
+/// Stops the running job, if any, by terminating its workers.
 pub fn cancel() {
-    let taken = BRIDGE.with(|cell| {
-        let mut guard = cell.borrow_mut();
-        let busy = guard.as_ref().is_some_and(|bridge| bridge.job.is_some());
-        if busy {
-            guard.take()
-        } else {
-            None
-        }
+    let (job, busy) = POOL.with(|cell| {
+        let mut pool = cell.borrow_mut();
+        let job = pool.job.take();
+        let busy = pool.take_busy_slots();
+        (job, busy)
     });
-    if let Some(mut bridge) = taken {
-        bridge.worker.terminate();
-        if let Some(job) = bridge.job.take() {
-            let _ignored = job.resolve.call1(&JsValue::NULL, &JsValue::UNDEFINED);
-        }
-        for waiter in bridge.ready_waiters.drain(..) {
-            let _ignored = waiter.call1(&JsValue::NULL, &JsValue::from_str("cancelled"));
-        }
+    for slot in busy {
+        slot.shut_down("cancelled");
+    }
+    if let Some(job) = job {
+        let _ignored = job.resolve.call1(&JsValue::NULL, &JsValue::UNDEFINED);
     }
 }
 
-/// Runs one analysis job in the worker and waits for its results.
+/// Runs one analysis job in the workers and waits for its results.
 ///
-/// The bytes are copied into a fresh `ArrayBuffer` that is transferred, not cloned, to the
-/// worker. `on_stage` receives each progress label.
+/// The whole-matrix SVD goes to the first worker and, when something is dropped, the
+/// dropped variant to the second, so both run at the same time. The bytes are copied into
+/// one fresh `ArrayBuffer`, which is cloned to the first worker and transferred to the last.
+/// `on_stage` receives each progress label (both workers' steps, joined).
 ///
 /// # Errors
-/// See [`WorkerError`].
+/// See [`WorkerError`]. A failure in either worker fails the job.
 pub async fn run_job(
     spec: &JobSpec,
     tensor_bytes: &[u8],
@@ -256,12 +412,18 @@ pub async fn run_job(
 ) -> Result<JobOutput, WorkerError> {
     // A job still running belongs to an abandoned run: stop it first.
     cancel();
-    ensure_worker()?;
-    wait_ready().await?;
+    let parts: &[AnalysisPart] = if spec.options.drop_count == 0 {
+        &[AnalysisPart::Full]
+    } else {
+        &[AnalysisPart::Full, AnalysisPart::Dropped]
+    };
+    for index in 0..parts.len() {
+        ensure_worker(index)?;
+    }
+    for index in 0..parts.len() {
+        wait_ready(index).await?;
+    }
 
-    let spec_text = serde_json::to_string(spec).map_err(|err| WorkerError::Job {
-        message: format!("The job could not be encoded ({err}). Reload the page and retry."),
-    })?;
     let array = Uint8Array::new_with_length(u32::try_from(tensor_bytes.len()).map_err(|_| {
         WorkerError::Job {
             message: "The tensor is too large to hand to the worker. Pick a smaller tensor."
@@ -270,58 +432,138 @@ pub async fn run_job(
     })?);
     array.copy_from(tensor_bytes);
     let buffer = array.buffer();
-    let job_object = Object::new();
-    let set =
-        |key: &str, value: &JsValue| Reflect::set(&job_object, &JsValue::from_str(key), value);
-    set(SPEC_KEY, &JsValue::from_str(&spec_text))
-        .and_then(|_| set(BYTES_KEY, &buffer))
-        .map_err(|err| WorkerError::Spawn {
-            detail: js_error_text(&err),
+    let mut messages = Vec::with_capacity(parts.len());
+    for &part in parts {
+        let job = PartJob {
+            spec: spec.clone(),
+            part,
+        };
+        let spec_text = serde_json::to_string(&job).map_err(|err| WorkerError::Job {
+            message: format!("The job could not be encoded ({err}). Reload the page and retry."),
         })?;
-    let transfer = Array::of1(&buffer);
+        let job_object = Object::new();
+        let set =
+            |key: &str, value: &JsValue| Reflect::set(&job_object, &JsValue::from_str(key), value);
+        set(SPEC_KEY, &JsValue::from_str(&spec_text))
+            .and_then(|_| set(BYTES_KEY, &buffer))
+            .map_err(|err| WorkerError::Spawn {
+                detail: js_error_text(&err),
+            })?;
+        messages.push(job_object);
+    }
 
     let mut posted: Result<Promise, WorkerError> = Err(WorkerError::Crashed {
         detail: "the worker went away before the job was sent".to_owned(),
     });
-    BRIDGE.with(|cell| {
-        if let Some(bridge) = cell.borrow_mut().as_mut() {
-            let promise = Promise::new(&mut |resolve, _reject| {
-                bridge.job = Some(PendingJob {
-                    job_id: spec.job_id,
-                    resolve,
-                    on_stage: Rc::clone(&on_stage),
-                });
+    POOL.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let pool = &mut *guard;
+        let all_present =
+            (0..parts.len()).all(|index| pool.slots.get(index).is_some_and(Option::is_some));
+        if !all_present {
+            return;
+        }
+        if let Some(stale) = pool.job.take() {
+            // An older run sent its job while this one waited for "ready"; it is superseded.
+            let _ignored = stale.resolve.call1(&JsValue::NULL, &JsValue::UNDEFINED);
+        }
+        let promise = Promise::new(&mut |resolve, _reject| {
+            pool.job = Some(PendingJob {
+                job_id: spec.job_id,
+                resolve,
+                on_stage: Rc::clone(&on_stage),
+                slots: (0..POOL_SIZE.max(parts.len()))
+                    .map(|index| SlotProgress {
+                        takes_part: index < parts.len(),
+                        ..SlotProgress::default()
+                    })
+                    .collect(),
             });
-            posted = bridge
-                .worker
-                .post_message_with_transfer(&job_object, &transfer)
-                .map(|()| promise)
-                .map_err(|err| WorkerError::Crashed {
-                    detail: js_error_text(&err),
-                });
-            if posted.is_err() {
-                bridge.job = None;
+        });
+        posted = Ok(promise);
+        let last = messages.len().saturating_sub(1);
+        for (index, job_object) in messages.iter().enumerate() {
+            let Some(Some(slot)) = pool.slots.get_mut(index) else {
+                continue;
+            };
+            // The last worker receives the buffer itself; the others get a copy.
+            let sent = if index == last {
+                slot.worker
+                    .post_message_with_transfer(job_object, &Array::of1(&buffer))
+            } else {
+                slot.worker.post_message(job_object)
+            };
+            match sent {
+                Ok(()) => slot.is_busy = true,
+                Err(err) => {
+                    posted = Err(WorkerError::Crashed {
+                        detail: js_error_text(&err),
+                    });
+                    break;
+                }
             }
         }
     });
-    let answer = JsFuture::from(posted?).await.unwrap_or(JsValue::UNDEFINED);
-    let Some(text) = answer.as_string() else {
-        return Err(WorkerError::Cancelled);
-    };
-    match serde_json::from_str::<WorkerMessage>(&text) {
-        Ok(WorkerMessage::Done {
-            analysis,
-            analysis_ms,
-            decode_ms,
-            ..
-        }) => Ok(JobOutput {
-            analysis,
-            analysis_ms,
-            decode_ms,
-        }),
-        Ok(WorkerMessage::Failed { message, .. }) => Err(WorkerError::Job { message }),
-        Ok(_) | Err(_) => Err(WorkerError::Crashed {
-            detail: "the worker sent an unreadable answer".to_owned(),
-        }),
+    if posted.is_err() {
+        // Nothing will answer a job that was only partly sent: stop what did start.
+        cancel();
     }
+    let answer = JsFuture::from(posted?).await.unwrap_or(JsValue::UNDEFINED);
+    if answer.is_undefined() {
+        return Err(WorkerError::Cancelled);
+    }
+    if let Some(text) = answer.as_string() {
+        // A single text is a failure (or an unreadable answer).
+        return Err(match serde_json::from_str::<WorkerMessage>(&text) {
+            Ok(WorkerMessage::Failed { message, .. }) => WorkerError::Job { message },
+            Ok(_) | Err(_) => unreadable(),
+        });
+    }
+    let answers: Array = answer.dyn_into().map_err(|_| unreadable())?;
+    collect_output(spec, &answers)
+}
+
+/// The error for an answer the page cannot read.
+fn unreadable() -> WorkerError {
+    WorkerError::Crashed {
+        detail: "the worker sent an unreadable answer".to_owned(),
+    }
+}
+
+/// Puts the workers' `Done` answers together into the job's output.
+fn collect_output(spec: &JobSpec, answers: &Array) -> Result<JobOutput, WorkerError> {
+    let mut full = None;
+    let mut dropped = None;
+    let mut analysis_ms: f64 = 0.0;
+    let mut decode_ms: f64 = 0.0;
+    for answer in answers.iter() {
+        let text = answer.as_string().ok_or_else(unreadable)?;
+        match serde_json::from_str::<WorkerMessage>(&text) {
+            Ok(WorkerMessage::Done {
+                part,
+                summary,
+                analysis_ms: part_analysis_ms,
+                decode_ms: part_decode_ms,
+                ..
+            }) => {
+                analysis_ms = analysis_ms.max(part_analysis_ms);
+                decode_ms = decode_ms.max(part_decode_ms);
+                match part {
+                    AnalysisPart::Full => full = summary,
+                    AnalysisPart::Dropped => dropped = summary,
+                }
+            }
+            Ok(WorkerMessage::Failed { message, .. }) => return Err(WorkerError::Job { message }),
+            Ok(_) | Err(_) => return Err(unreadable()),
+        }
+    }
+    let full = full.ok_or_else(unreadable)?;
+    if spec.options.drop_count > 0 && dropped.is_none() {
+        return Err(unreadable());
+    }
+    Ok(JobOutput {
+        analysis: assemble(&spec.options, full, dropped),
+        analysis_ms,
+        decode_ms,
+    })
 }

@@ -36,6 +36,13 @@ describe('local file', { timeout: TEST_TIMEOUT_MS }, () => {
     });
     // The hub parameter points at the local stand-in, so any stray request also shows in its log.
     await app.open({ hub: suite.hub.hubUrl });
+    // The page starts the default Hub analysis at once; with the network off it must end in an
+    // error. Wait for that, so none of its requests can be mistaken for the upload's.
+    await app.page.waitForFunction(
+      () => document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === 'error',
+      null,
+      { timeout: 60_000, polling: 100 },
+    );
     return { app, blocked };
   }
 
@@ -47,8 +54,8 @@ describe('local file', { timeout: TEST_TIMEOUT_MS }, () => {
       const golden = loadGolden(goldenName);
       const { app, blocked } = await offlinePage();
       const before = await app.results();
-      assert.notEqual(before.state, 'ready', 'precondition: nothing analysed before the upload');
-      const previousError = before.state === 'error' ? before.error : null;
+      assert.equal(before.state, 'error', 'precondition: the Hub run failed offline before the upload');
+      const previousError = await app.errorText();
 
       suite.hub.clearLog();
       const blockedBefore = blocked.length;

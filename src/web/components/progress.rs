@@ -207,7 +207,7 @@ pub fn StatusPanel() -> impl IntoView {
                         data-longest-task-ms=move || format!("{:.1}", state.longest_task_ms.get())
                     >
                         {move || if state.result.with(Option::is_some) {
-                            format!("{:.0} ms in the worker", analysis_ms())
+                            format!("{:.0} ms in the workers", analysis_ms())
                         } else {
                             "—".to_owned()
                         }}
