@@ -563,6 +563,11 @@ export function defaultRepoFiles(repoRoot) {
     files['test/gpt2-like'] = gpt2;
     files.gpt2 = gpt2;
   }
+  const shardedDir = path.join(repoRoot, '.cache/e2e/gpt2-sharded');
+  const shardNames = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json'];
+  if (shardNames.every((name) => fs.existsSync(path.join(shardedDir, name)))) {
+    files['test/gpt2-sharded'] = { files: Object.fromEntries(shardNames.map((name) => [name, path.join(shardedDir, name)])) };
+  }
   return files;
 }
 

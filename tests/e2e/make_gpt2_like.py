@@ -14,6 +14,13 @@ Writes into ``.cache/e2e/`` (or ``--out DIR``):
   unpadded so that the data buffer starts at an odd byte, as in the real GPT-2
   file (its header is 14,283 bytes).
 * ``gpt2-like/config.json``: a small GPT-2 style config (served as a small file).
+* ``gpt2-sharded/``: the same tensors as a sharded checkpoint, as ``transformers``
+  writes one: ``model-00001-of-00002.safetensors`` (the ``h.N.*`` blocks),
+  ``model-00002-of-00002.safetensors`` (``ln_f.*``, ``wpe.weight``, ``wte.weight``)
+  and ``model.safetensors.index.json`` (``metadata.total_size`` and the
+  ``weight_map``); no ``model.safetensors``. ``gpt2-sharded.golden.json`` records
+  where ``wpe.weight`` sits in shard 2 and the files' sizes (its singular values are
+  those of ``gpt2-like.golden.json``).
 * ``gpt2-like.golden.json``: the tensor's place in the file and the singular
   values and approximate ranks that ``np.linalg.svd(float64, full_matrices=False)``
   finds, for the whole matrix and with the first 5 columns dropped.
@@ -268,6 +275,92 @@ def make_gpt2_like(out_dir, force):
     )
 
 
+SHARD_NAMES = ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
+SHARD_INDEX_NAME = "model.safetensors.index.json"
+
+
+def read_all_f32_tensors(path):
+    """Every tensor of an F32 safetensors file, by name."""
+    with open(path, "rb") as f:
+        (header_len,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(header_len))
+        data = f.read()
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        assert entry["dtype"] == "F32", (name, entry)
+        begin, end = entry["data_offsets"]
+        tensors[name] = np.frombuffer(data[begin:end], dtype="<f4").reshape(entry["shape"])
+    return tensors
+
+
+def sharded_up_to_date(golden_path, model_dir):
+    try:
+        with open(golden_path) as f:
+            golden = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if golden.get("generator_sha256") != script_sha256():
+        return False
+    sizes = golden.get("file_bytes_by_name", {})
+    for name in SHARD_NAMES + (SHARD_INDEX_NAME,):
+        path = os.path.join(model_dir, name)
+        if not os.path.exists(path) or os.path.getsize(path) != sizes.get(name):
+            return False
+    return not os.path.exists(os.path.join(model_dir, "model.safetensors"))
+
+
+def make_gpt2_sharded(out_dir, force):
+    """Split the GPT-2-shaped file into two shards plus an index; wpe.weight goes in the second."""
+    source_path = os.path.join(out_dir, "gpt2-like", "model.safetensors")
+    model_dir = os.path.join(out_dir, "gpt2-sharded")
+    golden_path = os.path.join(out_dir, "gpt2-sharded.golden.json")
+    if not force and sharded_up_to_date(golden_path, model_dir):
+        print(f"== ok: {os.path.relpath(model_dir, REPO_ROOT)} and its golden values are up to date")
+        return
+    os.makedirs(model_dir, exist_ok=True)
+    stray = os.path.join(model_dir, "model.safetensors")
+    if os.path.exists(stray):
+        os.remove(stray)
+    tensors = read_all_f32_tensors(source_path)
+    parts = (
+        {name: array for name, array in tensors.items() if name.startswith("h.")},
+        {name: array for name, array in tensors.items() if not name.startswith("h.")},
+    )
+    assert "wpe.weight" in parts[1] and sum(len(p) for p in parts) == len(tensors)
+    weight_map = {}
+    for shard_name, part in zip(SHARD_NAMES, parts):
+        write_safetensors(os.path.join(model_dir, shard_name), part, {"format": "pt"})
+        weight_map.update({name: shard_name for name in part})
+    index = {
+        "metadata": {"total_size": int(sum(array.nbytes for array in tensors.values()))},
+        "weight_map": dict(sorted(weight_map.items())),
+    }
+    write_json(os.path.join(model_dir, SHARD_INDEX_NAME), index)
+    array, info = read_safetensors_tensor(os.path.join(model_dir, SHARD_NAMES[1]), "wpe.weight")
+    assert np.array_equal(array, tensors["wpe.weight"])
+    first_array, first_info = read_safetensors_tensor(os.path.join(model_dir, SHARD_NAMES[0]), "h.0.attn.c_attn.weight")
+    del first_array
+    golden = {
+        "source": "tests/e2e/make_gpt2_like.py: gpt2-like/model.safetensors split into two shards",
+        "generator_sha256": script_sha256(),
+        "shard_file": SHARD_NAMES[1],
+        **info,
+        "shard1_header_len_bytes": first_info["header_len_bytes"],
+        "shard1_data_start_byte": first_info["data_start_byte"],
+        "index_bytes": os.path.getsize(os.path.join(model_dir, SHARD_INDEX_NAME)),
+        "file_bytes_by_name": {
+            name: os.path.getsize(os.path.join(model_dir, name)) for name in SHARD_NAMES + (SHARD_INDEX_NAME,)
+        },
+    }
+    write_json(golden_path, golden)
+    print(
+        f"== wrote {os.path.relpath(model_dir, REPO_ROOT)}: two shards, wpe.weight in {SHARD_NAMES[1]} "
+        f"at bytes {info['byte_range'][0]}-{info['byte_range'][1]}"
+    )
+
+
 def make_minilm_golden(out_dir, minilm_path, force):
     golden_path = os.path.join(out_dir, "minilm.golden.json")
     if not os.path.exists(minilm_path):
@@ -302,6 +395,7 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     make_gpt2_like(args.out, args.force)
+    make_gpt2_sharded(args.out, args.force)
     if not args.skip_minilm:
         make_minilm_golden(args.out, args.minilm, args.force)
 

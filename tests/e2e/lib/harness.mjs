@@ -19,6 +19,14 @@ export const GPT2_LIKE_DIR = path.join(E2E_CACHE, 'gpt2-like');
 export const GPT2_LIKE_PATH = path.join(GPT2_LIKE_DIR, 'model.safetensors');
 export const MINILM_REPO = 'sentence-transformers/all-MiniLM-L6-v2';
 export const GPT2_LIKE_REPO = 'test/gpt2-like';
+export const GPT2_SHARDED_DIR = path.join(E2E_CACHE, 'gpt2-sharded');
+export const GPT2_SHARDED_REPO = 'test/gpt2-sharded';
+/** The sharded copy's files (tests/e2e/make_gpt2_like.py): wpe.weight is in the second shard. */
+export const GPT2_SHARDED_FILES = [
+  'model-00001-of-00002.safetensors',
+  'model-00002-of-00002.safetensors',
+  'model.safetensors.index.json',
+];
 export const CHROMIUM_PATH = process.env.POSLENS_CHROMIUM ?? '/usr/bin/chromium';
 
 /** How long one analysis may take to reach ready (the SVD of 1024 × 768 in wasm takes seconds). */
@@ -40,7 +48,13 @@ export const CHROMIUM_ARGS = [
 
 /** Make the generated test data and golden values if they are missing (tests/e2e/make_gpt2_like.py). */
 export function ensureTestData() {
-  const needed = [GPT2_LIKE_PATH, path.join(E2E_CACHE, 'gpt2-like.golden.json'), path.join(E2E_CACHE, 'minilm.golden.json')];
+  const needed = [
+    GPT2_LIKE_PATH,
+    path.join(E2E_CACHE, 'gpt2-like.golden.json'),
+    path.join(E2E_CACHE, 'minilm.golden.json'),
+    path.join(E2E_CACHE, 'gpt2-sharded.golden.json'),
+    ...GPT2_SHARDED_FILES.map((name) => path.join(GPT2_SHARDED_DIR, name)),
+  ];
   if (!fs.existsSync(MINILM_PATH)) {
     throw new Error(`${MINILM_PATH} is missing: run scripts/fetch-test-data.sh (or scripts/test.sh)`);
   }
@@ -49,7 +63,7 @@ export function ensureTestData() {
   if (result.status !== 0) throw new Error('tests/e2e/make_gpt2_like.py failed: see its output above');
 }
 
-/** The numpy golden values: 'gpt2-like' or 'minilm'. */
+/** The numpy golden values: 'gpt2-like' or 'minilm' (or 'gpt2-sharded': where wpe.weight sits in shard 2). */
 export function loadGolden(name) {
   ensureTestData();
   return JSON.parse(fs.readFileSync(path.join(E2E_CACHE, `${name}.golden.json`), 'utf8'));
@@ -68,12 +82,15 @@ export async function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true, timeout: 120_000 });
 }
 
-/** The hub's repositories for the tests: the real MiniLM file and the GPT-2-shaped one. */
+/** The hub's repositories for the tests: the real MiniLM file, the GPT-2-shaped one, and its sharded copy. */
 export function standardRepos(extra = {}) {
   return {
     [MINILM_REPO]: { files: { 'model.safetensors': MINILM_PATH } },
     [GPT2_LIKE_REPO]: {
       files: { 'model.safetensors': GPT2_LIKE_PATH, 'config.json': path.join(GPT2_LIKE_DIR, 'config.json') },
+    },
+    [GPT2_SHARDED_REPO]: {
+      files: Object.fromEntries(GPT2_SHARDED_FILES.map((name) => [name, path.join(GPT2_SHARDED_DIR, name)])),
     },
     ...extra,
   };
