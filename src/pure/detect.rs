@@ -68,7 +68,10 @@ pub enum DetectError {
         candidates: Vec<String>,
     },
     /// The requested tensor does not exist.
-    #[error("The file has no tensor named `{name}`. {}", list_names(available))]
+    #[error(
+        "The file has no tensor named `{name}`. {}",
+        crate::pure::format::list_available(available)
+    )]
     NotFound {
         /// The requested name.
         name: String,
@@ -134,18 +137,6 @@ fn no_positional_message(candidates: &[String]) -> String {
         message.push('.');
     }
     message
-}
-
-/// Phrases a short list of tensor names for an error message.
-fn list_names(available: &[String]) -> String {
-    if available.is_empty() {
-        return "The file has no tensors at all: pick another file.".to_owned();
-    }
-    let quoted: Vec<String> = available.iter().map(|name| format!("`{name}`")).collect();
-    format!(
-        "Check the spelling; tensors in this file include {}.",
-        quoted.join(", ")
-    )
 }
 
 /// The naming convention a tensor matched.

@@ -325,8 +325,9 @@ fn lfs_size_note(pointed_len_bytes: &Option<u64>) -> String {
     }
 }
 
-/// Phrases a short list of available tensor names for an error message.
-fn list_available(available: &[String]) -> String {
+/// Phrases a short list of available tensor names for an error message (shared with
+/// `detect`, whose "no such tensor" error reads the same).
+pub(crate) fn list_available(available: &[String]) -> String {
     if available.is_empty() {
         return "The file has no tensors at all: pick another file.".to_owned();
     }
