@@ -17,6 +17,10 @@ use web_sys::{
 use crate::pure::hub::{self, HubError};
 use crate::web::js::js_error_text;
 
+/// The largest answer read whole (the revision JSON, a shard index): 32 MiB. Real ones are a
+/// few hundred kilobytes; the cap keeps a hostile or mistaken URL from filling memory.
+pub const MAX_WHOLE_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Everything that can go wrong with one request.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FetchError {
@@ -91,7 +95,19 @@ pub async fn fetch_whole(url: &str, ctx: &RequestContext<'_>) -> Result<Fetched,
         return Err(hub::describe_http_status(status, url, ctx.repo).into());
     }
     let file_len_bytes = header_u64(&response, "Content-Length");
-    let (bytes, received_bytes) = read_body(&response, url, None, ctx).await?;
+    let too_large = |len_bytes: u64| FetchError::TooLarge {
+        url: url.to_owned(),
+        len_bytes,
+    };
+    if let Some(len_bytes) = file_len_bytes.filter(|&len| len > MAX_WHOLE_RESPONSE_BYTES) {
+        return Err(too_large(len_bytes));
+    }
+    // Read at most one byte past the cap, so an oversized body is noticed without keeping it.
+    let (bytes, received_bytes) =
+        read_body(&response, url, 0, Some(MAX_WHOLE_RESPONSE_BYTES + 1), ctx).await?;
+    if received_bytes > MAX_WHOLE_RESPONSE_BYTES {
+        return Err(too_large(received_bytes));
+    }
     Ok(Fetched {
         file_len_bytes: file_len_bytes.or(Some(bytes.len() as u64)),
         repo_commit: header_text(&response, "X-Repo-Commit"),
@@ -119,20 +135,19 @@ pub async fn fetch_range(
     if status == 200 {
         // The server ignored the range and streams the whole file from byte 0.
         let file_len_bytes = header_u64(&response, "Content-Length");
-        let (mut bytes, received_bytes) = read_body(&response, url, Some(range.end), ctx).await?;
-        let start = usize_from(range.start, url)?;
-        let end = usize_from(range.end, url)?;
-        if bytes.len() < end {
+        // Only the bytes from `range.start` on are kept, so memory holds the range, not the file.
+        let (mut bytes, received_bytes) =
+            read_body(&response, url, range.start, Some(range.end), ctx).await?;
+        if received_bytes < range.end {
             return Err(FetchError::ShortBody {
                 url: url.to_owned(),
-                received_bytes: bytes.len() as u64,
+                received_bytes,
                 expected_bytes: range.end,
             });
         }
-        bytes.truncate(end);
-        let tail = bytes.split_off(start);
+        bytes.truncate(usize_from(expected_bytes, url)?);
         return Ok(Fetched {
-            bytes: tail,
+            bytes,
             file_len_bytes,
             repo_commit,
             received_bytes,
@@ -144,7 +159,7 @@ pub async fn fetch_range(
     // The server may clip the range at the end of the file.
     let clipped_end = file_len_bytes.map_or(range.end, |len| range.end.min(len));
     let wanted_bytes = clipped_end.saturating_sub(range.start);
-    let (mut bytes, received_bytes) = read_body(&response, url, Some(wanted_bytes), ctx).await?;
+    let (mut bytes, received_bytes) = read_body(&response, url, 0, Some(wanted_bytes), ctx).await?;
     bytes.truncate(usize_from(wanted_bytes, url)?);
     if (bytes.len() as u64) < wanted_bytes.min(expected_bytes) {
         return Err(FetchError::ShortBody {
@@ -231,11 +246,13 @@ fn header_u64(response: &Response, name: &str) -> Option<u64> {
     header_text(response, name).and_then(|value| value.parse().ok())
 }
 
-/// Reads the body chunk by chunk, stopping (and cancelling the stream) once `stop_after_bytes`
-/// bytes arrived. Returns the bytes kept and the bytes received.
+/// Reads the body chunk by chunk, keeping only the bytes from body offset `keep_from_byte` on,
+/// and stopping (and cancelling the stream) once `stop_after_bytes` bytes arrived. Returns the
+/// bytes kept and the bytes received.
 async fn read_body(
     response: &Response,
     url: &str,
+    keep_from_byte: u64,
     stop_after_bytes: Option<u64>,
     ctx: &RequestContext<'_>,
 ) -> Result<(Vec<u8>, u64), FetchError> {
@@ -255,6 +272,7 @@ async fn read_body(
     };
     let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let capacity = stop_after_bytes
+        .map(|bytes| bytes.saturating_sub(keep_from_byte))
         .and_then(|bytes| usize::try_from(bytes).ok())
         .unwrap_or(0)
         .min(64 * 1024 * 1024);
@@ -275,13 +293,21 @@ async fn read_body(
         let Some(array) = value.dyn_ref::<Uint8Array>() else {
             break;
         };
-        let chunk_len = array.length() as usize;
-        let old_len = bytes.len();
-        bytes.resize(old_len.saturating_add(chunk_len), 0);
-        if let Some(tail) = bytes.get_mut(old_len..) {
-            array.copy_to(tail);
+        let chunk_len = array.length();
+        let chunk_start_byte = received_bytes;
+        received_bytes = received_bytes.saturating_add(u64::from(chunk_len));
+        if received_bytes > keep_from_byte {
+            // Keep the part of this chunk at or after `keep_from_byte`.
+            let skip = u32::try_from(keep_from_byte.saturating_sub(chunk_start_byte))
+                .unwrap_or(chunk_len)
+                .min(chunk_len);
+            let kept = array.subarray(skip, chunk_len);
+            let old_len = bytes.len();
+            bytes.resize(old_len.saturating_add(kept.length() as usize), 0);
+            if let Some(tail) = bytes.get_mut(old_len..) {
+                kept.copy_to(tail);
+            }
         }
-        received_bytes = received_bytes.saturating_add(chunk_len as u64);
         (ctx.on_progress)(received_bytes);
         if let Some(limit) = stop_after_bytes {
             if received_bytes >= limit {
