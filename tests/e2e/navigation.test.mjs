@@ -1,0 +1,129 @@
+// The built-in sample when the Hub is unreachable, the live threshold, and back/forward.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  MINILM_REPO,
+  TEST_TIMEOUT_MS,
+  assertSingularValuesClose,
+  loadGolden,
+  parseIntegerText,
+  rankAt,
+  startSuite,
+} from './lib/harness.mjs';
+
+describe('navigation and the built-in sample', { timeout: TEST_TIMEOUT_MS }, () => {
+  let suite;
+  const golden = loadGolden('minilm');
+
+  before(async () => {
+    suite = await startSuite();
+  });
+  after(async () => {
+    await suite?.close();
+  });
+
+  /** Resolves once the page's URL satisfies `predicate(URLSearchParams)`. */
+  async function waitForQuery(app, predicate, description) {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const params = new URL(app.page.url()).searchParams;
+      if (predicate(params)) return params;
+      if (Date.now() > deadline) throw new Error(`the URL never showed ${description}: ${app.page.url()}`);
+      await app.page.waitForTimeout(50);
+    }
+  }
+
+  it('offers the built-in sample when the Hub cannot be reached, and the sample matches numpy', async () => {
+    const app = await suite.newAppPage();
+    // Port 9 (discard) is closed on loopback: every request to this "hub" is refused.
+    await app.open({ hub: 'http://127.0.0.1:9', repo: 'gpt2' });
+    const state = await app.waitSettled();
+    assert.equal(state, 'error', 'an unreachable Hub is an error');
+    assert.match(await app.errorText(), /reach|network|connection|offline/i);
+
+    const offer = app.page.getByTestId('error-use-sample');
+    assert.equal(await offer.count(), 1, 'the error offers the built-in sample');
+    const previousError = await app.errorText();
+    await offer.click();
+    await app.waitReady({ previousError });
+
+    const r = await app.results();
+    assert.ok(r.tensorName?.includes('embeddings.position_embeddings.weight'), `tensor-name ${r.tensorName}`);
+    assert.equal(parseIntegerText(r.rank, 'rank'), golden.full.rank_at_threshold);
+    assert.equal(parseIntegerText(r.rankDropped, 'rank-dropped'), golden.dropped.rank_at_threshold);
+    assertSingularValuesClose(r.singularValues, golden.full.singular_values, { count: 10 });
+  });
+
+  it('moves the rank live with the threshold slider and replaces (not pushes) the URL', async () => {
+    const app = await suite.newAppPage();
+    await app.open(suite.hubQuery(MINILM_REPO));
+    await app.waitReady();
+    const historyBefore = await app.page.evaluate(() => history.length);
+    suite.hub.clearLog();
+
+    for (const threshold of [0.05, 0.1, 0.002]) {
+      await app.page.getByTestId('threshold').evaluate((input, value) => {
+        input.value = String(value);
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      }, threshold);
+      const expected = rankAt(golden.full.singular_values, threshold);
+      await app.page.waitForFunction(
+        (want) => document.querySelector('[data-testid="rank"]')?.textContent?.trim() === String(want),
+        expected,
+        { timeout: 10_000 },
+      );
+      await waitForQuery(app, (p) => Number(p.get('threshold')) === threshold, `threshold=${threshold}`);
+    }
+    assert.equal(await app.state(), 'ready', 'a threshold change needs no new analysis');
+    assert.equal(await app.page.evaluate(() => history.length), historyBefore, 'slider changes replace the history entry');
+    assert.equal(suite.hub.log.length, 0, 'a threshold change fetches nothing');
+  });
+
+  it('back and forward restore the settings and the results they produced', async () => {
+    const app = await suite.newAppPage();
+    await app.open(suite.hubQuery(MINILM_REPO));
+    await app.waitReady();
+    const first = await app.results();
+    assert.equal(parseIntegerText(first.rankDropped, 'rank-dropped'), golden.dropped.rank_at_threshold);
+
+    // Drop 100 columns instead of 5: a new analysis and a new history entry.
+    await app.page.getByTestId('drop').fill('100');
+    await app.page.getByTestId('drop').press('Enter');
+    await waitForQuery(app, (p) => p.get('drop') === '100', 'drop=100');
+    await app.page.waitForFunction(
+      (before) => {
+        const status = document.querySelector('[data-testid="status"]')?.getAttribute('data-state');
+        const dropped = document.querySelector('[data-testid="rank-dropped"]')?.textContent?.trim();
+        return status === 'ready' && dropped !== before;
+      },
+      first.rankDropped,
+      { timeout: 60_000 },
+    );
+    const second = await app.results();
+    assert.notEqual(second.rankDropped, first.rankDropped, 'dropping 100 columns changes the dropped rank');
+    assert.deepEqual(second.singularValues, first.singularValues, 'the full matrix is unchanged');
+
+    await app.page.goBack();
+    await waitForQuery(app, (p) => !p.has('drop'), 'the default drop after going back');
+    await app.page.waitForFunction(
+      (want) =>
+        document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === 'ready' &&
+        document.querySelector('[data-testid="rank-dropped"]')?.textContent?.trim() === want,
+      first.rankDropped,
+      { timeout: 60_000 },
+    );
+    assert.equal(await app.page.getByTestId('drop').inputValue(), '5');
+
+    await app.page.goForward();
+    await waitForQuery(app, (p) => p.get('drop') === '100', 'drop=100 after going forward');
+    await app.page.waitForFunction(
+      (want) =>
+        document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === 'ready' &&
+        document.querySelector('[data-testid="rank-dropped"]')?.textContent?.trim() === want,
+      second.rankDropped,
+      { timeout: 60_000 },
+    );
+    assert.equal(await app.page.getByTestId('drop').inputValue(), '100');
+  });
+});
