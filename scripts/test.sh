@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Run every poslens test, installing whatever is missing first. Fails fast, with a summary.
 #
-#   scripts/test.sh             everything: set-up, test data, fmt, clippy (native and wasm32),
-#                               cargo test, the release build into dist/, and the browser suite
+#   scripts/test.sh             everything: set-up, test data, fmt, clippy and rustdoc (native and
+#                               wasm32), cargo test, the release build into dist/, and the browser suite
 #   scripts/test.sh --no-e2e    everything but the browser suite (no Chromium needed)
-#   scripts/test.sh --quick     fmt, clippy and cargo test only (inner loop)
+#   scripts/test.sh --quick     fmt, clippy, rustdoc and cargo test only (inner loop)
 #
 # Logs of each step are kept in target/test-logs/. CI runs it through .ci/run with CI=true.
 set -euo pipefail
@@ -91,6 +91,7 @@ step "fetch test data" 0 scripts/fetch-test-data.sh
 step "cargo fmt --check" 0 cargo fmt --all -- --check
 step "clippy (native)" 0 cargo clippy --all-targets -- -D warnings
 step "clippy (wasm32)" 0 cargo clippy --target "$WASM_TARGET" --all-targets -- -D warnings
+step "cargo doc (native, wasm32)" 0 env RUSTDOCFLAGS="-D warnings" bash -c 'cargo doc --no-deps --lib --quiet && cargo doc --no-deps --lib --quiet --target "$0"' "$WASM_TARGET"
 step "cargo test" 1 cargo test
 if ((run_build == 1)); then
   step "trunk build --release" 0 trunk build --release --offline --dist dist

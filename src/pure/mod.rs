@@ -1,5 +1,5 @@
 //! The pure core, in pipeline order: plan the byte ranges of a safetensors file
-//! ([`format`], [`shards`], [`hub`]), pick the positional embedding ([`detect`]),
+//! ([`format`](mod@format), [`shards`], [`hub`]), pick the positional embedding ([`detect`]),
 //! decode it ([`decode`]), analyse it ([`analysis`]), and lay out charts ([`chart`]).
 //! Settings travel in share links through [`url_state`].
 //!
