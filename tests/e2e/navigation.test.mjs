@@ -1,4 +1,5 @@
-// The built-in sample when the Hub is unreachable, the live threshold, and back/forward.
+// The built-in sample when the Hub is unreachable, the live threshold, back/forward, and the
+// results table copied as TSV.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -125,5 +126,31 @@ describe('navigation and the built-in sample', { timeout: TEST_TIMEOUT_MS }, () 
       { timeout: 60_000 },
     );
     assert.equal(await app.page.getByTestId('drop').inputValue(), '100');
+  });
+
+  it('copies the results table as TSV with every singular value at full precision', async () => {
+    const app = await suite.newAppPage({ permissions: ['clipboard-read', 'clipboard-write'] });
+    await app.open(suite.hubQuery(MINILM_REPO));
+    await app.waitReady();
+    const shown = (await app.results()).singularValues;
+    await app.page.getByTestId('copy-tsv').click();
+    const copied = await app.page.waitForFunction(
+      async () => {
+        const text = await navigator.clipboard.readText();
+        return text.startsWith('index\t') ? text : false;
+      },
+      null,
+      { timeout: 10_000 },
+    );
+    const lines = (await copied.jsonValue()).trim().split('\n');
+    assert.equal(lines[0], 'index\tsingular_value\tenergy_share\tcumulative_energy');
+    const rows = lines.slice(1).map((line) => line.split('\t').map(Number));
+    assert.equal(rows.length, golden.full.singular_values.length, 'one row per singular value');
+    assert.deepEqual(
+      rows.map((row) => row[1]),
+      shown,
+      'the TSV holds exactly the values in the table',
+    );
+    assert.ok(Math.abs(rows.at(-1)[3] - 1) < 1e-12, 'the cumulative energy ends at 1');
   });
 });

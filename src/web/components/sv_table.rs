@@ -3,23 +3,9 @@
 use leptos::prelude::*;
 
 use crate::pure::analysis::SvdSummary;
+use crate::pure::export::singular_values_tsv;
 use crate::web::components::progress::copy_text;
 use crate::web::state::AppState;
-
-/// Formats the table as tab-separated values with a header line.
-fn to_tsv(summary: &SvdSummary) -> String {
-    let mut out = String::from("index\tsingular_value\tenergy_share\tcumulative_energy\n");
-    for (i, value) in summary.singular_values.iter().enumerate() {
-        let share = summary.energy_share.get(i).copied().unwrap_or(f64::NAN);
-        let cumulative = summary
-            .cumulative_energy
-            .get(i)
-            .copied()
-            .unwrap_or(f64::NAN);
-        out.push_str(&format!("{i}\t{value}\t{share}\t{cumulative}\n"));
-    }
-    out
-}
 
 /// The results table card (full matrix, and after dropping when present).
 #[component]
@@ -50,7 +36,9 @@ pub fn SvTable() -> impl IntoView {
     });
     let threshold = move || state.settings.with(|s| s.threshold_rel);
     let on_copy = move |_| {
-        let text = summary().map(|s| to_tsv(&s)).unwrap_or_default();
+        let text = summary()
+            .map(|s| singular_values_tsv(&s))
+            .unwrap_or_default();
         leptos::task::spawn_local(async move {
             let copied = copy_text(&text).await;
             copy_state.set(if copied {
