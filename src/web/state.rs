@@ -171,8 +171,8 @@ impl AppState {
     }
 }
 
-/// The default histogram bin count (the notebook used numpy's default of 10 bins… and a
-/// finer view helps; 40 shows the spectrum's shape well).
+/// The default histogram bin count: 40 bins show the spectrum's shape well, and the chart's
+/// Bins control changes it.
 pub const DEFAULT_HISTOGRAM_BINS: usize = 40;
 
 /// Builds the core's analysis options from the share-link settings and the chosen matrix.
