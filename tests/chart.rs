@@ -198,6 +198,88 @@ fn abs_max_and_colorbar() {
 }
 
 #[test]
+fn quantile_abs_max_by_nearest_rank() {
+    // 100 values with |v| = 1..=100 (signs alternate): the 99th percentile is 99, the 95th 95.
+    let values: Vec<f64> = (1..=100)
+        .map(|i| {
+            if i % 2 == 0 {
+                f64::from(i)
+            } else {
+                -f64::from(i)
+            }
+        })
+        .collect();
+    assert_eq!(quantile_abs_max(&values, 0.99), 99.0);
+    assert_eq!(quantile_abs_max(&values, 0.95), 95.0);
+    assert_eq!(quantile_abs_max(&values, 0.5), 50.0);
+    // 0.999 of 100 values rounds up to the largest.
+    assert_eq!(quantile_abs_max(&values, 0.999), 100.0);
+    // A tiny quantile takes the smallest magnitude.
+    assert_eq!(quantile_abs_max(&values, 1e-9), 1.0);
+}
+
+#[test]
+fn quantile_abs_max_ignores_a_single_outlier() {
+    // A delta-like vector: one huge cell and many ordinary ones.
+    let mut values: Vec<f64> = (0..999).map(|i| 0.01 * f64::from(i % 7) - 0.03).collect();
+    values.push(-50.0);
+    assert_eq!(symmetric_abs_max(&values), 50.0);
+    let clipped = quantile_abs_max(&values, 0.99);
+    assert!((clipped - 0.03).abs() < 1e-12, "{clipped}");
+}
+
+#[test]
+fn quantile_abs_max_falls_back_to_the_full_range() {
+    let values = [0.5, -2.0, 1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+    // q = 1 (and beyond, and nonsense) is the full range.
+    for q in [1.0, 1.5, 0.0, -0.5, f64::NAN, f64::INFINITY] {
+        assert_eq!(
+            quantile_abs_max(&values, q),
+            symmetric_abs_max(&values),
+            "q = {q}"
+        );
+    }
+    // Non-finite values are ignored: the finite magnitudes are 0.5, 1 and 2.
+    assert_eq!(quantile_abs_max(&values, 0.5), 1.0);
+    assert_eq!(quantile_abs_max(&values, 0.99), 2.0);
+    // Empty, all zero, or only NaN: 1, as symmetric_abs_max gives.
+    assert_eq!(quantile_abs_max(&[], 0.99), 1.0);
+    assert_eq!(quantile_abs_max(&[0.0, -0.0, 0.0], 0.99), 1.0);
+    assert_eq!(quantile_abs_max(&[f64::NAN, f64::NAN], 0.99), 1.0);
+    // A quantile that lands on zero falls back to the largest magnitude.
+    let mostly_zero = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0];
+    assert_eq!(quantile_abs_max(&mostly_zero, 0.5), 3.0);
+}
+
+#[test]
+fn percentile_ordinals() {
+    assert_eq!(percentile_ordinal(0.99), "99th");
+    assert_eq!(percentile_ordinal(0.999), "99.9th");
+    assert_eq!(percentile_ordinal(0.995), "99.5th");
+    assert_eq!(percentile_ordinal(0.95), "95th");
+    assert_eq!(percentile_ordinal(0.5), "50th");
+    assert_eq!(percentile_ordinal(0.51), "51st");
+    assert_eq!(percentile_ordinal(0.52), "52nd");
+    assert_eq!(percentile_ordinal(0.53), "53rd");
+    assert_eq!(percentile_ordinal(0.11), "11th");
+}
+
+proptest! {
+    #[test]
+    fn quantile_abs_max_is_positive_and_within_the_full_range(
+        values in proptest::collection::vec(
+            prop_oneof![-1e6f64..1e6, Just(0.0), Just(f64::NAN), Just(f64::INFINITY)],
+            0..200,
+        ),
+        q in prop_oneof![0.5f64..1.0, any::<f64>()],
+    ) {
+        let limit = quantile_abs_max(&values, q);
+        prop_assert!(limit > 0.0 && limit.is_finite(), "{limit}");
+        prop_assert!(limit <= symmetric_abs_max(&values));
+    }
+}
+
+#[test]
 fn series_palette() {
     let colours = line_series_colors(30);
     assert_eq!(colours.len(), 30);

@@ -26,6 +26,7 @@ fn defaults_match_the_notebook() {
     assert!(!s.center_rows);
     assert_eq!(s.k_vectors, 50);
     assert!(!s.skip_offset);
+    assert_eq!(s.color_clip, None);
     assert!(s.validate().is_ok());
 }
 
@@ -78,13 +79,14 @@ fn encode_order_and_readability() {
         center_rows: true,
         k_vectors: 20,
         skip_offset: true,
+        color_clip: Some(0.99),
     };
     let query = encode_query(&settings);
     assert_eq!(
         query,
         "hub=http://localhost:8080/mirror&repo=facebook/opt-125m&rev=refs/pr/35\
          &file=model.safetensors&tensor=model.decoder.embed_positions.weight\
-         &threshold=0.05&drop=0&drop_axis=rows&center=true&k=20&skip_offset=true"
+         &threshold=0.05&drop=0&drop_axis=rows&center=true&k=20&skip_offset=true&clip=0.99"
     );
     let decoded = decode_query(&format!("?{query}"));
     assert_eq!(decoded.settings, settings);
@@ -194,6 +196,16 @@ fn every_invalid_value_falls_back_with_a_note() {
         ("k=1025", "k"),
         ("k=ten", "k"),
         ("skip_offset=2", "skip_offset"),
+        ("clip=0.3", "clip"),
+        ("clip=0.49", "clip"),
+        ("clip=1", "clip"),
+        ("clip=1.5", "clip"),
+        ("clip=-0.99", "clip"),
+        ("clip=nan", "clip"),
+        ("clip=inf", "clip"),
+        ("clip=text", "clip"),
+        ("clip=99%25", "clip"),
+        ("clip=", "clip"),
     ];
     for (query, name) in cases {
         let decoded = decode_query(query);
@@ -219,6 +231,40 @@ fn threshold_note_quotes_value_reason_and_default() {
     assert_eq!(
         notes,
         vec!["Ignored threshold=`2` because it must be strictly between 0 and 1; using the default (0.01).".to_owned()]
+    );
+}
+
+#[test]
+fn clip_decodes_and_encodes_last() {
+    for (text, quantile) in [
+        ("0.99", 0.99),
+        ("0.995", 0.995),
+        ("0.5", 0.5),
+        ("0.999", 0.999),
+    ] {
+        let decoded = decode_query(&format!("?repo=gpt2&clip={text}"));
+        assert!(decoded.notes.is_empty(), "{text}: {:?}", decoded.notes);
+        assert_eq!(decoded.settings.color_clip, Some(quantile));
+        assert_eq!(
+            encode_query(&decoded.settings),
+            format!("repo=gpt2&rev=main&clip={text}")
+        );
+    }
+    // No clip writes nothing.
+    assert!(!encode_query(&ViewSettings::default()).contains("clip"));
+    let bad = ViewSettings {
+        color_clip: Some(1.0),
+        ..ViewSettings::default()
+    };
+    assert_eq!(bad.validate().unwrap_err().0, "clip");
+}
+
+#[test]
+fn clip_note_quotes_value_reason_and_default() {
+    let notes = decode_query("clip=2").notes;
+    assert_eq!(
+        notes,
+        vec!["Ignored clip=`2` because it must be a number from 0.5 up to (not including) 1, such as 0.99; using the default (the full range, max |value|).".to_owned()]
     );
 }
 
@@ -325,6 +371,12 @@ fn valid_settings() -> impl Strategy<Value = ViewSettings> {
         any::<bool>(),
         1usize..=1024,
         any::<bool>(),
+        prop_oneof![
+            Just(None),
+            Just(Some(0.99)),
+            Just(Some(0.5)),
+            (0.5f64..1.0).prop_map(Some),
+        ],
     );
     (hub, repo, rev, file, tensor, analysis).prop_map(
         |(
@@ -333,7 +385,7 @@ fn valid_settings() -> impl Strategy<Value = ViewSettings> {
             rev,
             file,
             tensor,
-            (threshold_rel, drop_count, drop_axis, center_rows, k_vectors, skip_offset),
+            (threshold_rel, drop_count, drop_axis, center_rows, k_vectors, skip_offset, color_clip),
         )| {
             ViewSettings {
                 hub,
@@ -347,6 +399,7 @@ fn valid_settings() -> impl Strategy<Value = ViewSettings> {
                 center_rows,
                 k_vectors,
                 skip_offset,
+                color_clip,
             }
         },
     )
@@ -383,7 +436,8 @@ proptest! {
                     Just("hub".to_owned()), Just("repo".to_owned()), Just("rev".to_owned()),
                     Just("file".to_owned()), Just("tensor".to_owned()), Just("threshold".to_owned()),
                     Just("drop".to_owned()), Just("drop_axis".to_owned()), Just("center".to_owned()),
-                    Just("k".to_owned()), Just("skip_offset".to_owned()), any::<String>()
+                    Just("k".to_owned()), Just("skip_offset".to_owned()), Just("clip".to_owned()),
+                    any::<String>()
                 ],
                 prop_oneof![
                     any::<String>(),

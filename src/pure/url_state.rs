@@ -17,6 +17,7 @@
 //! | `center`      | subtract each row's mean first            | `false`                  |
 //! | `k`           | singular vectors to keep, `1..=1024`      | `50`                     |
 //! | `skip_offset` | remove non-position rows (OPT, RoBERTa…)  | `false`                  |
+//! | `clip`        | heatmap colour quantile, `0.5 ≤ q < 1`    | full range (max abs(v))  |
 
 pub use crate::pure::analysis::{DEFAULT_DROP_COUNT, DEFAULT_K_VECTORS, DEFAULT_THRESHOLD_REL};
 
@@ -39,6 +40,9 @@ pub const MAX_TENSOR_CHARS: usize = 512;
 pub const MAX_HUB_CHARS: usize = 2048;
 /// The most notes one decode reports; the rest are counted in a final note.
 pub const MAX_NOTES: usize = 20;
+
+/// The smallest accepted `clip` quantile; the largest is just below 1 (1 is the full range).
+pub const MIN_COLOR_CLIP_QUANTILE: f64 = 0.5;
 
 /// The longest excerpt of a rejected value quoted in a note, in characters.
 const MAX_QUOTED_CHARS: usize = 80;
@@ -81,11 +85,16 @@ pub struct ViewSettings {
     pub k_vectors: usize,
     /// Whether to remove rows that are not positions (OPT and RoBERTa offsets, ViT's CLS row).
     pub skip_offset: bool,
+    /// The heatmaps' colour limit as a quantile of |value| (`0.5 ≤ q < 1`), or `None` for the
+    /// full range (±max |value|, as the notebook drew them). A view setting: changing it
+    /// never re-runs the analysis.
+    #[serde(default)]
+    pub color_clip: Option<f64>,
 }
 
 impl Default for ViewSettings {
     /// The seed notebook's analysis: GPT-2 small on `main`, threshold 0.01, drop 5 columns,
-    /// no centring, 50 singular vectors.
+    /// no centring, 50 singular vectors, heatmap colours over the full range.
     fn default() -> Self {
         ViewSettings {
             hub: DEFAULT_HUB.to_owned(),
@@ -99,6 +108,7 @@ impl Default for ViewSettings {
             center_rows: false,
             k_vectors: DEFAULT_K_VECTORS,
             skip_offset: false,
+            color_clip: None,
         }
     }
 }
@@ -354,6 +364,28 @@ pub fn parse_threshold(value: &str) -> Result<f64, ParamError> {
     Ok(parsed)
 }
 
+/// The rule a `clip` quantile must meet, in words, for notes and validation errors.
+const COLOR_CLIP_ALLOWED: &str = "a number from 0.5 up to (not including) 1, such as 0.99";
+
+/// Returns whether `quantile` is an accepted `clip` value: finite with `0.5 ≤ q < 1`.
+pub fn is_valid_color_clip(quantile: f64) -> bool {
+    quantile.is_finite() && (MIN_COLOR_CLIP_QUANTILE..1.0).contains(&quantile)
+}
+
+/// Parses the heatmap colour clip: a decimal quantile with `0.5 ≤ q < 1` (such as `0.99`).
+pub fn parse_color_clip(value: &str) -> Result<f64, ParamError> {
+    check_text(value, 64)?;
+    let parsed: f64 = value.trim().parse().map_err(|_| ParamError::NotANumber {
+        expected: "a decimal number",
+    })?;
+    if !is_valid_color_clip(parsed) {
+        return Err(ParamError::OutOfRange {
+            allowed: COLOR_CLIP_ALLOWED,
+        });
+    }
+    Ok(parsed)
+}
+
 /// Parses a whole number in `min..=max`; `allowed` describes the range for the note.
 fn parse_count(
     value: &str,
@@ -411,6 +443,7 @@ pub const PARAM_NAMES: &[&str] = &[
     "center",
     "k",
     "skip_offset",
+    "clip",
 ];
 
 /// Collects notes, keeping at most [`MAX_NOTES`] and counting the rest.
@@ -571,6 +604,10 @@ fn apply_param(settings: &mut ViewSettings, notes: &mut Notes, name: &str, value
             Ok(flag) => settings.skip_offset = flag,
             Err(why) => reject(why, "false"),
         },
+        "clip" => match parse_color_clip(value) {
+            Ok(quantile) => settings.color_clip = Some(quantile),
+            Err(why) => reject(why, "the full range, max |value|"),
+        },
         _ => {}
     }
 }
@@ -587,7 +624,8 @@ fn encode_value(value: &str) -> String {
 /// Encodes settings as a query string, without the leading `?`.
 ///
 /// The order is stable: `hub` (only when not the default), `repo`, `rev`, `file` and
-/// `tensor` (when set), then the analysis parameters that differ from their defaults.
+/// `tensor` (when set), then the analysis parameters that differ from their defaults, then
+/// `clip` (when set).
 /// Decoding the result with [`decode_query`] gives the same settings and no notes,
 /// provided the settings are valid.
 pub fn encode_query(settings: &ViewSettings) -> String {
@@ -623,6 +661,10 @@ pub fn encode_query(settings: &ViewSettings) -> String {
     }
     if settings.skip_offset != defaults.skip_offset {
         pairs.push(("skip_offset", settings.skip_offset.to_string()));
+    }
+    if let Some(quantile) = settings.color_clip {
+        // The same shortest round-trip text as the threshold.
+        pairs.push(("clip", format!("{quantile:?}")));
     }
     pairs
         .iter()
@@ -686,6 +728,16 @@ impl ViewSettings {
                     allowed: "a whole number from 1 to 1024",
                 },
             ));
+        }
+        if let Some(quantile) = self.color_clip {
+            if !is_valid_color_clip(quantile) {
+                return Err((
+                    "clip".to_owned(),
+                    ParamError::OutOfRange {
+                        allowed: COLOR_CLIP_ALLOWED,
+                    },
+                ));
+            }
         }
         Ok(())
     }

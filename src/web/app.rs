@@ -8,7 +8,7 @@ use crate::pure::analysis::approx_rank;
 use crate::pure::url_state;
 use crate::web::actions::{self, RunSource};
 use crate::web::components::errors::{ErrorPanel, OffsetNote, UrlNotes};
-use crate::web::components::heatmap::Heatmap;
+use crate::web::components::heatmap::{ColorRangeControl, Heatmap};
 use crate::web::components::histogram::Histogram;
 use crate::web::components::line_plot::LinePlot;
 use crate::web::components::progress::StatusPanel;
@@ -164,6 +164,9 @@ fn Results() -> impl IntoView {
             .result
             .with(|r| r.as_ref().map_or(0, |r| r.analysis.full.u_top_k.len()))
     };
+    // A memo, so that other settings changes (such as the threshold) do not recompute limits.
+    let color_clip: Signal<Option<f64>> =
+        Memo::new(move |_| state.settings.with(|s| s.color_clip)).into();
     let rank_full = Signal::derive(move || approx_rank(&full_values.get(), threshold.get()));
     let rank_dropped = Signal::derive(move || approx_rank(&dropped_values.get(), threshold.get()));
 
@@ -183,17 +186,20 @@ fn Results() -> impl IntoView {
             </Show>
         </section>
         <RankCard rank_full=rank_full rank_dropped=rank_dropped has_dropped=Signal::derive(has_dropped)/>
+        <ColorRangeControl/>
         <section class="pair">
             <Heatmap
                 title=Signal::derive(|| "First 5 left singular vectors".to_owned())
                 rows=full_top5
                 compact=true
+                clip=color_clip
             />
             <Show when=has_dropped>
                 <Heatmap
                     title=Signal::derive(move || format!("First 5 left singular vectors {}", drop_label()))
                     rows=dropped_top5
                     compact=true
+                    clip=color_clip
                 />
             </Show>
         </section>
@@ -214,12 +220,14 @@ fn Results() -> impl IntoView {
                 title=Signal::derive(move || format!("First {} left singular vectors", k_label()))
                 rows=full_topk
                 compact=false
+                clip=color_clip
             />
             <Show when=has_dropped>
                 <Heatmap
                     title=Signal::derive(move || format!("First {} left singular vectors {}", k_label(), drop_label()))
                     rows=dropped_topk
                     compact=false
+                    clip=color_clip
                 />
             </Show>
         </section>

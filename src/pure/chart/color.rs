@@ -94,6 +94,65 @@ pub fn symmetric_abs_max(values: &[f64]) -> f64 {
     }
 }
 
+/// Returns a robust colour limit: the `quantile` quantile of |v| over the finite values.
+///
+/// The quantile is taken by nearest rank: the magnitudes are sorted and the one at index
+/// ⌈quantile·n⌉ − 1 is chosen, so `0.99` ignores the largest 1% of cells. This keeps a single
+/// outlier (such as a singular vector that is nearly a delta at position 0) from making every
+/// other cell pale; cells beyond the limit take the end colours of [`diverging_rgb`].
+///
+/// It falls back to [`symmetric_abs_max`] (the full range) when `quantile` is not strictly
+/// between 0 and 1, when there are no finite values, or when the quantile is not positive
+/// (for example when most values are zero). The result is therefore always positive.
+pub fn quantile_abs_max(values: &[f64], quantile: f64) -> f64 {
+    if !(quantile > 0.0 && quantile < 1.0) {
+        return symmetric_abs_max(values);
+    }
+    let mut magnitudes: Vec<f64> = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .map(|v| v.abs())
+        .collect();
+    if magnitudes.is_empty() {
+        return symmetric_abs_max(values);
+    }
+    magnitudes.sort_by(f64::total_cmp);
+    let count = magnitudes.len();
+    // The nearest rank is at least 1 because quantile·count is positive; the float-to-integer
+    // conversion saturates, and the index is clamped to the last element as well.
+    #[allow(clippy::cast_precision_loss)]
+    let rank = (quantile * count as f64).ceil();
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let index = (rank as usize).saturating_sub(1).min(count - 1);
+    match magnitudes.get(index) {
+        Some(&limit) if limit > 0.0 => limit,
+        _ => symmetric_abs_max(values),
+    }
+}
+
+/// Names a quantile as a percentile ordinal for labels: `0.99` gives `99th`, `0.999` gives
+/// `99.9th`, `0.51` gives `51st`.
+///
+/// The percentile is rounded to six decimals, so float noise does not show.
+pub fn percentile_ordinal(quantile: f64) -> String {
+    let percent = (quantile * 100.0 * 1e6).round() / 1e6;
+    let is_whole = percent.fract() == 0.0 && percent.is_finite();
+    let suffix = if is_whole {
+        // Whole percentiles take English ordinal endings (1st, 2nd, 3rd, 11th, 21st, ...).
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let whole = percent.abs() as u64;
+        match (whole % 10, whole % 100) {
+            (1, hundreds) if hundreds != 11 => "st",
+            (2, hundreds) if hundreds != 12 => "nd",
+            (3, hundreds) if hundreds != 13 => "rd",
+            _ => "th",
+        }
+    } else {
+        "th"
+    };
+    format!("{percent}{suffix}")
+}
+
 /// Returns `n` evenly spaced colour-bar stops from `-abs_max` to `+abs_max`, each a value
 /// and its CSS colour, for an SVG gradient and its labels.
 ///

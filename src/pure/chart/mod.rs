@@ -15,7 +15,8 @@ pub mod path;
 pub mod scale;
 
 pub use color::{
-    colorbar_stops, diverging_rgb, line_series_colors, rgb_css, symmetric_abs_max, NAN_RGB,
+    colorbar_stops, diverging_rgb, line_series_colors, percentile_ordinal, quantile_abs_max,
+    rgb_css, symmetric_abs_max, NAN_RGB,
 };
 pub use heatmap::{heatmap_rgba, HeatmapLayout};
 pub use histogram::{histogram, Histogram, HistogramBar};

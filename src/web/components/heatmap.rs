@@ -1,5 +1,6 @@
 //! A heatmap of left singular vectors (vectors × positions) on a canvas, with a diverging
-//! colour scale centred at 0, a colour bar, axis ticks and a hover read-out.
+//! colour scale centred at 0, a colour bar, axis ticks and a hover read-out; and the
+//! "Colour range" control that can clip all heatmaps' colours at a quantile of |value|.
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
@@ -7,7 +8,116 @@ use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, ImageData, MouseEvent};
 
 use crate::pure::chart::{self, format_tick, nice_step, nice_ticks, HeatmapLayout};
+use crate::pure::url_state::parse_color_clip;
+use crate::web::actions;
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
+use crate::web::state::AppState;
+
+/// The colour ranges offered: the `clip` quantile (`None` is the full range) and its label.
+const COLOR_CLIP_CHOICES: [(Option<f64>, &str); 4] = [
+    (None, "full range (max |value|)"),
+    (Some(0.999), "99.9th percentile of |value|"),
+    (Some(0.99), "99th percentile of |value|"),
+    (Some(0.95), "95th percentile of |value|"),
+];
+
+/// The colour limit a heatmap uses, and whether it cuts off any values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ColorLimit {
+    /// The scale runs from `-abs_max` to `+abs_max`.
+    abs_max: f64,
+    /// Whether some values lie beyond the limit (drawn in the end colours).
+    clipped: bool,
+}
+
+/// Computes the colour limit of `rows`: ±max |value|, or the `clip` quantile of |value|.
+fn color_limit(rows: &[Vec<f64>], clip: Option<f64>) -> ColorLimit {
+    let all: Vec<f64> = rows.iter().flatten().copied().collect();
+    let full = chart::symmetric_abs_max(&all);
+    match clip {
+        Some(quantile) => {
+            let abs_max = chart::quantile_abs_max(&all, quantile);
+            ColorLimit {
+                abs_max,
+                clipped: abs_max < full,
+            }
+        }
+        None => ColorLimit {
+            abs_max: full,
+            clipped: false,
+        },
+    }
+}
+
+/// The "Colour range" control: the heatmaps' colour limit, kept in the URL's `clip`.
+///
+/// A change replaces the history entry (like the threshold slider) and only redraws the
+/// heatmaps: nothing is fetched or analysed again.
+#[component]
+pub fn ColorRangeControl() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let current = Memo::new(move |_| state.settings.with(|s| s.color_clip));
+    let on_change = move |event: web_sys::Event| {
+        let text = event_target_value(&event);
+        let clip = if text.is_empty() {
+            None
+        } else {
+            match parse_color_clip(&text) {
+                Ok(quantile) => Some(quantile),
+                Err(_) => return,
+            }
+        };
+        if clip == current.get_untracked() {
+            return;
+        }
+        state.settings.update(|s| s.color_clip = clip);
+        // A view change replaces the history entry rather than adding one.
+        actions::write_url(&state.settings.get_untracked(), false);
+    };
+    let options = move || {
+        let selected = current.get();
+        let mut choices: Vec<(Option<f64>, String)> = COLOR_CLIP_CHOICES
+            .iter()
+            .map(|(quantile, label)| (*quantile, (*label).to_owned()))
+            .collect();
+        // A link may carry a quantile that is not offered; it is listed so the control shows it.
+        if let Some(quantile) = selected {
+            if !choices
+                .iter()
+                .any(|(offered, _)| *offered == Some(quantile))
+            {
+                choices.push((
+                    Some(quantile),
+                    format!(
+                        "{} percentile of |value|",
+                        chart::percentile_ordinal(quantile)
+                    ),
+                ));
+            }
+        }
+        choices
+            .into_iter()
+            .map(|(quantile, label)| {
+                let value = quantile.map(|q| format!("{q:?}")).unwrap_or_default();
+                let is_selected = quantile == selected;
+                view! { <option value=value selected=is_selected>{label}</option> }
+            })
+            .collect_view()
+    };
+    view! {
+        <section class="card view-options">
+            <label class="inline">
+                "Colour range "
+                <select data-testid="color-clip" on:change=on_change>
+                    {options}
+                </select>
+            </label>
+            <p class="caption">
+                "Heatmap colours run from −limit to +limit around 0. A percentile limit keeps one outlier (such as a vector that is nearly a spike at position 0) from washing out the rest; values beyond it take the end colours, and the read-out still shows exact values."
+            </p>
+        </section>
+    }
+}
 
 /// Draws RGBA pixels, one per cell, onto the canvas (which CSS stretches to fit).
 fn paint(canvas: &web_sys::HtmlCanvasElement, rows: &[Vec<f64>], abs_max: f64) {
@@ -42,6 +152,11 @@ fn cell_centre_percent(index: f64, n_cells: usize) -> f64 {
     (index + 0.5) / n * 100.0
 }
 
+/// The tick step for the colour bar's end labels.
+fn bar_step_of(abs_max: f64) -> f64 {
+    nice_step(2.0 * abs_max, 4)
+}
+
 /// A heatmap card.
 #[component]
 pub fn Heatmap(
@@ -51,15 +166,41 @@ pub fn Heatmap(
     rows: Signal<Vec<Vec<f64>>>,
     /// A short heatmap (few vectors) gets taller cells.
     compact: bool,
+    /// The colour limit as a quantile of |value|, or `None` for ±max |value|.
+    clip: Signal<Option<f64>>,
 ) -> impl IntoView {
     let canvas_ref = NodeRef::<Canvas>::new();
     let tooltip = RwSignal::new(None::<TooltipContent>);
-    let abs_max = Memo::new(move |_| {
-        rows.with(|rows| {
-            let all: Vec<f64> = rows.iter().flatten().copied().collect();
-            chart::symmetric_abs_max(&all)
-        })
+    let limit = Memo::new(move |_| {
+        let clip = clip.get();
+        rows.with(|rows| color_limit(rows, clip))
     });
+    let abs_max = Memo::new(move |_| limit.get().abs_max);
+    let is_clipped = move || limit.get().clipped;
+    let clip_note = move || {
+        clip.get().filter(|_| is_clipped()).map(|quantile| {
+            format!(
+                "colours clipped at the {} percentile of |value|",
+                chart::percentile_ordinal(quantile)
+            )
+        })
+    };
+    let top_label = move || {
+        let text = format_tick(abs_max.get(), bar_step_of(abs_max.get()));
+        if is_clipped() {
+            format!("≥ +{text}")
+        } else {
+            text
+        }
+    };
+    let bottom_label = move || {
+        let scale = abs_max.get();
+        if is_clipped() {
+            format!("≤ −{}", format_tick(scale, bar_step_of(scale)))
+        } else {
+            format_tick(-scale, bar_step_of(scale))
+        }
+    };
     let n_rows = move || rows.with(Vec::len);
     let n_cols = move || rows.with(|rows| rows.iter().map(Vec::len).max().unwrap_or(0));
 
@@ -136,12 +277,11 @@ pub fn Heatmap(
             parts.join(", ")
         )
     };
-    let bar_step = move || nice_step(2.0 * abs_max.get(), 4);
-
     view! {
         <article class="card chart">
             <header class="chart-head">
                 <h3>{move || title.get()}</h3>
+                {move || clip_note().map(|note| view! { <span class="clip-note" data-testid="clip-note">{note}</span> })}
             </header>
             <div class="heatmap-wrap" class:compact=compact>
                 <div class="y-label">"vector index"</div>
@@ -154,12 +294,12 @@ pub fn Heatmap(
                     <canvas node_ref=canvas_ref class="heatmap-canvas" data-testid="heatmap"></canvas>
                     <Tooltip content=tooltip/>
                 </div>
-                <div class="colorbar">
+                <div class="colorbar" data-testid="colorbar" data-abs-max=move || abs_max.get().to_string()>
                     <div class="colorbar-gradient" style=gradient></div>
                     <div class="colorbar-labels">
-                        <span>{move || format_tick(abs_max.get(), bar_step())}</span>
+                        <span>{top_label}</span>
                         <span>"0"</span>
-                        <span>{move || format_tick(-abs_max.get(), bar_step())}</span>
+                        <span>{bottom_label}</span>
                     </div>
                 </div>
                 <div class="x-ticks">
