@@ -281,7 +281,6 @@ pub fn Heatmap(
         <article class="card chart">
             <header class="chart-head">
                 <h3>{move || title.get()}</h3>
-                {move || clip_note().map(|note| view! { <span class="clip-note" data-testid="clip-note">{note}</span> })}
             </header>
             <div class="heatmap-wrap" class:compact=compact>
                 <div class="y-label">"vector index"</div>
@@ -309,6 +308,7 @@ pub fn Heatmap(
                 </div>
                 <div class="x-label">"position"</div>
             </div>
+            {move || clip_note().map(|note| view! { <p class="clip-note" data-testid="clip-note">{note}</p> })}
         </article>
     }
 }
