@@ -92,7 +92,7 @@ step "cargo fmt --check" 0 cargo fmt --all -- --check
 step "clippy (native)" 0 cargo clippy --all-targets -- -D warnings
 step "clippy (wasm32)" 0 cargo clippy --target "$WASM_TARGET" --all-targets -- -D warnings
 step "cargo doc (native, wasm32)" 0 env RUSTDOCFLAGS="-D warnings" bash -c 'cargo doc --no-deps --lib --quiet && cargo doc --no-deps --lib --quiet --target "$0"' "$WASM_TARGET"
-step "cargo test" 1 cargo test
+step "cargo test" 1 cargo test --no-fail-fast
 if ((run_build == 1)); then
   step "trunk build --release" 0 trunk build --release --offline --dist dist
 fi
