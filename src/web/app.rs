@@ -55,7 +55,7 @@ pub fn App() -> impl IntoView {
             <div class="brand">
                 <h1>"poslens"</h1>
                 <p class="tagline">
-                    "Look inside a transformer's learned positional embeddings: fetch W_pos straight from the Hugging Face Hub (only the bytes needed), take its SVD in a background worker, and see its spectrum, rank and singular vectors."
+                    "Look inside a transformer's learned positional embeddings: fetch W_pos straight from the Hugging Face Hub (only the bytes needed), take its SVD in background workers, and see its spectrum, rank and singular vectors."
                 </p>
             </div>
         </header>
