@@ -35,6 +35,18 @@ pub enum RunSource {
     Reuse,
 }
 
+impl RunSource {
+    /// The kind of source this run opens, or `None` when it reuses the open file.
+    fn kind(&self) -> Option<SourceKind> {
+        match self {
+            RunSource::Hub => Some(SourceKind::Hub),
+            RunSource::Local(file) => Some(SourceKind::Local(file.name())),
+            RunSource::Sample => Some(SourceKind::Sample),
+            RunSource::Reuse => None,
+        }
+    }
+}
+
 /// A failure anywhere in a run.
 enum RunError {
     /// Opening or reading the file failed.
@@ -115,14 +127,11 @@ pub fn start_run(state: AppState, run_source: RunSource) {
     };
     worker_bridge::warm_up();
     perf::reset_longest_task();
-    match &run_source {
-        RunSource::Hub => state.last_kind.set(SourceKind::Hub),
-        RunSource::Sample => state.last_kind.set(SourceKind::Sample),
-        RunSource::Local(file) => {
-            state.last_kind.set(SourceKind::Local(file.name()));
-            RUNTIME.with(|cell| cell.borrow_mut().last_local_file = Some(file.clone()));
-        }
-        RunSource::Reuse => {}
+    if let Some(kind) = run_source.kind() {
+        state.last_kind.set(kind);
+    }
+    if let RunSource::Local(file) = &run_source {
+        RUNTIME.with(|cell| cell.borrow_mut().last_local_file = Some(file.clone()));
     }
     if !matches!(run_source, RunSource::Reuse) {
         // A new file: results of the old one must not linger beside its errors.
@@ -243,12 +252,7 @@ async fn run_pipeline(
         RunSource::Reuse if !has_open_file => RunSource::Hub,
         other => other,
     };
-    let kind = match &run_source {
-        RunSource::Hub => Some(SourceKind::Hub),
-        RunSource::Local(file) => Some(SourceKind::Local(file.name())),
-        RunSource::Sample => Some(SourceKind::Sample),
-        RunSource::Reuse => None,
-    };
+    let kind = run_source.kind();
     let opened = match run_source {
         RunSource::Reuse => RUNTIME.with(|cell| cell.borrow().opened.clone()),
         RunSource::Hub => {
