@@ -2,6 +2,7 @@
 //! ([`format`](mod@format), [`shards`], [`hub`]), pick the positional embedding ([`detect`]),
 //! decode it ([`decode`]), analyse it ([`analysis`]), and lay out charts ([`chart`]).
 //! Settings travel in share links through [`url_state`]; results leave as text through [`export`].
+//! Saved entries for offline use are keyed and looked up by [`offline`].
 //!
 //! Nothing here imports web-sys, wasm-bindgen or leptos.
 
@@ -12,5 +13,6 @@ pub mod detect;
 pub mod export;
 pub mod format;
 pub mod hub;
+pub mod offline;
 pub mod shards;
 pub mod url_state;
