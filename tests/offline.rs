@@ -1,5 +1,10 @@
 //! The offline bookkeeping: keys, the index, and where a run's bytes come from.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use poslens::pure::analysis::AnalysisOptions;
 use poslens::pure::offline::{
@@ -26,6 +31,7 @@ fn entry(repo: &str, sha: &str, rev: &str, tensor: &str, saved_at_ms: f64) -> Sa
         file_len_bytes: 548_105_171,
         header_len_bytes: 15_000,
         tensor_len_bytes: 3_145_728,
+        tensor_byte_range: [15_000, 15_000 + 3_145_728],
         repo_files: vec!["model.safetensors".to_owned(), "config.json".to_owned()],
         saved_at_ms,
     }
@@ -97,7 +103,12 @@ fn pinned_commit_in_store_needs_no_network_online_or_offline() {
     let id = index.upsert(entry("gpt2", SHA_A, "main", "wpe.weight", 1.0));
     for online in [true, false] {
         let plan = offline::plan_hub_run(&index, &lookup("gpt2"), SHA_A, true, online);
-        assert_eq!(plan, HubPlan::Saved { entry_id: id.clone() });
+        assert_eq!(
+            plan,
+            HubPlan::Saved {
+                entry_id: id.clone()
+            }
+        );
     }
     // The same commit on another hub or repo is not a match.
     let other_hub = HubLookup {
@@ -122,12 +133,27 @@ fn pinned_commit_in_store_needs_no_network_online_or_offline() {
 #[test]
 fn branch_offline_uses_newest_cached_commit_with_a_note() {
     let mut index = SavedIndex::default();
-    index.upsert(entry("gpt2", SHA_A, "main", "wpe.weight", 1_795_000_000_000.0));
-    let newer = index.upsert(entry("gpt2", SHA_B, "main", "wpe.weight", 1_795_000_600_000.0));
+    index.upsert(entry(
+        "gpt2",
+        SHA_A,
+        "main",
+        "wpe.weight",
+        1_795_000_000_000.0,
+    ));
+    let newer = index.upsert(entry(
+        "gpt2",
+        SHA_B,
+        "main",
+        "wpe.weight",
+        1_795_000_600_000.0,
+    ));
     match offline::plan_hub_run(&index, &lookup("gpt2"), "main", false, false) {
         HubPlan::SavedOffline { entry_id, note } => {
             assert_eq!(entry_id, newer);
-            assert!(note.starts_with("offline: showing commit bbbbbbb cached on 2026-"), "{note}");
+            assert!(
+                note.starts_with("offline: showing commit bbbbbbb cached on 2026-"),
+                "{note}"
+            );
             assert!(note.ends_with(" UTC"), "{note}");
         }
         other => panic!("expected the newest saved commit, got {other:?}"),
@@ -157,8 +183,14 @@ fn uncached_offline_says_so_and_lists_what_is_saved() {
         panic!("expected unavailable, got {plan:?}");
     };
     let message = err.to_string();
-    assert!(message.contains("`bert-base-uncased` at `main` is not available offline"), "{message}");
-    assert!(message.contains("gpt2@aaaaaaa wpe.weight [1024 × 768]"), "{message}");
+    assert!(
+        message.contains("`bert-base-uncased` at `main` is not available offline"),
+        "{message}"
+    );
+    assert!(
+        message.contains("gpt2@aaaaaaa wpe.weight [1024 × 768]"),
+        "{message}"
+    );
     let empty = offline::not_available(&SavedIndex::default(), &lookup("gpt2"), "main");
     assert!(empty.to_string().contains("Nothing is saved"), "{empty}");
 }
@@ -173,7 +205,13 @@ fn local_entries_are_keyed_by_file_sha256() {
     }
     assert_eq!(stream.finish_hex(), whole);
     assert_eq!(whole.len(), 64);
-    let mut local = entry("minilm.safetensors", &whole, "", "embeddings.position_embeddings.weight", 5.0);
+    let mut local = entry(
+        "minilm.safetensors",
+        &whole,
+        "",
+        "embeddings.position_embeddings.weight",
+        5.0,
+    );
     local.key.origin = EntryOrigin::Local;
     local.key.hub = String::new();
     local.revs.clear();
@@ -181,7 +219,9 @@ fn local_entries_are_keyed_by_file_sha256() {
     index.upsert(local);
     assert_eq!(index.for_file_sha256(&whole).len(), 1);
     // A local entry never answers a Hub request.
-    assert!(index.at_commit(&lookup("minilm.safetensors"), &whole).is_empty());
+    assert!(index
+        .at_commit(&lookup("minilm.safetensors"), &whole)
+        .is_empty());
 }
 
 #[test]
@@ -218,8 +258,14 @@ fn sizes_and_dates_read_well() {
     assert_eq!(offline::format_bytes(3_145_728), "3.1 MB");
     assert_eq!(offline::format_bytes(6_400_000_000), "6.40 GB");
     assert_eq!(offline::format_utc_ms(0.0), "1970-01-01 00:00 UTC");
-    assert_eq!(offline::format_utc_ms(1_795_780_320_000.0), "2026-11-27 11:52 UTC");
+    assert_eq!(
+        offline::format_utc_ms(1_795_780_320_000.0),
+        "2026-11-27 11:52 UTC"
+    );
     let full = offline::storage_full(3_145_728, 9_000_000, 10_000_000).to_string();
-    assert!(full.contains("3.1 MB") && full.contains("9.0 MB of 10.0 MB"), "{full}");
+    assert!(
+        full.contains("3.1 MB") && full.contains("9.0 MB of 10.0 MB"),
+        "{full}"
+    );
     assert_eq!(offline::short_sha("abc"), "abc");
 }

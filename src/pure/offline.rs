@@ -33,13 +33,17 @@ pub const SHORT_SHA_CHARS: usize = 7;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OfflineError {
     /// The index could not be read.
-    #[error("the list of saved entries is damaged ({detail}); it was reset, so save the models again")]
+    #[error(
+        "the list of saved entries is damaged ({detail}); it was reset, so save the models again"
+    )]
     BadIndex {
         /// What the JSON parser reported.
         detail: String,
     },
     /// The requested model is not saved, and the network cannot be used.
-    #[error("{what} is not available offline. {saved} Reconnect to analyse it, or open a saved entry.")]
+    #[error(
+        "{what} is not available offline. {saved} Reconnect to analyse it, or open a saved entry."
+    )]
     NotAvailableOffline {
         /// The model asked for, in words (`gpt2 at main`).
         what: String,
@@ -134,6 +138,8 @@ pub struct SavedEntry {
     pub header_len_bytes: u64,
     /// Bytes of the saved tensor.
     pub tensor_len_bytes: u64,
+    /// Where the tensor sits in the whole file, `[start, end)` in bytes.
+    pub tensor_byte_range: [u64; 2],
     /// The repository's file list at that commit (used to choose the weights file).
     pub repo_files: Vec<String>,
     /// When it was saved, in milliseconds since the Unix epoch.
@@ -357,16 +363,18 @@ impl SavedIndex {
 
     fn hub_matches<'s>(&'s self, lookup: &HubLookup<'_>) -> Vec<&'s SavedEntry> {
         let lookup = *lookup;
-        self.entries.iter().filter(|entry| {
-            entry.key.origin == EntryOrigin::Hub
-                && same_hub(&entry.key.hub, lookup.hub)
-                && entry.key.repo == lookup.repo
-                && lookup.file.is_none_or(|file| entry.key.file_path == file)
-                && lookup
-                    .tensor
-                    .is_none_or(|tensor| entry.key.tensor_name == tensor)
-        })
-        .collect()
+        self.entries
+            .iter()
+            .filter(|entry| {
+                entry.key.origin == EntryOrigin::Hub
+                    && same_hub(&entry.key.hub, lookup.hub)
+                    && entry.key.repo == lookup.repo
+                    && lookup.file.is_none_or(|file| entry.key.file_path == file)
+                    && lookup
+                        .tensor
+                        .is_none_or(|tensor| entry.key.tensor_name == tensor)
+            })
+            .collect()
     }
 }
 
@@ -443,7 +451,10 @@ pub fn plan_after_resolve(
     lookup: &HubLookup<'_>,
     commit_sha: &str,
 ) -> Option<String> {
-    index.at_commit(lookup, commit_sha).first().map(|entry| entry.id())
+    index
+        .at_commit(lookup, commit_sha)
+        .first()
+        .map(|entry| entry.id())
 }
 
 /// The "not available offline" error for a request, listing what is saved.

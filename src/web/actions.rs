@@ -19,9 +19,10 @@ use crate::web::protocol::JobSpec;
 use crate::web::source::{self, HubRequest, OpenedFile, ProgressCallback, RunContext, SourceError};
 use crate::web::state::{
     analysis_options, AppState, CachedTensor, ErrorInfo, FileInfo, ProgressInfo, ResultInfo,
-    SourceKind, Status, RUNTIME,
+    SaveProblem, SourceKind, Status, RUNTIME,
 };
 use crate::web::worker_bridge::{self, WorkerError};
+use crate::web::{offline, saved};
 
 /// Which source a run opens.
 pub enum RunSource {
@@ -33,6 +34,13 @@ pub enum RunSource {
     Sample,
     /// The file already open (a new tensor or new analysis options).
     Reuse,
+    /// A local file or the sample, saved for offline use, by its entry id.
+    Saved {
+        /// The saved entry.
+        entry_id: String,
+        /// How it was first opened (its file name for a local file).
+        kind: SourceKind,
+    },
 }
 
 impl RunSource {
@@ -43,6 +51,7 @@ impl RunSource {
             RunSource::Local(file) => Some(SourceKind::Local(file.name())),
             RunSource::Sample => Some(SourceKind::Sample),
             RunSource::Reuse => None,
+            RunSource::Saved { kind, .. } => Some(kind.clone()),
         }
     }
 }
@@ -138,6 +147,8 @@ pub fn start_run(state: AppState, run_source: RunSource) {
         state.result.set(None);
         state.file_info.set(None);
         state.bytes_fetched.set(0);
+        state.offline_note.set(None);
+        state.current_entry_id.set(None);
     }
     state.status.set(Status::Loading {
         label: "Starting".to_owned(),
@@ -263,8 +274,20 @@ async fn run_pipeline(
                 file: settings.file.as_deref(),
                 tensor: settings.tensor.as_deref(),
             };
+            let open = saved::open_hub_with_store(&request, run)
+                .await
+                .map_err(RunError::Source)?;
+            if is_current(generation) {
+                state.offline_note.set(open.offline_note);
+            }
+            Some(open.opened)
+        }
+        RunSource::Saved { entry_id, .. } => {
+            let (prefix, entries) = saved::open_entry(&entry_id)
+                .await
+                .map_err(RunError::Source)?;
             Some(
-                source::open_hub(&request, run)
+                source::open_saved(prefix, entries, run)
                     .await
                     .map_err(RunError::Source)?,
             )
@@ -300,6 +323,9 @@ async fn run_pipeline(
                 bytes: Rc::new(bytes),
                 network_bytes: run.network_bytes.get().saturating_sub(before_bytes),
             };
+            if matches!(opened.source, source::ByteSource::Hub { .. }) {
+                save_hub_tensor(state, &opened, &view, settings, &cached.bytes);
+            }
             RUNTIME.with(|cell| {
                 cell.borrow_mut()
                     .tensors
@@ -316,9 +342,150 @@ async fn run_pipeline(
         .bytes_fetched
         .set(open_bytes.saturating_add(tensor.network_bytes));
 
-    analyse_bytes(state, generation, settings, &view, &tensor.bytes)
+    let entry_key = saved::entry_key_for(&opened, &settings.hub, &settings.repo, &view.tensor_name);
+    let entry_id = entry_key.map(|key| key.id());
+    if matches!(opened.source, source::ByteSource::Saved { .. }) {
+        state.current_entry_id.set(entry_id.clone());
+    }
+    analyse_bytes(state, generation, settings, &view, &tensor.bytes, entry_id)
         .await
         .map_err(RunError::Worker)
+}
+
+/// Saves a tensor read from the Hub at a known commit for offline use, in the background;
+/// a failure is shown beside the results and never fails the analysis.
+fn save_hub_tensor(
+    state: AppState,
+    opened: &OpenedFile,
+    view: &MatrixView,
+    settings: &ViewSettings,
+    bytes: &Rc<Vec<u8>>,
+) {
+    let Some(key) = saved::entry_key_for(opened, &settings.hub, &settings.repo, &view.tensor_name)
+    else {
+        return;
+    };
+    let entry = saved::entry_for(key, opened, view, Some(&settings.rev), bytes.len() as u64);
+    let prefix = Rc::clone(&opened.header_prefix);
+    let bytes = Rc::clone(bytes);
+    spawn_local(async move {
+        save_entry_reporting(state, entry, &prefix, &bytes).await;
+    });
+}
+
+/// Saves an entry and reports the outcome on the page.
+async fn save_entry_reporting(
+    state: AppState,
+    entry: crate::pure::offline::SavedEntry,
+    prefix: &[u8],
+    tensor: &[u8],
+) {
+    let entry_id = entry.id();
+    let needed_bytes = entry.stored_bytes();
+    match saved::save_entry(entry, prefix, tensor).await {
+        Ok(()) => {
+            state.save_error.set(None);
+            state.current_entry_id.set(Some(entry_id));
+        }
+        Err(err) => {
+            let full = matches!(err, saved::StoreError::Full(_));
+            state.save_error.set(Some(SaveProblem {
+                message: capitalise(&err.to_string()),
+                needed_bytes: full.then_some(needed_bytes),
+            }));
+        }
+    }
+    offline::refresh_saved(state);
+}
+
+/// "Keep for offline" for a local file or the sample: keys it by the sha256 of the whole file
+/// and saves its header and the analysed tensor.
+pub fn keep_for_offline(state: AppState) {
+    let Some(view) = state
+        .result
+        .with_untracked(|r| r.as_ref().map(|r| r.view.clone()))
+    else {
+        return;
+    };
+    let (opened, tensor) = RUNTIME.with(|cell| {
+        let runtime = cell.borrow();
+        (
+            runtime.opened.clone(),
+            runtime.tensors.get(&view.tensor_name).cloned(),
+        )
+    });
+    let (Some(opened), Some(tensor)) = (opened, tensor) else {
+        return;
+    };
+    let origin = match state.last_kind.get_untracked() {
+        SourceKind::Sample => crate::pure::offline::EntryOrigin::Sample,
+        SourceKind::Local(_) => crate::pure::offline::EntryOrigin::Local,
+        SourceKind::Hub => return,
+    };
+    spawn_local(async move {
+        let file_sha256 = match saved::whole_file_sha256(&opened).await {
+            Ok(sha) => sha,
+            Err(err) => {
+                state.save_error.set(Some(SaveProblem {
+                    message: capitalise(&err.to_string()),
+                    needed_bytes: None,
+                }));
+                return;
+            }
+        };
+        let key = crate::pure::offline::EntryKey {
+            origin,
+            hub: String::new(),
+            repo: opened.file_path.clone(),
+            commit_sha: file_sha256,
+            file_path: opened.file_path.clone(),
+            tensor_name: view.tensor_name.clone(),
+        };
+        let entry = saved::entry_for(key, &opened, &view, None, tensor.bytes.len() as u64);
+        save_entry_reporting(state, entry, &opened.header_prefix, &tensor.bytes).await;
+        // Keep the result too, so that opening the entry draws at once.
+        let result = state
+            .result
+            .with_untracked(|r| r.as_ref().map(|r| r.analysis.clone()));
+        if let (Some(entry_id), Some(analysis)) = (state.current_entry_id.get_untracked(), result) {
+            saved::save_result(&entry_id, &analysis.options, &analysis).await;
+        }
+    });
+}
+
+/// Opens a saved entry: a Hub entry through its pinned link, a local file or the sample from
+/// storage.
+pub fn open_saved_entry(state: AppState, entry: &crate::pure::offline::SavedEntry) {
+    use crate::pure::offline::EntryOrigin;
+    match entry.key.origin {
+        EntryOrigin::Hub => {
+            let previous = state.settings.get_untracked();
+            let mut settings = previous.clone();
+            settings.hub = entry.key.hub.clone();
+            settings.repo = entry.key.repo.clone();
+            settings.rev = entry.key.commit_sha.clone();
+            settings.file = Some(entry.key.file_path.clone());
+            settings.tensor = Some(entry.key.tensor_name.clone());
+            write_url(&settings, true);
+            state.settings.set(settings);
+            state.reset_drafts();
+            start_run(state, RunSource::Hub);
+        }
+        EntryOrigin::Local | EntryOrigin::Sample => {
+            let kind = if entry.key.origin == EntryOrigin::Sample {
+                SourceKind::Sample
+            } else {
+                SourceKind::Local(entry.key.file_path.clone())
+            };
+            start_run(
+                state,
+                RunSource::Saved {
+                    entry_id: entry.id(),
+                    kind,
+                },
+            );
+        }
+    }
 }
 
 /// Stores the open file in the runtime and its summary in the page state.
@@ -355,7 +522,23 @@ async fn analyse_bytes(
     settings: &ViewSettings,
     view: &MatrixView,
     bytes: &[u8],
+    entry_id: Option<String>,
 ) -> Result<(), WorkerError> {
+    let options = analysis_options(settings, view);
+    if let Some(entry_id) = &entry_id {
+        if let Some(analysis) = saved::load_result(entry_id, &options).await {
+            if is_current(generation) {
+                state.result_from_store.set(true);
+                state.result.set(Some(ResultInfo {
+                    view: view.clone(),
+                    analysis,
+                    analysis_ms: 0.0,
+                    decode_ms: 0.0,
+                }));
+            }
+            return Ok(());
+        }
+    }
     state.status.set(Status::Loading {
         label: "Starting the analysis".to_owned(),
     });
@@ -365,7 +548,7 @@ async fn analyse_bytes(
         dtype: view.dtype,
         n_rows: view.n_rows,
         n_cols: view.n_cols,
-        options: analysis_options(settings, view),
+        options,
     };
     let on_stage: Rc<dyn Fn(String)> = Rc::new(move |label: String| {
         if is_current(generation) {
@@ -373,7 +556,14 @@ async fn analyse_bytes(
         }
     });
     let output = worker_bridge::run_job(&spec, bytes, on_stage).await?;
+    if let Some(entry_id) = entry_id {
+        let analysis = output.analysis.clone();
+        spawn_local(async move {
+            saved::save_result(&entry_id, &analysis.options, &analysis).await;
+        });
+    }
     if is_current(generation) {
+        state.result_from_store.set(false);
         state.result.set(Some(ResultInfo {
             view: view.clone(),
             analysis: output.analysis,
@@ -425,6 +615,7 @@ fn describe_source_error(err: &SourceError) -> ErrorInfo {
         (SourceError::Format(_), _) => ("Not a safetensors file", false, false),
         (SourceError::Shards(_), _) => ("Unusable shard index", false, false),
         (SourceError::LocalRead { .. }, _) => ("The local file could not be read", false, false),
+        (SourceError::Offline(_), _) => ("Not available offline", true, false),
         (SourceError::Fetch(FetchError::Cancelled), _) => ("Cancelled", false, false),
         (SourceError::Fetch(_), _) => ("The download failed", true, false),
     };

@@ -11,6 +11,9 @@ use crate::web::components::errors::{ErrorPanel, OffsetNote, UrlNotes};
 use crate::web::components::heatmap::{ColorRangeControl, Heatmap};
 use crate::web::components::histogram::Histogram;
 use crate::web::components::line_plot::LinePlot;
+use crate::web::components::offline::{
+    KeepOffline, OfflineBadge, OfflineNote, SavedPanel, UpdateBanner,
+};
 use crate::web::components::progress::StatusPanel;
 use crate::web::components::rank::RankCard;
 use crate::web::components::source_panel::SourcePanel;
@@ -30,6 +33,7 @@ pub fn App() -> impl IntoView {
     let decoded = url_state::decode_query(&actions::current_query());
     let state = AppState::new(decoded.settings, decoded.notes);
     provide_context(state);
+    crate::web::offline::start(state);
 
     // Back and forward re-read the settings from the URL.
     let on_pop = Closure::<dyn FnMut(web_sys::Event)>::new(move |_event: web_sys::Event| {
@@ -53,17 +57,21 @@ pub fn App() -> impl IntoView {
     view! {
         <header class="site-header">
             <div class="brand">
-                <h1>"poslens"</h1>
+                <h1>"poslens" <OfflineBadge/></h1>
                 <p class="tagline">
                     "Look inside a transformer's learned positional embeddings: fetch W_pos straight from the Hugging Face Hub (only the bytes needed), take its SVD in background workers, and see its spectrum, rank and singular vectors."
                 </p>
             </div>
         </header>
         <main class="layout">
+            <UpdateBanner/>
             <UrlNotes/>
             <SourcePanel/>
+            <SavedPanel/>
             <StatusPanel/>
+            <OfflineNote/>
             <ErrorPanel/>
+            <KeepOffline/>
             <OffsetNote/>
             <Show when=has_result fallback=|| view! { <EmptyState/> }>
                 <Results/>

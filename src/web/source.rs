@@ -45,6 +45,9 @@ pub enum SourceError {
     /// No suitable matrix, or the named tensor is unsuitable.
     #[error("{0}")]
     Detect(#[from] DetectError),
+    /// Offline, and nothing saved answers the request.
+    #[error("{0}")]
+    Offline(#[from] crate::pure::offline::OfflineError),
     /// The browser could not read the local file.
     #[error("The browser could not read the local file `{name}` ({detail}). Pick the file again.")]
     LocalRead {
@@ -91,6 +94,14 @@ pub enum ByteSource {
         /// The whole file.
         bytes: Rc<Vec<u8>>,
     },
+    /// Entries saved for offline use: the file's prefix and header in memory, and the saved
+    /// tensors in the browser's storage (read by [`crate::web::saved`]), no network.
+    Saved {
+        /// The first `8 + N` bytes of the file (length prefix and header).
+        prefix: Rc<Vec<u8>>,
+        /// The saved tensors of this file.
+        entries: Vec<crate::pure::offline::SavedEntry>,
+    },
 }
 
 /// An open safetensors file: its source, header and the matrices it offers.
@@ -110,6 +121,10 @@ pub struct OpenedFile {
     pub candidates: Vec<MatrixView>,
     /// The tensor a shard index chose, when the file is a shard.
     pub shard_tensor: Option<String>,
+    /// The file's first `8 + N` bytes (length prefix and header), kept for offline use.
+    pub header_prefix: Rc<Vec<u8>>,
+    /// The repository's file list at the commit (Hub files, when the revision API answered).
+    pub repo_files: Vec<String>,
 }
 
 /// Receives `(step label, bytes received, bytes needed)` for the current request.
@@ -222,6 +237,16 @@ async fn read_range(
                 repo_commit: None,
             })
         }
+        ByteSource::Saved { prefix, entries } => {
+            let bytes = crate::web::saved::read_saved_range(prefix, entries, range).await?;
+            let needed = range.end.saturating_sub(range.start);
+            (run.on_progress)(label, bytes.len() as u64, needed);
+            Ok(RangeRead {
+                bytes,
+                file_len_bytes: entries.first().map(|entry| entry.file_len_bytes),
+                repo_commit: None,
+            })
+        }
         ByteSource::Memory { bytes } => {
             let start = usize::try_from(range.start).unwrap_or(usize::MAX);
             let end = usize::try_from(range.end).unwrap_or(usize::MAX);
@@ -242,7 +267,7 @@ async fn read_header(
     source: &ByteSource,
     known_len_bytes: Option<u64>,
     run: &RunContext,
-) -> Result<(Header, Option<u64>, Option<String>), SourceError> {
+) -> Result<HeaderRead, SourceError> {
     let prefix = read_range(
         source,
         &(0..LEN_PREFIX_BYTES),
@@ -256,27 +281,74 @@ async fn read_header(
     let header_read = read_range(source, &header_range, "Reading the header", run).await?;
     let header = format::parse_header(&header_read.bytes, file_len_bytes)?;
     let commit = prefix.repo_commit.or(header_read.repo_commit);
-    Ok((header, file_len_bytes, commit))
+    let mut prefix_bytes = prefix.bytes;
+    prefix_bytes.extend_from_slice(&header_read.bytes);
+    Ok(HeaderRead {
+        header,
+        file_len_bytes,
+        commit,
+        prefix_bytes,
+    })
+}
+
+/// A parsed header with what the reads said about the file.
+struct HeaderRead {
+    /// The parsed header.
+    header: Header,
+    /// The whole file's size, when known.
+    file_len_bytes: Option<u64>,
+    /// The commit the Hub served, when reported.
+    commit: Option<String>,
+    /// The raw first `8 + N` bytes.
+    prefix_bytes: Vec<u8>,
 }
 
 /// Builds an [`OpenedFile`] once the header is known.
 fn opened(
     source: ByteSource,
     file_path: String,
-    file_len_bytes: Option<u64>,
     commit_sha: Option<String>,
-    header: Header,
+    read: HeaderRead,
 ) -> OpenedFile {
-    let candidates = detect::matrix_candidates(&header);
+    let candidates = detect::matrix_candidates(&read.header);
     OpenedFile {
         source,
         file_path,
-        file_len_bytes,
+        file_len_bytes: read.file_len_bytes,
         commit_sha,
-        header,
+        header: read.header,
         candidates,
         shard_tensor: None,
+        header_prefix: Rc::new(read.prefix_bytes),
+        repo_files: Vec::new(),
     }
+}
+
+/// Opens a file from entries saved for offline use: its header from the saved prefix, its
+/// tensors from storage. Makes no request.
+///
+/// # Errors
+/// A damaged saved header ([`FormatError`]).
+pub async fn open_saved(
+    prefix: Rc<Vec<u8>>,
+    entries: Vec<crate::pure::offline::SavedEntry>,
+    run: &RunContext,
+) -> Result<OpenedFile, SourceError> {
+    let Some(first) = entries.first().cloned() else {
+        return Err(FormatError::Empty.into());
+    };
+    let source = ByteSource::Saved {
+        prefix: Rc::clone(&prefix),
+        entries,
+    };
+    let read = read_header(&source, Some(first.file_len_bytes), run).await?;
+    let commit = match first.key.origin {
+        crate::pure::offline::EntryOrigin::Hub => Some(first.key.commit_sha.clone()),
+        _ => None,
+    };
+    let mut file = opened(source, first.key.file_path.clone(), commit, read);
+    file.repo_files = first.repo_files;
+    Ok(file)
 }
 
 /// Which Hub file to read and at which revision.
@@ -301,14 +373,67 @@ pub async fn open_hub(
     request: &HubRequest<'_>,
     run: &RunContext,
 ) -> Result<OpenedFile, SourceError> {
+    let resolved = resolve_revision(request, run).await?;
+    open_hub_resolved(request, resolved.info, run).await
+}
+
+/// What the revision call said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevisionOutcome {
+    /// The commit and file list, when the call answered usefully.
+    pub info: Option<hub::RevisionInfo>,
+    /// True when the server could not be reached at all (offline, DNS, CORS).
+    pub unreachable: bool,
+}
+
+/// Asks the Hub which commit the requested revision is, and which files it has (one small
+/// request). A failure other than cancellation is not an error here: the file URLs and
+/// their `X-Repo-Commit` header are the fallback.
+///
+/// # Errors
+/// Only [`FetchError::Cancelled`].
+pub async fn resolve_revision(
+    request: &HubRequest<'_>,
+    run: &RunContext,
+) -> Result<RevisionOutcome, SourceError> {
     let api_url = hub::revision_api_url(request.hub, request.repo, request.rev);
-    // The revision API gives the commit and the file list. If it fails for a reason other
-    // than cancellation, fall back to the file URLs and their X-Repo-Commit header.
-    let info = match run.get_whole(&api_url, "Resolving the revision").await {
-        Ok(fetched) => hub::parse_revision_info(&fetched.bytes).ok(),
-        Err(FetchError::Cancelled) => return Err(FetchError::Cancelled.into()),
-        Err(_) => None,
-    };
+    match run.get_whole(&api_url, "Resolving the revision").await {
+        Ok(fetched) => Ok(RevisionOutcome {
+            info: hub::parse_revision_info(&fetched.bytes).ok(),
+            unreachable: false,
+        }),
+        Err(FetchError::Cancelled) => Err(FetchError::Cancelled.into()),
+        Err(err) => Ok(RevisionOutcome {
+            info: None,
+            unreachable: SourceError::from(err).is_unreachable(),
+        }),
+    }
+}
+
+/// Opens the Hub file once the revision call has answered (or failed): see [`open_hub`].
+///
+/// # Errors
+/// See [`SourceError`].
+pub async fn open_hub_resolved(
+    request: &HubRequest<'_>,
+    info: Option<hub::RevisionInfo>,
+    run: &RunContext,
+) -> Result<OpenedFile, SourceError> {
+    let repo_files = info
+        .as_ref()
+        .map(|info| info.files.clone())
+        .unwrap_or_default();
+    let mut file = open_hub_chosen(request, info, run).await?;
+    file.repo_files = repo_files;
+    Ok(file)
+}
+
+/// Chooses the weights file (single or sharded) and opens it.
+async fn open_hub_chosen(
+    request: &HubRequest<'_>,
+    info: Option<hub::RevisionInfo>,
+    run: &RunContext,
+) -> Result<OpenedFile, SourceError> {
     let commit_sha = info.as_ref().map(|info| info.sha.clone());
     let pinned_rev = commit_sha.clone().unwrap_or_else(|| request.rev.to_owned());
 
@@ -409,8 +534,8 @@ async fn open_hub_file(
         repo: request.repo.to_owned(),
         url,
     };
-    let (header, file_len_bytes, served_commit) = read_header(&source, None, run).await?;
-    let commit_sha = commit_sha.or(served_commit.filter(|sha| hub::is_commit_sha(sha)));
+    let read = read_header(&source, None, run).await?;
+    let commit_sha = commit_sha.or(read.commit.clone().filter(|sha| hub::is_commit_sha(sha)));
     // Read the tensor at the commit that served the header, so all bytes match.
     let source = match &commit_sha {
         Some(sha) if sha != rev => ByteSource::Hub {
@@ -419,13 +544,7 @@ async fn open_hub_file(
         },
         _ => source,
     };
-    Ok(opened(
-        source,
-        path.to_owned(),
-        file_len_bytes,
-        commit_sha,
-        header,
-    ))
+    Ok(opened(source, path.to_owned(), commit_sha, read))
 }
 
 /// Opens a local file picked by the user; reads only its header (no network).
@@ -440,8 +559,8 @@ pub async fn open_local(file: File, run: &RunContext) -> Result<OpenedFile, Sour
     }
     let name = file.name();
     let source = ByteSource::Local { file };
-    let (header, file_len_bytes, _) = read_header(&source, Some(file_len_bytes), run).await?;
-    Ok(opened(source, name, file_len_bytes, None, header))
+    let read = read_header(&source, Some(file_len_bytes), run).await?;
+    Ok(opened(source, name, None, read))
 }
 
 /// Downloads the built-in sample (a small static file in the build) and reads its header.
@@ -453,13 +572,12 @@ pub async fn open_sample(run: &RunContext) -> Result<OpenedFile, SourceError> {
     let bytes = Rc::new(fetched.bytes);
     let file_len_bytes = Some(bytes.len() as u64);
     let source = ByteSource::Memory { bytes };
-    let (header, file_len_bytes, _) = read_header(&source, file_len_bytes, run).await?;
+    let read = read_header(&source, file_len_bytes, run).await?;
     Ok(opened(
         source,
         "minilm_position_embeddings.safetensors".to_owned(),
-        file_len_bytes,
         None,
-        header,
+        read,
     ))
 }
 

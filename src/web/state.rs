@@ -10,6 +10,7 @@ use web_sys::AbortController;
 
 use crate::pure::analysis::{Analysis, AnalysisOptions};
 use crate::pure::detect::MatrixView;
+use crate::pure::offline::SavedEntry;
 use crate::pure::url_state::ViewSettings;
 use crate::web::source::OpenedFile;
 
@@ -139,6 +140,33 @@ pub struct AppState {
     pub draft_file: RwSignal<String>,
     /// The kind of source the last run opened, for Retry.
     pub last_kind: RwSignal<SourceKind>,
+    /// Whether the browser says it is online (`navigator.onLine`).
+    pub online: RwSignal<bool>,
+    /// A new build of the app is installed and waits for a reload.
+    pub update_ready: RwSignal<bool>,
+    /// Set when an offline branch link is answered by a saved commit.
+    pub offline_note: RwSignal<Option<String>>,
+    /// The entries saved for offline use, oldest first.
+    pub saved_entries: RwSignal<Vec<SavedEntry>>,
+    /// The browser's storage estimate, `(usage_bytes, quota_bytes)`.
+    pub storage_estimate: RwSignal<Option<(u64, u64)>>,
+    /// Whether the browser granted persistent storage (unknown until asked).
+    pub storage_persisted: RwSignal<Option<bool>>,
+    /// The last failure to save for offline use (the analysis itself is unaffected).
+    pub save_error: RwSignal<Option<SaveProblem>>,
+    /// The saved entry the shown analysis belongs to, when it is saved.
+    pub current_entry_id: RwSignal<Option<String>>,
+    /// Whether the shown result came from storage rather than from a new SVD.
+    pub result_from_store: RwSignal<bool>,
+}
+
+/// A failed save for offline use, with what it needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveProblem {
+    /// What happened and what to do.
+    pub message: String,
+    /// The size of the entry that did not fit, when the storage is full.
+    pub needed_bytes: Option<u64>,
 }
 
 impl AppState {
@@ -158,6 +186,15 @@ impl AppState {
             longest_task_ms: RwSignal::new(0.0),
             histogram_bins: RwSignal::new(DEFAULT_HISTOGRAM_BINS),
             last_kind: RwSignal::new(SourceKind::Hub),
+            online: RwSignal::new(true),
+            update_ready: RwSignal::new(false),
+            offline_note: RwSignal::new(None),
+            saved_entries: RwSignal::new(Vec::new()),
+            storage_estimate: RwSignal::new(None),
+            storage_persisted: RwSignal::new(None),
+            save_error: RwSignal::new(None),
+            current_entry_id: RwSignal::new(None),
+            result_from_store: RwSignal::new(false),
         }
     }
 

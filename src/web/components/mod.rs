@@ -5,6 +5,7 @@ pub mod errors;
 pub mod heatmap;
 pub mod histogram;
 pub mod line_plot;
+pub mod offline;
 pub mod progress;
 pub mod rank;
 pub mod source_panel;

@@ -205,6 +205,7 @@ pub fn StatusPanel() -> impl IntoView {
                         data-testid="timings"
                         data-analysis-ms=move || format!("{:.1}", analysis_ms())
                         data-longest-task-ms=move || format!("{:.1}", state.longest_task_ms.get())
+                        data-result-source=move || if state.result_from_store.get() { "saved" } else { "computed" }
                     >
                         {move || if state.result.with(Option::is_some) {
                             format!("{:.0} ms in the workers", analysis_ms())

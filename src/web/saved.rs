@@ -1,0 +1,511 @@
+//! Entries saved for offline use, in the browser's Cache API storage.
+//!
+//! What is kept and how it is keyed is decided by [`crate::pure::offline`]; this module only
+//! moves bytes in and out of one Cache API cache ([`offline::STORE_CACHE_NAME`]). Each entry is
+//! three objects under its id (the file's prefix and header, the tensor, and cached analysis
+//! results) plus its line in one index document. Writes go entry first, index last, so an
+//! entry is never read back half-written; an index line whose bytes are gone is dropped.
+
+use std::ops::Range;
+use std::rc::Rc;
+
+use js_sys::{Array, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Cache, CacheStorage, Request, Response};
+
+use crate::pure::analysis::{Analysis, AnalysisOptions};
+use crate::pure::hub;
+use crate::pure::offline::{
+    self, EntryKey, EntryOrigin, HubLookup, HubPlan, OfflineError, SavedEntry, SavedIndex,
+};
+use crate::web::js::js_error_text;
+use crate::web::source::{self, HubRequest, OpenedFile, RunContext, SourceError};
+
+/// Everything that can go wrong with the store itself.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    /// The page has no Cache API (an insecure origin, or a browser without it).
+    #[error("this page cannot keep data for offline use (no Cache API; serve it over https or from localhost)")]
+    Unsupported,
+    /// The storage is full.
+    #[error("{0}")]
+    Full(OfflineError),
+    /// A browser call failed.
+    #[error(
+        "the browser's storage refused the operation ({detail}); reload the page and try again"
+    )]
+    Browser {
+        /// What the browser reported.
+        detail: String,
+    },
+}
+
+fn browser(err: &JsValue) -> StoreError {
+    StoreError::Browser {
+        detail: js_error_text(err),
+    }
+}
+
+/// Opens the store's cache.
+async fn open_store() -> Result<Cache, StoreError> {
+    let window = web_sys::window().ok_or(StoreError::Unsupported)?;
+    let has_caches = Reflect::has(&window, &JsValue::from_str("caches")).unwrap_or(false);
+    if !has_caches {
+        return Err(StoreError::Unsupported);
+    }
+    let storage: CacheStorage = window.caches().map_err(|_| StoreError::Unsupported)?;
+    let cache = JsFuture::from(storage.open(offline::STORE_CACHE_NAME))
+        .await
+        .map_err(|err| browser(&err))?;
+    cache.dyn_into::<Cache>().map_err(|err| browser(&err))
+}
+
+/// Reads one stored object.
+async fn get_bytes(cache: &Cache, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let found = JsFuture::from(cache.match_with_str(path))
+        .await
+        .map_err(|err| browser(&err))?;
+    let Some(response) = found.dyn_ref::<Response>() else {
+        return Ok(None);
+    };
+    let promise = response.array_buffer().map_err(|err| browser(&err))?;
+    let buffer = JsFuture::from(promise).await.map_err(|err| browser(&err))?;
+    Ok(Some(Uint8Array::new(&buffer).to_vec()))
+}
+
+/// Writes one object.
+async fn put_bytes(cache: &Cache, path: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let body = Uint8Array::from(bytes);
+    let response =
+        Response::new_with_opt_buffer_source(Some(&body)).map_err(|err| browser(&err))?;
+    match JsFuture::from(cache.put_with_str(path, &response)).await {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let text = js_error_text(&err);
+            if text.contains("Quota") {
+                let (used, quota) = estimate().await.unwrap_or((0, 0));
+                Err(StoreError::Full(offline::storage_full(
+                    bytes.len() as u64,
+                    used,
+                    quota,
+                )))
+            } else {
+                Err(StoreError::Browser { detail: text })
+            }
+        }
+    }
+}
+
+/// Deletes one object (missing is fine).
+async fn delete_path(cache: &Cache, path: &str) -> Result<(), StoreError> {
+    JsFuture::from(cache.delete_with_str(path))
+        .await
+        .map(|_| ())
+        .map_err(|err| browser(&err))
+}
+
+/// Reads the index; a missing or damaged one reads as empty.
+pub async fn load_index() -> SavedIndex {
+    let Ok(cache) = open_store().await else {
+        return SavedIndex::default();
+    };
+    match get_bytes(&cache, &offline::index_path()).await {
+        Ok(Some(bytes)) => SavedIndex::parse(&bytes).unwrap_or_default(),
+        _ => SavedIndex::default(),
+    }
+}
+
+/// Writes the index.
+async fn write_index(cache: &Cache, index: &SavedIndex) -> Result<(), StoreError> {
+    put_bytes(cache, &offline::index_path(), &index.to_json()).await
+}
+
+/// Saves an entry: its header prefix and tensor first, then the index line that names it.
+///
+/// # Errors
+/// [`StoreError::Full`] when the storage is full (nothing half-written stays listed).
+pub async fn save_entry(entry: SavedEntry, prefix: &[u8], tensor: &[u8]) -> Result<(), StoreError> {
+    let cache = open_store().await?;
+    let written = async {
+        put_bytes(&cache, &entry.header_path(), prefix).await?;
+        put_bytes(&cache, &entry.tensor_path(), tensor).await
+    }
+    .await;
+    if let Err(err) = written {
+        // Leave no unlisted bytes behind.
+        let _ignored = delete_path(&cache, &entry.header_path()).await;
+        let _ignored = delete_path(&cache, &entry.tensor_path()).await;
+        return Err(err);
+    }
+    // Re-read the index now: another tab or run may have written it meanwhile.
+    let mut index = load_index().await;
+    index.upsert(entry);
+    write_index(&cache, &index).await?;
+    // Ask once for storage the browser will not evict under pressure.
+    let _ignored = request_persist().await;
+    Ok(())
+}
+
+/// Deletes one entry: its index line first (so it is gone at once), then its bytes.
+///
+/// # Errors
+/// A browser failure.
+pub async fn delete_entry(entry_id: &str) -> Result<(), StoreError> {
+    let cache = open_store().await?;
+    let mut index = load_index().await;
+    let removed = index.remove(entry_id);
+    write_index(&cache, &index).await?;
+    if let Some(entry) = removed {
+        let own_prefix = format!("{}{}/", offline::STORE_PREFIX, entry.id());
+        let keys = JsFuture::from(cache.keys())
+            .await
+            .map_err(|err| browser(&err))?;
+        for key in Array::from(&keys).iter() {
+            let Some(request) = key.dyn_ref::<Request>() else {
+                continue;
+            };
+            let url = request.url();
+            if url.contains(&own_prefix) {
+                let _ignored = JsFuture::from(cache.delete_with_request(request)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes every saved entry and result.
+///
+/// # Errors
+/// A browser failure.
+pub async fn delete_all() -> Result<(), StoreError> {
+    let window = web_sys::window().ok_or(StoreError::Unsupported)?;
+    let storage: CacheStorage = window.caches().map_err(|_| StoreError::Unsupported)?;
+    JsFuture::from(storage.delete(offline::STORE_CACHE_NAME))
+        .await
+        .map(|_| ())
+        .map_err(|err| browser(&err))
+}
+
+/// The file prefix of a saved entry, with every saved entry of the same file (so that the
+/// tensor picker can switch between saved tensors offline).
+///
+/// # Errors
+/// [`OfflineError::NotAvailableOffline`] when the entry or its bytes are gone.
+pub async fn open_entry(entry_id: &str) -> Result<(Rc<Vec<u8>>, Vec<SavedEntry>), SourceError> {
+    let index = load_index().await;
+    let gone = || {
+        SourceError::Offline(OfflineError::NotAvailableOffline {
+            what: "The saved entry".to_owned(),
+            saved: index.summary_sentence(),
+        })
+    };
+    let entry = index.get(entry_id).cloned().ok_or_else(gone)?;
+    let cache = open_store().await.map_err(|_| gone())?;
+    let prefix = get_bytes(&cache, &entry.header_path())
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(gone)?;
+    let same_file = |other: &&SavedEntry| {
+        other.key.origin == entry.key.origin
+            && other.key.hub == entry.key.hub
+            && other.key.repo == entry.key.repo
+            && other.key.commit_sha == entry.key.commit_sha
+            && other.key.file_path == entry.key.file_path
+    };
+    let mut entries: Vec<SavedEntry> = vec![entry.clone()];
+    entries.extend(
+        index
+            .entries
+            .iter()
+            .filter(same_file)
+            .filter(|other| other.id() != entry.id())
+            .cloned(),
+    );
+    Ok((Rc::new(prefix), entries))
+}
+
+/// Serves a byte range of a saved file: from the prefix in memory, or a saved tensor whose
+/// byte range it is.
+///
+/// # Errors
+/// [`OfflineError::NotAvailableOffline`] for a tensor that is not saved.
+pub async fn read_saved_range(
+    prefix: &Rc<Vec<u8>>,
+    entries: &[SavedEntry],
+    range: &Range<u64>,
+) -> Result<Vec<u8>, SourceError> {
+    if range.end <= prefix.len() as u64 {
+        let start = usize::try_from(range.start).unwrap_or(usize::MAX);
+        let end = usize::try_from(range.end).unwrap_or(usize::MAX);
+        if let Some(slice) = prefix.get(start..end) {
+            return Ok(slice.to_vec());
+        }
+    }
+    let wanted = [range.start, range.end];
+    let not_saved = |what: String| {
+        SourceError::Offline(OfflineError::NotAvailableOffline {
+            what,
+            saved: format!(
+                "Saved from this file: {}.",
+                entries
+                    .iter()
+                    .map(|entry| entry.key.tensor_name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+    };
+    let Some(entry) = entries
+        .iter()
+        .find(|entry| entry.tensor_byte_range == wanted)
+    else {
+        return Err(not_saved(format!(
+            "Bytes {}–{} of this file",
+            range.start, range.end
+        )));
+    };
+    let cache = open_store()
+        .await
+        .map_err(|_| not_saved(format!("Tensor `{}`", entry.key.tensor_name)))?;
+    get_bytes(&cache, &entry.tensor_path())
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| not_saved(format!("Tensor `{}`", entry.key.tensor_name)))
+}
+
+/// A Hub file, opened from storage when a saved entry answers the request, else from the
+/// network; with the note to show when an offline branch link used a saved commit.
+pub struct HubOpen {
+    /// The open file.
+    pub opened: OpenedFile,
+    /// "offline: showing commit … cached on …", when that is what happened.
+    pub offline_note: Option<String>,
+}
+
+/// Opens a Hub file, from storage when possible (see [`offline::plan_hub_run`]).
+///
+/// # Errors
+/// See [`SourceError`]; offline with nothing saved, [`OfflineError::NotAvailableOffline`].
+pub async fn open_hub_with_store(
+    request: &HubRequest<'_>,
+    run: &RunContext,
+) -> Result<HubOpen, SourceError> {
+    let index = load_index().await;
+    let lookup = HubLookup {
+        hub: request.hub,
+        repo: request.repo,
+        file: request.file,
+        tensor: request.tensor,
+    };
+    let online = is_online();
+    let plan = offline::plan_hub_run(
+        &index,
+        &lookup,
+        request.rev,
+        hub::is_commit_sha(request.rev),
+        online,
+    );
+    match plan {
+        HubPlan::Saved { entry_id } => return open_saved_hub(&entry_id, None, run).await,
+        HubPlan::SavedOffline { entry_id, note } => {
+            return open_saved_hub(&entry_id, Some(note), run).await
+        }
+        HubPlan::Unavailable(err) => return Err(err.into()),
+        HubPlan::Network => {}
+    }
+    let resolved = source::resolve_revision(request, run).await?;
+    if let Some(info) = &resolved.info {
+        if let Some(entry_id) = offline::plan_after_resolve(&index, &lookup, &info.sha) {
+            // The branch still points at a saved commit: no file request at all.
+            if let Ok(open) = open_saved_hub(&entry_id, None, run).await {
+                return Ok(open);
+            }
+        }
+    } else if resolved.unreachable {
+        // navigator.onLine said online, but nothing answers: treat it as offline.
+        return match offline::plan_hub_run(&index, &lookup, request.rev, false, false) {
+            HubPlan::SavedOffline { entry_id, note } => {
+                open_saved_hub(&entry_id, Some(note), run).await
+            }
+            HubPlan::Saved { entry_id } => open_saved_hub(&entry_id, None, run).await,
+            // Nothing saved either: the usual path reports the network failure.
+            _ => Ok(HubOpen {
+                opened: source::open_hub_resolved(request, None, run).await?,
+                offline_note: None,
+            }),
+        };
+    }
+    Ok(HubOpen {
+        opened: source::open_hub_resolved(request, resolved.info, run).await?,
+        offline_note: None,
+    })
+}
+
+/// Opens a saved Hub entry.
+async fn open_saved_hub(
+    entry_id: &str,
+    offline_note: Option<String>,
+    run: &RunContext,
+) -> Result<HubOpen, SourceError> {
+    let (prefix, entries) = open_entry(entry_id).await?;
+    let opened = source::open_saved(prefix, entries, run).await?;
+    Ok(HubOpen {
+        opened,
+        offline_note,
+    })
+}
+
+/// The key under which the tensor `tensor_name` of an open Hub file is saved, when the file
+/// was read at a known commit; for a file opened from storage, its saved entry's key.
+pub fn entry_key_for(
+    opened: &OpenedFile,
+    hub_endpoint: &str,
+    repo: &str,
+    tensor_name: &str,
+) -> Option<EntryKey> {
+    match &opened.source {
+        source::ByteSource::Saved { entries, .. } => entries
+            .iter()
+            .find(|entry| entry.key.tensor_name == tensor_name)
+            .map(|entry| entry.key.clone()),
+        source::ByteSource::Hub { .. } => {
+            let commit_sha = opened.commit_sha.clone()?;
+            Some(EntryKey {
+                origin: EntryOrigin::Hub,
+                hub: hub_endpoint.trim_end_matches('/').to_owned(),
+                repo: repo.to_owned(),
+                commit_sha,
+                file_path: opened.file_path.clone(),
+                tensor_name: tensor_name.to_owned(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Builds the index line for a tensor of an open file.
+pub fn entry_for(
+    key: EntryKey,
+    opened: &OpenedFile,
+    view: &crate::pure::detect::MatrixView,
+    rev: Option<&str>,
+    tensor_len_bytes: u64,
+) -> SavedEntry {
+    SavedEntry {
+        key,
+        revs: rev
+            .filter(|rev| !hub::is_commit_sha(rev))
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
+        dtype: format!("{:?}", view.dtype),
+        matrix_shape: [view.n_rows as u64, view.n_cols as u64],
+        file_len_bytes: opened.file_len_bytes.unwrap_or(0),
+        header_len_bytes: opened.header_prefix.len() as u64,
+        tensor_len_bytes,
+        tensor_byte_range: [view.byte_range.start, view.byte_range.end],
+        repo_files: opened.repo_files.clone(),
+        saved_at_ms: js_sys::Date::now(),
+    }
+}
+
+/// The sha256 of a whole local file or of the sample (the key of its saved entries). A local
+/// file is read in 8 MiB slices, so that memory holds one slice at a time.
+///
+/// # Errors
+/// [`SourceError::LocalRead`] when the browser cannot read the file.
+pub async fn whole_file_sha256(opened: &OpenedFile) -> Result<String, SourceError> {
+    const SLICE_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
+    match &opened.source {
+        source::ByteSource::Memory { bytes } => Ok(offline::sha256_hex(bytes)),
+        source::ByteSource::Local { file } => {
+            let read_error = |err: &JsValue| SourceError::LocalRead {
+                name: file.name(),
+                detail: js_error_text(err),
+            };
+            let mut stream = offline::Sha256Stream::default();
+            let size = file.size();
+            let mut start = 0.0;
+            while start < size {
+                let end = (start + SLICE_BYTES).min(size);
+                let blob = file
+                    .slice_with_f64_and_f64(start, end)
+                    .map_err(|err| read_error(&err))?;
+                let buffer = JsFuture::from(blob.array_buffer())
+                    .await
+                    .map_err(|err| read_error(&err))?;
+                stream.update(&Uint8Array::new(&buffer).to_vec());
+                start = end;
+            }
+            Ok(stream.finish_hex())
+        }
+        source::ByteSource::Saved { entries, .. } => Ok(entries
+            .first()
+            .map(|entry| entry.key.commit_sha.clone())
+            .unwrap_or_default()),
+        source::ByteSource::Hub { .. } => Ok(opened.commit_sha.clone().unwrap_or_default()),
+    }
+}
+
+/// A stored analysis result for a saved entry and options, if any.
+pub async fn load_result(entry_id: &str, options: &AnalysisOptions) -> Option<Analysis> {
+    let cache = open_store().await.ok()?;
+    let bytes = get_bytes(&cache, &offline::result_path(entry_id, options))
+        .await
+        .ok()??;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Stores an analysis result for a saved entry (only while the entry is listed).
+pub async fn save_result(entry_id: &str, options: &AnalysisOptions, analysis: &Analysis) {
+    let Ok(cache) = open_store().await else {
+        return;
+    };
+    if load_index().await.get(entry_id).is_none() {
+        return;
+    }
+    if let Ok(bytes) = serde_json::to_vec(analysis) {
+        let _ignored = put_bytes(&cache, &offline::result_path(entry_id, options), &bytes).await;
+    }
+}
+
+/// The browser's storage estimate: `(usage_bytes, quota_bytes)`.
+pub async fn estimate() -> Option<(u64, u64)> {
+    let manager = web_sys::window()?.navigator().storage();
+    let value = JsFuture::from(manager.estimate().ok()?).await.ok()?;
+    let number = |name: &str| {
+        Reflect::get(&value, &JsValue::from_str(name))
+            .ok()
+            .and_then(|v| v.as_f64())
+    };
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some((number("usage")? as u64, number("quota")? as u64))
+}
+
+/// Asks for persistent storage; returns whether it is granted.
+pub async fn request_persist() -> Option<bool> {
+    let manager = web_sys::window()?.navigator().storage();
+    let already = JsFuture::from(manager.persisted().ok()?).await.ok()?;
+    if already.as_bool() == Some(true) {
+        return Some(true);
+    }
+    let granted = JsFuture::from(manager.persist().ok()?).await.ok()?;
+    granted.as_bool()
+}
+
+/// Whether storage is persistent already (without asking).
+pub async fn is_persisted() -> Option<bool> {
+    let manager = web_sys::window()?.navigator().storage();
+    JsFuture::from(manager.persisted().ok()?)
+        .await
+        .ok()?
+        .as_bool()
+}
+
+/// `navigator.onLine`.
+pub fn is_online() -> bool {
+    web_sys::window().is_none_or(|window| window.navigator().on_line())
+}
