@@ -323,7 +323,7 @@ async fn run_pipeline(
                 bytes: Rc::new(bytes),
                 network_bytes: run.network_bytes.get().saturating_sub(before_bytes),
             };
-            if matches!(opened.source, source::ByteSource::Hub { .. }) {
+            if saved::hub_origin(&opened) {
                 save_hub_tensor(state, &opened, &view, settings, &cached.bytes);
             }
             RUNTIME.with(|cell| {
@@ -366,6 +366,14 @@ fn save_hub_tensor(
         return;
     };
     let entry = saved::entry_for(key, opened, view, Some(&settings.rev), bytes.len() as u64);
+    let already_saved = state.saved_entries.with_untracked(|entries| {
+        entries.iter().any(|saved| {
+            saved.id() == entry.id() && entry.revs.iter().all(|rev| saved.revs.contains(rev))
+        })
+    });
+    if already_saved {
+        return;
+    }
     let prefix = Rc::clone(&opened.header_prefix);
     let bytes = Rc::clone(bytes);
     spawn_local(async move {

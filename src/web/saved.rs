@@ -344,6 +344,19 @@ pub async fn open_hub_with_store(
     })
 }
 
+/// The Hub URL of the file that saved Hub entries come from (pinned to their commit).
+pub fn hub_url_of(entries: &[SavedEntry]) -> Option<String> {
+    let first = entries.first()?;
+    (first.key.origin == EntryOrigin::Hub).then(|| {
+        hub::resolve_url(
+            &first.key.hub,
+            &first.key.repo,
+            &first.key.commit_sha,
+            &first.key.file_path,
+        )
+    })
+}
+
 /// Opens a saved Hub entry.
 async fn open_saved_hub(
     entry_id: &str,
@@ -367,10 +380,10 @@ pub fn entry_key_for(
     tensor_name: &str,
 ) -> Option<EntryKey> {
     match &opened.source {
-        source::ByteSource::Saved { entries, .. } => entries
-            .iter()
-            .find(|entry| entry.key.tensor_name == tensor_name)
-            .map(|entry| entry.key.clone()),
+        source::ByteSource::Saved { entries, .. } => entries.first().map(|entry| EntryKey {
+            tensor_name: tensor_name.to_owned(),
+            ..entry.key.clone()
+        }),
         source::ByteSource::Hub { .. } => {
             let commit_sha = opened.commit_sha.clone()?;
             Some(EntryKey {
@@ -383,6 +396,17 @@ pub fn entry_key_for(
             })
         }
         _ => None,
+    }
+}
+
+/// Whether an open file's bytes come from a Hub repository (over the network or saved).
+pub fn hub_origin(opened: &OpenedFile) -> bool {
+    match &opened.source {
+        source::ByteSource::Hub { .. } => true,
+        source::ByteSource::Saved { entries, .. } => entries
+            .first()
+            .is_some_and(|entry| entry.key.origin == EntryOrigin::Hub),
+        _ => false,
     }
 }
 

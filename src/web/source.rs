@@ -238,7 +238,21 @@ async fn read_range(
             })
         }
         ByteSource::Saved { prefix, entries } => {
-            let bytes = crate::web::saved::read_saved_range(prefix, entries, range).await?;
+            let bytes = match crate::web::saved::read_saved_range(prefix, entries, range).await {
+                Ok(bytes) => bytes,
+                Err(err) => {
+                    // A tensor of a saved Hub file that was not saved itself: read it from
+                    // the Hub at the same commit when the network is there.
+                    let Some(url) = crate::web::saved::hub_url_of(entries) else {
+                        return Err(err);
+                    };
+                    match run.get_range(&url, range, label).await {
+                        Ok(fetched) => fetched.bytes,
+                        Err(FetchError::Cancelled) => return Err(FetchError::Cancelled.into()),
+                        Err(_) => return Err(err),
+                    }
+                }
+            };
             let needed = range.end.saturating_sub(range.start);
             (run.on_progress)(label, bytes.len() as u64, needed);
             Ok(RangeRead {

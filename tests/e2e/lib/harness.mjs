@@ -46,6 +46,27 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+/**
+ * Content-Security-Policy violations seen in any page of this process (the console's "Refused to …
+ * because it violates the following Content Security Policy directive" lines and the
+ * `securitypolicyviolation` events). The suite fails when there is any.
+ */
+export const cspViolations = [];
+
+/** Records `securitypolicyviolation` events in the page, so that none goes unseen. */
+function reportCspViolationsInPage() {
+  document.addEventListener('securitypolicyviolation', (event) => {
+    console.error(`Content Security Policy violation: ${event.violatedDirective} blocked ${event.blockedURI || '(inline)'}`);
+  });
+}
+
+/** Throws when any page violated the Content-Security-Policy. */
+export function assertNoCspViolations(label = 'the suite') {
+  if (cspViolations.length > 0) {
+    throw new Error(`${label}: ${cspViolations.length} Content-Security-Policy violation(s):\n  ${cspViolations.join('\n  ')}`);
+  }
+}
+
 /** Make the generated test data and golden values if they are missing (tests/e2e/make_gpt2_like.py). */
 export function ensureTestData() {
   const needed = [
@@ -121,6 +142,7 @@ export async function startSuite({ repos = standardRepos(), faults = {} } = {}) 
     async newAppPage(contextOptions = {}) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...contextOptions });
       contexts.push(context);
+      await context.addInitScript(reportCspViolationsInPage);
       const page = await context.newPage();
       return new AppPage(page, app.url);
     },
@@ -132,6 +154,7 @@ export async function startSuite({ repos = standardRepos(), faults = {} } = {}) 
       for (const context of contexts) await context.close().catch(() => {});
       await browser.close().catch(() => {});
       await Promise.all([app.close(), hub.close()]);
+      assertNoCspViolations('this test file');
     },
   };
 }
@@ -146,6 +169,7 @@ export class AppPage {
     page.setDefaultTimeout(30_000);
     page.on('console', (message) => {
       if (['error', 'warning'].includes(message.type())) this.console.push(`[${message.type()}] ${message.text()}`);
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(`${page.url()}: ${message.text()}`);
     });
     page.on('pageerror', (error) => this.console.push(`[pageerror] ${error.message}`));
     page.on('requestfailed', (request) => this.console.push(`[requestfailed] ${request.url()} ${request.failure()?.errorText ?? ''}`));
@@ -206,6 +230,12 @@ export class AppPage {
       await this.screenshot(`failure-${Date.now()}`);
       throw new Error(`expected state ready, got ${state}: "${await this.errorText()}"\n${this.diagnostics()}`);
     }
+    assertNoCspViolations('this page');
+  }
+
+  /** Wait until a service worker controls the page (it precached the build). */
+  async waitControlled(timeout = 60_000) {
+    await this.page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout, polling: 100 });
   }
 
   /** Everything the contract exposes, read in one go. */

@@ -23,10 +23,13 @@ const MIME_TYPES = {
 
 /**
  * Serve `root` on 127.0.0.1. Paths without a file fall back to index.html (client-side routes).
- * @returns {Promise<{url: string, log: object[], close: () => Promise<void>}>}
+ * `basePath` (e.g. '/poslens/') serves the app below a sub-path, as a project page would be, and
+ * answers 404 outside it. `setRoot(dir)` swaps the served folder, as a new deploy does.
+ * @returns {Promise<{url: string, log: object[], setRoot: (dir: string) => void, close: () => Promise<void>}>}
  */
-export async function startStaticServer(root, { port = 0 } = {}) {
-  const rootDir = path.resolve(root);
+export async function startStaticServer(root, { port = 0, basePath = '/' } = {}) {
+  let rootDir = path.resolve(root);
+  const base = basePath.endsWith('/') ? basePath : `${basePath}/`;
   const log = [];
   const server = http.createServer((req, res) => {
     const entry = { method: req.method, url: req.url, range: req.headers.range ?? null, status: 0, bytes: 0 };
@@ -47,6 +50,12 @@ export async function startStaticServer(root, { port = 0 } = {}) {
       res.end();
       return;
     }
+    if (!pathname.startsWith(base)) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('not found (outside the base path)');
+      return;
+    }
+    pathname = `/${pathname.slice(base.length)}`;
     let filePath = path.join(rootDir, pathname);
     if (!filePath.startsWith(rootDir)) {
       res.writeHead(403);
@@ -97,8 +106,11 @@ export async function startStaticServer(root, { port = 0 } = {}) {
     server.listen(port, '127.0.0.1', resolve);
   });
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
+    url: `http://127.0.0.1:${server.address().port}${base.replace(/\/$/, '')}`,
     log,
+    setRoot(dir) {
+      rootDir = path.resolve(dir);
+    },
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
