@@ -191,6 +191,20 @@ fn uncached_offline_says_so_and_lists_what_is_saved() {
         message.contains("gpt2@aaaaaaa wpe.weight [1024 × 768]"),
         "{message}"
     );
+    let down = offline::unreachable(
+        &index,
+        &lookup("bert-base-uncased"),
+        "main",
+        "Failed to fetch",
+    );
+    let message = down.to_string();
+    assert!(
+        message.contains(
+            "is not available offline, and the Hub could not be reached (Failed to fetch)"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("gpt2@aaaaaaa"), "{message}");
     let empty = offline::not_available(&SavedIndex::default(), &lookup("gpt2"), "main");
     assert!(empty.to_string().contains("Nothing is saved"), "{empty}");
 }

@@ -23,8 +23,13 @@ pub const INDEX_FORMAT_VERSION: u32 = 1;
 /// are only cache keys: nothing is ever fetched from them.
 pub const STORE_PREFIX: &str = "__poslens_saved__/v1/";
 
-/// The Cache API cache that holds saved tensors (the app shell has caches of its own).
-pub const STORE_CACHE_NAME: &str = "poslens-saved-v1";
+/// The Cache API cache that holds the index of saved entries (the app shell has caches of its
+/// own).
+pub const INDEX_CACHE_NAME: &str = "poslens-saved-v1";
+
+/// The prefix of the Cache API caches that hold one saved entry each; deleting an entry deletes
+/// its whole cache, so the browser frees the space at once.
+pub const ENTRY_CACHE_PREFIX: &str = "poslens-saved-v1-entry-";
 
 /// Characters of a commit sha shown to users.
 pub const SHORT_SHA_CHARS: usize = 7;
@@ -47,6 +52,16 @@ pub enum OfflineError {
     NotAvailableOffline {
         /// The model asked for, in words (`gpt2 at main`).
         what: String,
+        /// What is saved, in words.
+        saved: String,
+    },
+    /// The Hub could not be reached, and nothing saved answers the request.
+    #[error("{what} is not available offline, and the Hub could not be reached ({detail}). {saved} Check your connection, or open a saved entry.")]
+    Unreachable {
+        /// The model asked for, in words.
+        what: String,
+        /// What the network failure was.
+        detail: String,
         /// What is saved, in words.
         saved: String,
     },
@@ -155,6 +170,11 @@ impl SavedEntry {
     /// Bytes this entry occupies in storage (prefix, header and tensor).
     pub fn stored_bytes(&self) -> u64 {
         self.header_len_bytes.saturating_add(self.tensor_len_bytes)
+    }
+
+    /// The Cache API cache holding this entry's bytes.
+    pub fn cache_name(&self) -> String {
+        format!("{ENTRY_CACHE_PREFIX}{}", self.id())
     }
 
     /// The commit sha's first seven characters.
@@ -466,6 +486,23 @@ pub fn not_available(index: &SavedIndex, lookup: &HubLookup<'_>, rev: &str) -> O
     OfflineError::NotAvailableOffline {
         what: capitalise_first(&what),
         saved: index.summary_sentence(),
+    }
+}
+
+/// The error when the Hub cannot be reached and nothing saved answers the request.
+pub fn unreachable(
+    index: &SavedIndex,
+    lookup: &HubLookup<'_>,
+    rev: &str,
+    detail: &str,
+) -> OfflineError {
+    match not_available(index, lookup, rev) {
+        OfflineError::NotAvailableOffline { what, saved } => OfflineError::Unreachable {
+            what,
+            detail: detail.to_owned(),
+            saved,
+        },
+        other => other,
     }
 }
 

@@ -11,6 +11,7 @@ use web_sys::{AbortController, File};
 use crate::pure::detect::{DetectError, MatrixView};
 use crate::pure::format::FormatError;
 use crate::pure::hub::HubError;
+use crate::pure::offline::OfflineError;
 use crate::pure::url_state::{self, ViewSettings};
 use crate::web::fetch::FetchError;
 use crate::web::js::sleep_ms;
@@ -623,6 +624,11 @@ fn describe_source_error(err: &SourceError) -> ErrorInfo {
         (SourceError::Format(_), _) => ("Not a safetensors file", false, false),
         (SourceError::Shards(_), _) => ("Unusable shard index", false, false),
         (SourceError::LocalRead { .. }, _) => ("The local file could not be read", false, false),
+        (SourceError::Offline(OfflineError::Unreachable { .. }), _) => (
+            "The Hub cannot be reached (network down or CORS refused)",
+            true,
+            false,
+        ),
         (SourceError::Offline(_), _) => ("Not available offline", true, false),
         (SourceError::Fetch(FetchError::Cancelled), _) => ("Cancelled", false, false),
         (SourceError::Fetch(_), _) => ("The download failed", true, false),

@@ -36,10 +36,30 @@ fn container() -> Option<ServiceWorkerContainer> {
     has.then(|| navigator.service_worker())
 }
 
+/// How often the storage estimate is read again. The browser frees a deleted entry's space
+/// only once the page has let go of its handles (at a garbage collection), so a single read
+/// right after a delete can still show the old figure.
+const ESTIMATE_REFRESH_MS: i32 = 5_000;
+
 /// Registers the service worker and watches for updates and for the network going up or down.
 pub fn start(state: AppState) {
     watch_online(state);
     refresh_saved(state);
+    let on_tick = Closure::<dyn FnMut()>::new(move || {
+        spawn_local(async move {
+            let estimate = saved::estimate().await;
+            if state.storage_estimate.get_untracked() != estimate {
+                state.storage_estimate.set(estimate);
+            }
+        });
+    });
+    if let Some(window) = web_sys::window() {
+        let _ignored = window.set_interval_with_callback_and_timeout_and_arguments_0(
+            on_tick.as_ref().unchecked_ref(),
+            ESTIMATE_REFRESH_MS,
+        );
+    }
+    on_tick.forget();
     let Some(container) = container() else {
         return;
     };

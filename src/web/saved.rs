@@ -1,10 +1,10 @@
 //! Entries saved for offline use, in the browser's Cache API storage.
 //!
 //! What is kept and how it is keyed is decided by [`crate::pure::offline`]; this module only
-//! moves bytes in and out of one Cache API cache ([`offline::STORE_CACHE_NAME`]). Each entry is
-//! three objects under its id (the file's prefix and header, the tensor, and cached analysis
-//! results) plus its line in one index document. Writes go entry first, index last, so an
-//! entry is never read back half-written; an index line whose bytes are gone is dropped.
+//! moves bytes in and out of the Cache API. Each entry has a cache of its own (the file's prefix
+//! and header, the tensor, and its analysis results), so deleting it frees the space at once,
+//! and one more cache ([`offline::INDEX_CACHE_NAME`]) holds the index document. Writes go entry
+//! first, index last, so an entry is never read back half-written.
 
 use std::ops::Range;
 use std::rc::Rc;
@@ -12,7 +12,7 @@ use std::rc::Rc;
 use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Cache, CacheStorage, Request, Response};
+use web_sys::{Cache, CacheStorage, Response};
 
 use crate::pure::analysis::{Analysis, AnalysisOptions};
 use crate::pure::hub;
@@ -47,18 +47,35 @@ fn browser(err: &JsValue) -> StoreError {
     }
 }
 
-/// Opens the store's cache.
-async fn open_store() -> Result<Cache, StoreError> {
+/// The page's `CacheStorage`, when it has one.
+fn cache_storage() -> Result<CacheStorage, StoreError> {
     let window = web_sys::window().ok_or(StoreError::Unsupported)?;
     let has_caches = Reflect::has(&window, &JsValue::from_str("caches")).unwrap_or(false);
     if !has_caches {
         return Err(StoreError::Unsupported);
     }
-    let storage: CacheStorage = window.caches().map_err(|_| StoreError::Unsupported)?;
-    let cache = JsFuture::from(storage.open(offline::STORE_CACHE_NAME))
+    window.caches().map_err(|_| StoreError::Unsupported)
+}
+
+/// Opens one cache by name.
+async fn open_cache(name: &str) -> Result<Cache, StoreError> {
+    let cache = JsFuture::from(cache_storage()?.open(name))
         .await
         .map_err(|err| browser(&err))?;
     cache.dyn_into::<Cache>().map_err(|err| browser(&err))
+}
+
+/// Opens the cache of the index.
+async fn open_store() -> Result<Cache, StoreError> {
+    open_cache(offline::INDEX_CACHE_NAME).await
+}
+
+/// Deletes one whole cache (missing is fine).
+async fn delete_cache(name: &str) -> Result<(), StoreError> {
+    JsFuture::from(cache_storage()?.delete(name))
+        .await
+        .map(|_| ())
+        .map_err(|err| browser(&err))
 }
 
 /// Reads one stored object.
@@ -97,14 +114,6 @@ async fn put_bytes(cache: &Cache, path: &str, bytes: &[u8]) -> Result<(), StoreE
     }
 }
 
-/// Deletes one object (missing is fine).
-async fn delete_path(cache: &Cache, path: &str) -> Result<(), StoreError> {
-    JsFuture::from(cache.delete_with_str(path))
-        .await
-        .map(|_| ())
-        .map_err(|err| browser(&err))
-}
-
 /// Reads the index; a missing or damaged one reads as empty.
 pub async fn load_index() -> SavedIndex {
     let Ok(cache) = open_store().await else {
@@ -127,15 +136,15 @@ async fn write_index(cache: &Cache, index: &SavedIndex) -> Result<(), StoreError
 /// [`StoreError::Full`] when the storage is full (nothing half-written stays listed).
 pub async fn save_entry(entry: SavedEntry, prefix: &[u8], tensor: &[u8]) -> Result<(), StoreError> {
     let cache = open_store().await?;
+    let entry_cache = open_cache(&entry.cache_name()).await?;
     let written = async {
-        put_bytes(&cache, &entry.header_path(), prefix).await?;
-        put_bytes(&cache, &entry.tensor_path(), tensor).await
+        put_bytes(&entry_cache, &entry.header_path(), prefix).await?;
+        put_bytes(&entry_cache, &entry.tensor_path(), tensor).await
     }
     .await;
     if let Err(err) = written {
         // Leave no unlisted bytes behind.
-        let _ignored = delete_path(&cache, &entry.header_path()).await;
-        let _ignored = delete_path(&cache, &entry.tensor_path()).await;
+        let _ignored = delete_cache(&entry.cache_name()).await;
         return Err(err);
     }
     // Re-read the index now: another tab or run may have written it meanwhile.
@@ -157,19 +166,7 @@ pub async fn delete_entry(entry_id: &str) -> Result<(), StoreError> {
     let removed = index.remove(entry_id);
     write_index(&cache, &index).await?;
     if let Some(entry) = removed {
-        let own_prefix = format!("{}{}/", offline::STORE_PREFIX, entry.id());
-        let keys = JsFuture::from(cache.keys())
-            .await
-            .map_err(|err| browser(&err))?;
-        for key in Array::from(&keys).iter() {
-            let Some(request) = key.dyn_ref::<Request>() else {
-                continue;
-            };
-            let url = request.url();
-            if url.contains(&own_prefix) {
-                let _ignored = JsFuture::from(cache.delete_with_request(request)).await;
-            }
-        }
+        delete_cache(&entry.cache_name()).await?;
     }
     Ok(())
 }
@@ -179,12 +176,19 @@ pub async fn delete_entry(entry_id: &str) -> Result<(), StoreError> {
 /// # Errors
 /// A browser failure.
 pub async fn delete_all() -> Result<(), StoreError> {
-    let window = web_sys::window().ok_or(StoreError::Unsupported)?;
-    let storage: CacheStorage = window.caches().map_err(|_| StoreError::Unsupported)?;
-    JsFuture::from(storage.delete(offline::STORE_CACHE_NAME))
+    let names = JsFuture::from(cache_storage()?.keys())
         .await
-        .map(|_| ())
-        .map_err(|err| browser(&err))
+        .map_err(|err| browser(&err))?;
+    delete_cache(offline::INDEX_CACHE_NAME).await?;
+    for name in Array::from(&names)
+        .iter()
+        .filter_map(|name| name.as_string())
+    {
+        if name.starts_with(offline::ENTRY_CACHE_PREFIX) {
+            delete_cache(&name).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The file prefix of a saved entry, with every saved entry of the same file (so that the
@@ -201,7 +205,7 @@ pub async fn open_entry(entry_id: &str) -> Result<(Rc<Vec<u8>>, Vec<SavedEntry>)
         })
     };
     let entry = index.get(entry_id).cloned().ok_or_else(gone)?;
-    let cache = open_store().await.map_err(|_| gone())?;
+    let cache = open_cache(&entry.cache_name()).await.map_err(|_| gone())?;
     let prefix = get_bytes(&cache, &entry.header_path())
         .await
         .ok()
@@ -266,7 +270,7 @@ pub async fn read_saved_range(
             range.start, range.end
         )));
     };
-    let cache = open_store()
+    let cache = open_cache(&entry.cache_name())
         .await
         .map_err(|_| not_saved(format!("Tensor `{}`", entry.key.tensor_name)))?;
     get_bytes(&cache, &entry.tensor_path())
@@ -331,11 +335,22 @@ pub async fn open_hub_with_store(
                 open_saved_hub(&entry_id, Some(note), run).await
             }
             HubPlan::Saved { entry_id } => open_saved_hub(&entry_id, None, run).await,
-            // Nothing saved either: the usual path reports the network failure.
-            _ => Ok(HubOpen {
-                opened: source::open_hub_resolved(request, None, run).await?,
-                offline_note: None,
-            }),
+            // Nothing saved either. Some mirrors answer files but not the API, so try the
+            // file URLs; if they cannot be reached either, say that nothing is saved.
+            _ => match source::open_hub_resolved(request, None, run).await {
+                Ok(opened) => Ok(HubOpen {
+                    opened,
+                    offline_note: None,
+                }),
+                Err(err) if err.is_unreachable() => Err(offline::unreachable(
+                    &index,
+                    &lookup,
+                    request.rev,
+                    resolved.failure.as_deref().unwrap_or("no answer"),
+                )
+                .into()),
+                Err(err) => Err(err),
+            },
         };
     }
     Ok(HubOpen {
@@ -476,7 +491,8 @@ pub async fn whole_file_sha256(opened: &OpenedFile) -> Result<String, SourceErro
 
 /// A stored analysis result for a saved entry and options, if any.
 pub async fn load_result(entry_id: &str, options: &AnalysisOptions) -> Option<Analysis> {
-    let cache = open_store().await.ok()?;
+    let entry = load_index().await.get(entry_id).cloned()?;
+    let cache = open_cache(&entry.cache_name()).await.ok()?;
     let bytes = get_bytes(&cache, &offline::result_path(entry_id, options))
         .await
         .ok()??;
@@ -485,12 +501,12 @@ pub async fn load_result(entry_id: &str, options: &AnalysisOptions) -> Option<An
 
 /// Stores an analysis result for a saved entry (only while the entry is listed).
 pub async fn save_result(entry_id: &str, options: &AnalysisOptions, analysis: &Analysis) {
-    let Ok(cache) = open_store().await else {
+    let Some(entry) = load_index().await.get(entry_id).cloned() else {
         return;
     };
-    if load_index().await.get(entry_id).is_none() {
+    let Ok(cache) = open_cache(&entry.cache_name()).await else {
         return;
-    }
+    };
     if let Ok(bytes) = serde_json::to_vec(analysis) {
         let _ignored = put_bytes(&cache, &offline::result_path(entry_id, options), &bytes).await;
     }

@@ -398,6 +398,8 @@ pub struct RevisionOutcome {
     pub info: Option<hub::RevisionInfo>,
     /// True when the server could not be reached at all (offline, DNS, CORS).
     pub unreachable: bool,
+    /// What went wrong, when the call failed.
+    pub failure: Option<String>,
 }
 
 /// Asks the Hub which commit the requested revision is, and which files it has (one small
@@ -415,12 +417,17 @@ pub async fn resolve_revision(
         Ok(fetched) => Ok(RevisionOutcome {
             info: hub::parse_revision_info(&fetched.bytes).ok(),
             unreachable: false,
+            failure: None,
         }),
         Err(FetchError::Cancelled) => Err(FetchError::Cancelled.into()),
-        Err(err) => Ok(RevisionOutcome {
-            info: None,
-            unreachable: SourceError::from(err).is_unreachable(),
-        }),
+        Err(err) => {
+            let err = SourceError::from(err);
+            Ok(RevisionOutcome {
+                info: None,
+                unreachable: err.is_unreachable(),
+                failure: Some(err.to_string()),
+            })
+        }
     }
 }
 

@@ -65,8 +65,11 @@ try {
     rows.repeatPinned.push(await navigateAndTime(page, pinnedUrl));
     // The same without the stored result: the SVD runs on the saved tensor.
     await page.evaluate(async () => {
-      const cache = await caches.open('poslens-saved-v1');
-      for (const request of await cache.keys()) if (request.url.includes('/result-')) await cache.delete(request);
+      for (const name of await caches.keys()) {
+        if (!name.startsWith('poslens-saved-v1-entry-')) continue;
+        const cache = await caches.open(name);
+        for (const request of await cache.keys()) if (request.url.includes('/result-')) await cache.delete(request);
+      }
     });
     rows.repeatPinnedNoResult.push(await navigateAndTime(page, pinnedUrl));
     await context.close();
