@@ -2,6 +2,7 @@
 //! ([`format`](mod@format), [`shards`], [`hub`]), pick the positional embedding ([`detect`]),
 //! decode it ([`decode`]), analyse it ([`analysis`]), and lay out charts ([`chart`]).
 //! Settings travel in share links through [`url_state`]; results leave as text through [`export`].
+//! Retry, resume and consistency decisions for the network live in [`transfer`].
 //!
 //! Nothing here imports web-sys, wasm-bindgen or leptos.
 
@@ -13,4 +14,5 @@ pub mod export;
 pub mod format;
 pub mod hub;
 pub mod shards;
+pub mod transfer;
 pub mod url_state;
