@@ -18,7 +18,8 @@ use crate::pure::detect::{self, DetectError, MatrixView};
 use crate::pure::format::{self, FormatError, Header, LEN_PREFIX_BYTES};
 use crate::pure::hub::{self, HubError, WeightsChoice};
 use crate::pure::shards::{self, ShardError};
-use crate::web::fetch::{self, FetchError, Fetched, RequestContext};
+use crate::pure::transfer::{self, ErrorKind, FileIdentity};
+use crate::web::fetch::{self, FetchError, Fetched, RequestContext, WholeStream};
 use crate::web::js::js_error_text;
 
 /// The built-in sample: the all-MiniLM-L6-v2 positional embedding, copied into the build.
@@ -59,6 +60,22 @@ impl SourceError {
     /// Returns true when the user cancelled.
     pub fn is_cancelled(&self) -> bool {
         matches!(self, SourceError::Fetch(FetchError::Cancelled))
+    }
+
+    /// The kind the page shows for this failure (`[data-testid=error]`'s `data-kind`).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SourceError::Fetch(error) => error.kind(),
+            SourceError::Hub(error) => error.kind(),
+            SourceError::Format(error) => error.kind(),
+            SourceError::Shards(error) => error.kind(),
+            SourceError::Detect(DetectError::NoPositionalEmbedding { .. }) => {
+                ErrorKind::NoEmbedding
+            }
+            SourceError::Detect(DetectError::NotFound { .. }) => ErrorKind::MissingTensor,
+            SourceError::Detect(_) => ErrorKind::BadTensor,
+            SourceError::LocalRead { .. } => ErrorKind::LocalRead,
+        }
     }
 
     /// Returns true when the server could not be reached at all (offline, DNS, CORS).
@@ -110,10 +127,15 @@ pub struct OpenedFile {
     pub candidates: Vec<MatrixView>,
     /// The tensor a shard index chose, when the file is a shard.
     pub shard_tensor: Option<String>,
+    /// The file version the header was read from (`ETag`, size); the tensor must match it.
+    pub identity: FileIdentity,
 }
 
 /// Receives `(step label, bytes received, bytes needed)` for the current request.
 pub type ProgressCallback = Rc<dyn Fn(&str, u64, u64)>;
+
+/// Receives a short note about a transfer (a retry, a resume, a whole-file download).
+pub type NoteCallback = Rc<dyn Fn(&str)>;
 
 /// Shared state for the requests of one run: cancellation, byte counting and progress.
 pub struct RunContext {
@@ -125,16 +147,23 @@ pub struct RunContext {
     pub network_bytes: Rc<Cell<u64>>,
     /// Receives `(step label, bytes received, bytes needed)` for the current request.
     pub on_progress: ProgressCallback,
+    /// Receives notes about retries, resumes and whole-file downloads.
+    pub on_note: NoteCallback,
+    /// The open answer of a server that ignored `Range`, continued by the next read of the
+    /// same file instead of a new download from byte 0. Dropped (and so cancelled) with the run.
+    pub whole_stream: Cell<Option<WholeStream>>,
 }
 
 impl RunContext {
     /// Runs one whole-file GET, counting its bytes.
     async fn get_whole(&self, url: &str, label: &str) -> Result<Fetched, FetchError> {
         let on_progress = |received: u64| (self.on_progress)(label, received, received);
+        let on_note = |note: &str| (self.on_note)(note);
         let ctx = RequestContext {
             signal: &self.signal,
             repo: &self.repo,
             on_progress: &on_progress,
+            on_note: &on_note,
         };
         let outcome = fetch::fetch_whole(url, &ctx).await;
         if let Ok(fetched) = &outcome {
@@ -152,17 +181,44 @@ impl RunContext {
     ) -> Result<Fetched, FetchError> {
         let needed = range.end.saturating_sub(range.start);
         let on_progress = |received: u64| (self.on_progress)(label, received.min(needed), needed);
+        let on_note = |note: &str| (self.on_note)(note);
         (self.on_progress)(label, 0, needed);
         let ctx = RequestContext {
             signal: &self.signal,
             repo: &self.repo,
             on_progress: &on_progress,
+            on_note: &on_note,
         };
-        let outcome = fetch::fetch_range(url, range, &ctx).await;
-        if let Ok(fetched) = &outcome {
-            self.count(fetched.received_bytes);
+        // Continue an open whole-file answer for this file rather than starting again at 0.
+        let stream = self
+            .whole_stream
+            .take()
+            .filter(|open| open.url() == url && open.position_byte() <= range.start);
+        if let Some(open) = &stream {
+            if range.start.saturating_sub(open.position_byte()) >= WHOLE_STREAM_NOTE_BYTES {
+                (self.on_note)(&transfer::whole_stream_note(
+                    range.end,
+                    open.position_byte(),
+                ));
+            }
         }
-        outcome
+        let outcome = fetch::fetch_range_continuing(url, range, &ctx, stream).await;
+        match outcome {
+            Ok((fetched, rest)) => {
+                self.count(fetched.received_bytes);
+                if rest.is_some() && range.start >= WHOLE_STREAM_NOTE_BYTES {
+                    (self.on_note)(&transfer::whole_stream_note(range.end, 0));
+                }
+                self.whole_stream.set(rest);
+                Ok(fetched)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Stops a whole-file download kept open for a later read.
+    fn drop_whole_stream(&self) {
+        drop(self.whole_stream.take());
     }
 
     /// Adds bytes to the run's network total.
@@ -172,6 +228,10 @@ impl RunContext {
     }
 }
 
+/// A server that ignores `Range` makes the app read this many bytes or more before the
+/// wanted ones: worth a note saying how much must be downloaded.
+const WHOLE_STREAM_NOTE_BYTES: u64 = 1024 * 1024;
+
 /// Bytes read from a source, with what the answer said about the file.
 struct RangeRead {
     /// The requested bytes.
@@ -180,6 +240,8 @@ struct RangeRead {
     file_len_bytes: Option<u64>,
     /// The commit the Hub served, when reported.
     repo_commit: Option<String>,
+    /// The file version that answered.
+    identity: FileIdentity,
 }
 
 /// Reads `range` from a source.
@@ -196,6 +258,7 @@ async fn read_range(
                 bytes: fetched.bytes,
                 file_len_bytes: fetched.file_len_bytes,
                 repo_commit: fetched.repo_commit,
+                identity: fetched.identity,
             })
         }
         ByteSource::Local { file } => {
@@ -220,6 +283,7 @@ async fn read_range(
                 bytes,
                 file_len_bytes,
                 repo_commit: None,
+                identity: FileIdentity::new(None, file_len_bytes),
             })
         }
         ByteSource::Memory { bytes } => {
@@ -232,9 +296,22 @@ async fn read_range(
                 bytes: slice.to_vec(),
                 file_len_bytes: Some(bytes.len() as u64),
                 repo_commit: None,
+                identity: FileIdentity::new(None, Some(bytes.len() as u64)),
             })
         }
     }
+}
+
+/// What [`read_header`] learnt: the header, the file size, the commit and the file version.
+struct HeaderRead {
+    /// The parsed header.
+    header: Header,
+    /// The whole file's size, when known.
+    file_len_bytes: Option<u64>,
+    /// The commit that served it, when reported.
+    commit: Option<String>,
+    /// The file version that answered both reads.
+    identity: FileIdentity,
 }
 
 /// Reads and parses the header: the 8-byte length prefix, then exactly the header bytes.
@@ -242,7 +319,7 @@ async fn read_header(
     source: &ByteSource,
     known_len_bytes: Option<u64>,
     run: &RunContext,
-) -> Result<(Header, Option<u64>, Option<String>), SourceError> {
+) -> Result<HeaderRead, SourceError> {
     let prefix = read_range(
         source,
         &(0..LEN_PREFIX_BYTES),
@@ -254,28 +331,42 @@ async fn read_header(
     let header_len_bytes = format::header_len_from_prefix(&prefix.bytes, file_len_bytes)?;
     let header_range = format::header_byte_range(header_len_bytes);
     let header_read = read_range(source, &header_range, "Reading the header", run).await?;
+    transfer::check_same_file(source_url(source), &prefix.identity, &header_read.identity)
+        .map_err(FetchError::from)?;
     let header = format::parse_header(&header_read.bytes, file_len_bytes)?;
-    let commit = prefix.repo_commit.or(header_read.repo_commit);
-    Ok((header, file_len_bytes, commit))
+    Ok(HeaderRead {
+        header,
+        file_len_bytes,
+        commit: prefix.repo_commit.or(header_read.repo_commit),
+        identity: prefix.identity.merged_with(&header_read.identity),
+    })
+}
+
+/// The URL of a Hub source, or the empty string for local and in-memory ones.
+fn source_url(source: &ByteSource) -> &str {
+    match source {
+        ByteSource::Hub { url, .. } => url,
+        ByteSource::Local { .. } | ByteSource::Memory { .. } => "",
+    }
 }
 
 /// Builds an [`OpenedFile`] once the header is known.
 fn opened(
     source: ByteSource,
     file_path: String,
-    file_len_bytes: Option<u64>,
     commit_sha: Option<String>,
-    header: Header,
+    read: HeaderRead,
 ) -> OpenedFile {
-    let candidates = detect::matrix_candidates(&header);
+    let candidates = detect::matrix_candidates(&read.header);
     OpenedFile {
         source,
         file_path,
-        file_len_bytes,
+        file_len_bytes: read.file_len_bytes,
         commit_sha,
-        header,
+        header: read.header,
         candidates,
         shard_tensor: None,
+        identity: read.identity,
     }
 }
 
@@ -307,6 +398,11 @@ pub async fn open_hub(
     let info = match run.get_whole(&api_url, "Resolving the revision").await {
         Ok(fetched) => hub::parse_revision_info(&fetched.bytes).ok(),
         Err(FetchError::Cancelled) => return Err(FetchError::Cancelled.into()),
+        // The Hub answers 401 to anonymous visitors for a repository that does not exist (or
+        // is private): say so, rather than calling it gated.
+        Err(FetchError::Hub(HubError::Gated { status, url, repo })) => {
+            return Err(HubError::RepoNotFound { status, url, repo }.into())
+        }
         Err(_) => None,
     };
     let commit_sha = info.as_ref().map(|info| info.sha.clone());
@@ -409,8 +505,8 @@ async fn open_hub_file(
         repo: request.repo.to_owned(),
         url,
     };
-    let (header, file_len_bytes, served_commit) = read_header(&source, None, run).await?;
-    let commit_sha = commit_sha.or(served_commit.filter(|sha| hub::is_commit_sha(sha)));
+    let read = read_header(&source, None, run).await?;
+    let commit_sha = commit_sha.or(read.commit.clone().filter(|sha| hub::is_commit_sha(sha)));
     // Read the tensor at the commit that served the header, so all bytes match.
     let source = match &commit_sha {
         Some(sha) if sha != rev => ByteSource::Hub {
@@ -419,13 +515,7 @@ async fn open_hub_file(
         },
         _ => source,
     };
-    Ok(opened(
-        source,
-        path.to_owned(),
-        file_len_bytes,
-        commit_sha,
-        header,
-    ))
+    Ok(opened(source, path.to_owned(), commit_sha, read))
 }
 
 /// Opens a local file picked by the user; reads only its header (no network).
@@ -440,8 +530,8 @@ pub async fn open_local(file: File, run: &RunContext) -> Result<OpenedFile, Sour
     }
     let name = file.name();
     let source = ByteSource::Local { file };
-    let (header, file_len_bytes, _) = read_header(&source, Some(file_len_bytes), run).await?;
-    Ok(opened(source, name, file_len_bytes, None, header))
+    let read = read_header(&source, Some(file_len_bytes), run).await?;
+    Ok(opened(source, name, None, read))
 }
 
 /// Downloads the built-in sample (a small static file in the build) and reads its header.
@@ -453,13 +543,12 @@ pub async fn open_sample(run: &RunContext) -> Result<OpenedFile, SourceError> {
     let bytes = Rc::new(fetched.bytes);
     let file_len_bytes = Some(bytes.len() as u64);
     let source = ByteSource::Memory { bytes };
-    let (header, file_len_bytes, _) = read_header(&source, file_len_bytes, run).await?;
+    let read = read_header(&source, file_len_bytes, run).await?;
     Ok(opened(
         source,
         "minilm_position_embeddings.safetensors".to_owned(),
-        file_len_bytes,
         None,
-        header,
+        read,
     ))
 }
 
@@ -486,7 +575,14 @@ pub async fn read_tensor(
     run: &RunContext,
 ) -> Result<Vec<u8>, SourceError> {
     let entry = file.header.tensor(&view.tensor_name)?;
-    let range = format::plan_tensor_read(entry, format::DEFAULT_MAX_TENSOR_BYTES)?;
-    let read = read_range(&file.source, &range, "Downloading the tensor", run).await?;
+    // The size cap is checked here, before any of the tensor's bytes are asked for.
+    let range = format::plan_tensor_read(entry, transfer::MAX_TENSOR_BYTES)?;
+    let outcome = read_range(&file.source, &range, "Downloading the tensor", run).await;
+    // Nothing else will be read from this file in this run: stop any whole-file download.
+    run.drop_whole_stream();
+    let read = outcome?;
+    // Never analyse a tensor from another version of the file than its header.
+    transfer::check_same_file(source_url(&file.source), &file.identity, &read.identity)
+        .map_err(FetchError::from)?;
     Ok(read.bytes)
 }

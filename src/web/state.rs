@@ -27,6 +27,9 @@ pub enum SourceKind {
 /// What the user should know about a failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorInfo {
+    /// The failure's kind (`not-found`, `gated`…), from the core's error enums; shown as
+    /// `[data-testid=error]`'s `data-kind`.
+    pub kind: String,
     /// A short headline ("Not found", "Network unreachable"…).
     pub title: String,
     /// What happened and what to do.
@@ -139,6 +142,10 @@ pub struct AppState {
     pub draft_file: RwSignal<String>,
     /// The kind of source the last run opened, for Retry.
     pub last_kind: RwSignal<SourceKind>,
+    /// Notes about the current run's transfers (retries, resumes, whole-file downloads).
+    pub transfer_notes: RwSignal<Vec<String>>,
+    /// A Hub address from the link that is not the default, waiting for the user's click.
+    pub hub_to_confirm: RwSignal<Option<String>>,
 }
 
 impl AppState {
@@ -158,6 +165,8 @@ impl AppState {
             longest_task_ms: RwSignal::new(0.0),
             histogram_bins: RwSignal::new(DEFAULT_HISTOGRAM_BINS),
             last_kind: RwSignal::new(SourceKind::Hub),
+            transfer_notes: RwSignal::new(Vec::new()),
+            hub_to_confirm: RwSignal::new(None),
         }
     }
 
