@@ -437,6 +437,9 @@ fn describe_source_error(err: &SourceError) -> ErrorInfo {
     let (title, offer_sample, offer_picker) = match (err, hub_error) {
         (_, Some(HubError::NotFound { .. })) => ("Not found (404)", false, false),
         (_, Some(HubError::RepoNotFound { .. })) => ("No such repository", false, false),
+        (_, Some(HubError::RequestedFileMissing { .. })) => {
+            ("No such file in this revision", false, false)
+        }
         (_, Some(HubError::Gated { .. })) => ("Gated or private repository", true, false),
         (_, Some(HubError::Network { .. })) => (
             "The Hub cannot be reached (network down or CORS refused)",
