@@ -312,12 +312,6 @@ pub enum FormatError {
         /// The cap.
         max_bytes: u64,
     },
-    /// The file is too large to hold in memory on this platform.
-    #[error("The file needs {len_bytes} bytes in memory, more than this platform can address. Open a smaller file, or let the app fetch only the header and one tensor by byte ranges.")]
-    TooLargeForMemory {
-        /// The number of bytes that would be needed.
-        len_bytes: u64,
-    },
 }
 
 impl FormatError {
@@ -325,9 +319,7 @@ impl FormatError {
     /// other problem) not a usable safetensors file.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            FormatError::TensorTooLarge { .. } | FormatError::TooLargeForMemory { .. } => {
-                ErrorKind::TooLarge
-            }
+            FormatError::TensorTooLarge { .. } => ErrorKind::TooLarge,
             FormatError::MissingTensor { .. } => ErrorKind::MissingTensor,
             _ => ErrorKind::NotSafetensors,
         }
