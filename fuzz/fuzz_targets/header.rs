@@ -24,13 +24,19 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let Ok(header) = parse_header(header_bytes, None) else {
-        assert!(whole.is_err(), "the whole-file parse accepted what the ranged parse refused");
+        assert!(
+            whole.is_err(),
+            "the whole-file parse accepted what the ranged parse refused"
+        );
         return;
     };
     assert_eq!(header.header_len_bytes, header_len);
     let mut expected_start = header.data_start_byte;
     for entry in &header.tensors {
-        assert_eq!(entry.byte_range.start, expected_start, "tensors must be packed in order");
+        assert_eq!(
+            entry.byte_range.start, expected_start,
+            "tensors must be packed in order"
+        );
         assert!(entry.byte_range.end >= entry.byte_range.start);
         expected_start = entry.byte_range.end;
         if entry.len_bytes() <= DEFAULT_MAX_TENSOR_BYTES {

@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
     for shard in index.shard_files() {
         assert_eq!(validate_shard_name(shard), Ok(()));
         assert!(shard.ends_with(".safetensors"));
-        assert!(!shard.contains(['/', '\\', ':', '?', '#', '%']), "{shard:?}");
+        assert!(
+            !shard.contains(['/', '\\', ':', '?', '#', '%']),
+            "{shard:?}"
+        );
         assert!(!shard.contains(".."), "{shard:?}");
         assert!(!shard.starts_with('.'), "{shard:?}");
     }
