@@ -229,7 +229,7 @@ pub fn start_first_run(state: AppState) {
     } else {
         state.hub_to_confirm.set(Some(hub));
         state.status.set(Status::Idle {
-            note: Some("Waiting for you to confirm the Hub address below.".to_owned()),
+            note: Some("Waiting for you to confirm the Hub address named by the link.".to_owned()),
         });
     }
 }
