@@ -2,7 +2,8 @@
 //! cancellation.
 //!
 //! Requests carry at most one custom header, `Range: bytes=a-b`, so that browsers send them
-//! as simple CORS requests without a preflight. No credentials and no referrer are sent. The
+//! as simple CORS requests without a preflight. No credentials and no referrer are sent, and
+//! the HTTP cache is bypassed (it could serve a range of another version of the file). The
 //! body is read chunk by chunk from its `ReadableStream`, so progress is real.
 //!
 //! What to do when something goes wrong is decided by [`crate::pure::transfer`]:
@@ -19,8 +20,8 @@ use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortSignal, Headers, ReadableStreamDefaultReader, ReferrerPolicy, RequestCredentials,
-    RequestInit, Response,
+    AbortSignal, Headers, ReadableStreamDefaultReader, ReferrerPolicy, RequestCache,
+    RequestCredentials, RequestInit, Response,
 };
 
 use crate::pure::hub::{self, HubError};
@@ -528,6 +529,9 @@ async fn send(
     // No cookies or HTTP auth, and no Referer: a share link must not leak who reads what.
     init.set_credentials(RequestCredentials::Omit);
     init.set_referrer_policy(ReferrerPolicy::NoReferrer);
+    // Bypass the HTTP cache: it may answer a range from bytes cached for another version of
+    // the file (same URL, other ETag), which would mix two versions in one matrix.
+    init.set_cache(RequestCache::NoStore);
     if let Some(range) = range {
         let headers = Headers::new().map_err(browser)?;
         headers

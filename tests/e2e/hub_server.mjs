@@ -309,7 +309,11 @@ export async function startHub(options = {}) {
     const fault = faultFor(file, location);
     const doSend = () => {
       if (fault?.status && consume(fault)) {
-        const retryAfter = fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {};
+        // A browser reads Retry-After only when the answer exposes it under CORS.
+        const retryAfter =
+          fault.retryAfter !== undefined
+            ? { 'Retry-After': String(fault.retryAfter), 'Access-Control-Expose-Headers': `${EXPOSE_HEADERS}, Retry-After` }
+            : {};
         const code = fault.status === 429 ? 'RateLimited' : 'ServerError';
         sendError(res, req, fault.status, code, `Injected fault: HTTP ${fault.status} for ${file.repo}/${file.path}`, retryAfter);
         return;
