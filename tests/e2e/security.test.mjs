@@ -14,8 +14,8 @@ const HOSTILE_REPO = 'acme/markup-names';
 /** A small safetensors file whose tensor names and metadata are markup. */
 function hostileFile() {
   const names = [SCRIPT_NAME, IMG_NAME, JS_NAME];
-  const rows = 6;
-  const cols = 4;
+  const rows = 12;
+  const cols = 10;
   const tensorBytes = rows * cols * 4;
   const header = {
     __metadata__: { format: 'pt', [SCRIPT_NAME]: IMG_NAME, link: 'javascript:alert(1)' },
