@@ -101,7 +101,9 @@ describe('security', { timeout: TEST_TIMEOUT_MS }, () => {
 
   it('no request carries a Cookie or a Referer', async () => {
     const app = await suite.newAppPage();
-    // Cookies for the hub and CDN host: a request made with credentials would carry them.
+    // Cookies for the hub and CDN host: a request made with `credentials: 'include'` would carry them
+    // (127.0.0.1 on any port is the same site). Without `referrerPolicy: 'no-referrer'` every request
+    // would carry the app's origin as Referer.
     await app.page.context().addCookies([
       { name: 'hub_session', value: 'secret-session', url: suite.hub.hubUrl },
       { name: 'cdn_token', value: 'secret-token', url: suite.hub.cdnUrl },
