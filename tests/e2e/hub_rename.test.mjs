@@ -96,3 +96,36 @@ describe('renamed repositories and pinned revisions', { timeout: TEST_TIMEOUT_MS
     }
   });
 });
+
+describe('renamed repositories when the API redirects too', { timeout: TEST_TIMEOUT_MS }, () => {
+  let suite;
+  const gpt2 = loadGolden('gpt2-like');
+
+  before(async () => {
+    suite = await startSuite({
+      repos: standardRepos({ 'openai-community/gpt2': { files: { 'model.safetensors': GPT2_LIKE_PATH } } }),
+      hubOptions: { apiRedirects: true },
+    });
+  });
+  after(async () => {
+    await suite?.close();
+  });
+
+  it('repo=gpt2 follows the API\'s 307 as well and reads the canonical repository', async () => {
+    const app = await suite.newAppPage();
+    await app.open({ hub: suite.hub.hubUrl, repo: 'gpt2' });
+    await app.waitReady();
+    const r = await app.results();
+    assert.equal(r.commitSha, DEFAULT_COMMIT_SHA);
+    assertSingularValuesClose(r.singularValues, gpt2.full.singular_values, { count: 10 });
+    const api = suite.hub.log.filter((entry) => entry.url.startsWith('/api/models/'));
+    assert.deepEqual(
+      api.map((entry) => [entry.url, entry.status]),
+      [
+        [`/api/models/gpt2/revision/main`, 307],
+        [`/api/models/openai-community/gpt2/revision/main`, 200],
+      ],
+    );
+  });
+});
+

@@ -98,13 +98,13 @@ export function standardRepos(extra = {}) {
 
 /**
  * Start everything one test file needs: the app's static server, the hub stand-in, and Chromium.
- * Call close() in after().
+ * `hubOptions` go to startHub (e.g. `{ apiRedirects: true }`). Call close() in after().
  */
-export async function startSuite({ repos = standardRepos(), faults = {} } = {}) {
+export async function startSuite({ repos = standardRepos(), faults = {}, hubOptions = {} } = {}) {
   ensureTestData();
   ensureDist();
   const app = await startStaticServer(DIST_DIR);
-  const hub = await startHub({ files: repos, faults });
+  const hub = await startHub({ files: repos, faults, ...hubOptions });
   let browser;
   try {
     browser = await launchBrowser();
