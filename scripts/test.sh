@@ -2,7 +2,8 @@
 # Run every poslens test, installing whatever is missing first. Fails fast, with a summary.
 #
 #   scripts/test.sh             everything: set-up, test data, fmt, clippy and rustdoc (native and
-#                               wasm32), cargo test, the release build into dist/, and the browser suite
+#                               wasm32), cargo test, a short fuzz run of each parser, the release
+#                               build into dist/, and the browser suite
 #   scripts/test.sh --no-e2e    everything but the browser suite (no Chromium needed)
 #   scripts/test.sh --quick     fmt, clippy, rustdoc and cargo test only (inner loop)
 #
@@ -94,11 +95,14 @@ step "clippy (wasm32)" 0 cargo clippy --target "$WASM_TARGET" --all-targets -- -
 step "cargo doc (native, wasm32)" 0 env RUSTDOCFLAGS="-D warnings" bash -c 'cargo doc --no-deps --lib --quiet && cargo doc --no-deps --lib --quiet --target "$0"' "$WASM_TARGET"
 step "cargo test" 1 cargo test --no-fail-fast
 if ((run_build == 1)); then
+  step "fuzz (cargo fuzz, 5 s per target)" 0 scripts/fuzz.sh 5
+fi
+if ((run_build == 1)); then
   step "trunk build --release" 0 trunk build --release --offline --dist dist
 fi
 if ((run_e2e == 1)); then
   step "e2e data (make_gpt2_like.py)" 0 python3 tests/e2e/make_gpt2_like.py
-  step "e2e (node --test, chromium)" 1 node --test --test-concurrency=1 --test-reporter=tap tests/e2e/
+  step "e2e (node --test, chromium)" 1 node --test --test-concurrency=1 --test-reporter=tap tests/e2e/*.test.mjs
 fi
 
 print_summary

@@ -287,9 +287,13 @@ fn range_response_checks() {
         check_range_response(206, Some("bytes 90-99/100"), &(90..200), url, "r").unwrap(),
         Some(100)
     );
+    // A 200 (the server ignored Range) is handled by the browser shell before this check,
+    // which streams the whole answer; here it is just not a 206.
     let ignored = check_range_response(200, None, &(0..8), url, "r").unwrap_err();
-    assert!(matches!(ignored, HubError::RangeIgnored { .. }));
-    assert!(ignored.to_string().contains("200 instead of 206"));
+    assert!(matches!(
+        ignored,
+        HubError::UnexpectedStatus { status: 200, .. }
+    ));
     assert!(matches!(
         check_range_response(206, Some("bytes 1-8/100"), &(0..8), url, "r"),
         Err(HubError::RangeMismatch { .. })

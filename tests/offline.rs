@@ -72,6 +72,8 @@ fn index_round_trips_and_rejects_garbage() {
     index.upsert(entry("gpt2", SHA_A, "main", "wpe.weight", 1.0));
     let parsed = SavedIndex::parse(&index.to_json()).unwrap();
     assert_eq!(parsed, index);
+    assert!(index.knows_hub("https://huggingface.co/"));
+    assert!(!index.knows_hub("http://127.0.0.1:8765"));
     assert!(matches!(
         SavedIndex::parse(b"not json"),
         Err(OfflineError::BadIndex { .. })

@@ -28,13 +28,16 @@ use serde::Deserialize;
 
 pub use safetensors::Dtype;
 
+use crate::pure::transfer::{size_label, ErrorKind};
+
 /// Number of bytes of the little-endian `u64` header length that starts every file.
 pub const LEN_PREFIX_BYTES: u64 = 8;
 
 /// Largest header accepted, in bytes (the same cap as the `safetensors` crate).
 pub const MAX_HEADER_BYTES: u64 = 100_000_000;
 
-/// Default cap on the size of a single tensor read, in bytes (512 MiB).
+/// Default cap on the size of a single tensor read, in bytes (512 MiB), checked before any of
+/// the tensor's bytes are fetched. See [`crate::pure::transfer::MAX_TENSOR_BYTES`] for why.
 pub const DEFAULT_MAX_TENSOR_BYTES: u64 = 512 * 1024 * 1024;
 
 /// How many tensor names an error message lists before summarising the rest.
@@ -300,7 +303,7 @@ pub enum FormatError {
         available: Vec<String>,
     },
     /// The tensor is larger than the read cap.
-    #[error("Tensor `{name}` is {len_bytes} bytes, above the {max_bytes}-byte limit for one read. Pick a smaller tensor (a positional embedding is usually a few MB).")]
+    #[error("Tensor `{name}` is {} ({len_bytes} bytes), above the {} limit for one tensor in a browser tab, so none of its bytes were downloaded. Pick a smaller tensor (a positional embedding is usually a few MB).", size_label(*.len_bytes), size_label(*.max_bytes))]
     TensorTooLarge {
         /// The tensor's name.
         name: String,
@@ -309,12 +312,18 @@ pub enum FormatError {
         /// The cap.
         max_bytes: u64,
     },
-    /// The file is too large to hold in memory on this platform.
-    #[error("The file needs {len_bytes} bytes in memory, more than this platform can address. Open a smaller file, or let the app fetch only the header and one tensor by byte ranges.")]
-    TooLargeForMemory {
-        /// The number of bytes that would be needed.
-        len_bytes: u64,
-    },
+}
+
+impl FormatError {
+    /// The kind the page shows for this failure: too large, a missing tensor, or (for every
+    /// other problem) not a usable safetensors file.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            FormatError::TensorTooLarge { .. } => ErrorKind::TooLarge,
+            FormatError::MissingTensor { .. } => ErrorKind::MissingTensor,
+            _ => ErrorKind::NotSafetensors,
+        }
+    }
 }
 
 /// Phrases the pointed size of a Git LFS pointer for an error message.
@@ -536,23 +545,29 @@ impl<'de> Deserialize<'de> for RawHeader {
 /// The reserved key holding free-form string metadata.
 const METADATA_KEY: &str = "__metadata__";
 
-/// Parses the `__metadata__` value into a string map, stringifying non-string values.
+/// Parses the `__metadata__` value into a string map.
+///
+/// The format allows only strings as values (the `safetensors` crate refuses anything else),
+/// so a number, list, object or null is an error naming the key.
 fn parse_metadata(value: serde_json::Value) -> Result<BTreeMap<String, String>, FormatError> {
     let serde_json::Value::Object(object) = value else {
         return Err(FormatError::InvalidMetadata {
             detail: format!("found {}", json_kind(&value)),
         });
     };
-    Ok(object
+    object
         .into_iter()
-        .map(|(key, value)| {
-            let text = match value {
-                serde_json::Value::String(text) => text,
-                other => other.to_string(),
-            };
-            (key, text)
+        .map(|(key, value)| match value {
+            serde_json::Value::String(text) => Ok((key, text)),
+            other => Err(FormatError::InvalidMetadata {
+                detail: format!(
+                    "the value of `{}` is {}, not a string",
+                    crate::pure::hub::shorten(&key, 80),
+                    json_kind(&other)
+                ),
+            }),
         })
-        .collect())
+        .collect()
 }
 
 /// Names the kind of a JSON value for messages.

@@ -8,6 +8,8 @@ use std::ops::Range;
 
 use serde::Deserialize;
 
+use crate::pure::transfer::ErrorKind;
+
 /// The public Hugging Face Hub endpoint, used when a share link names no other.
 pub const DEFAULT_HUB: &str = "https://huggingface.co";
 
@@ -72,6 +74,22 @@ pub enum HubError {
         /// The repository that was asked for.
         repo: String,
     },
+    /// The revision API answered 401 or 404 for the repository itself: no public repository
+    /// has that name (the Hub answers 401 to visitors who are not logged in when a repository
+    /// does not exist or is private).
+    #[error(
+        "there is no public repository `{repo}` on this Hub (HTTP {status} at {url}). \
+         Check the spelling of the repository id (owner/name, for example `openai-community/gpt2`); \
+         a private repository cannot be read by this app, which sends no credentials"
+    )]
+    RepoNotFound {
+        /// The HTTP status code (401, 403 or 404).
+        status: u16,
+        /// The URL that answered.
+        url: String,
+        /// The repository that was asked for.
+        repo: String,
+    },
     /// The Hub answered 429: too many requests.
     #[error("the Hub is rate limiting requests (HTTP 429) at {url}: wait a minute and retry")]
     RateLimited {
@@ -115,15 +133,6 @@ pub enum HubError {
         url: String,
         /// What the browser reported.
         detail: String,
-    },
-    /// The server ignored the `Range` header and answered 200 with the whole file.
-    #[error(
-        "the server at {url} ignored the byte-range request (HTTP 200 instead of 206), so it would send the whole file. \
-         Use a Hub or mirror that supports Range requests, or open a local copy of the file"
-    )]
-    RangeIgnored {
-        /// The URL that ignored the range.
-        url: String,
     },
     /// The server answered 206 but with different bytes from those asked for.
     #[error(
@@ -549,8 +558,9 @@ pub fn range_header_value(range: &Range<u64>) -> String {
 /// Checks the answer to a ranged GET for `requested` bytes.
 ///
 /// A 206 whose `Content-Range` covers exactly the requested bytes (clipped to the file's
-/// end) passes and yields the file length, if the server gave it. A 200 means the server
-/// ignored the range; any other status is described by [`describe_http_status`].
+/// end) passes and yields the file length, if the server gave it. Any other status is
+/// described by [`describe_http_status`] (the browser shell handles a 200, a server that
+/// ignored the range, before calling this).
 pub fn check_range_response(
     status: u16,
     content_range: Option<&str>,
@@ -560,11 +570,6 @@ pub fn check_range_response(
 ) -> Result<Option<u64>, HubError> {
     match status {
         206 => {}
-        200 => {
-            return Err(HubError::RangeIgnored {
-                url: url.to_owned(),
-            })
-        }
         other => return Err(describe_http_status(other, url, repo)),
     }
     let header = content_range.ok_or_else(|| HubError::BadContentRange {
@@ -637,4 +642,44 @@ pub(crate) fn shorten(text: &str, max_chars: usize) -> String {
         }
     }
     out
+}
+
+/// Describes an unsuccessful answer from the revision API (`/api/models/{repo}/revision/{rev}`).
+///
+/// The Hub answers 401 to anonymous visitors for a repository that does not exist or is
+/// private, so a 401 or 403 here means "no such public repository" ([`HubError::RepoNotFound`]).
+/// Other statuses read as for any URL ([`describe_http_status`]).
+pub fn describe_api_status(status: u16, url: &str, repo: &str) -> HubError {
+    match status {
+        401 | 403 => HubError::RepoNotFound {
+            status,
+            url: url.to_owned(),
+            repo: repo.to_owned(),
+        },
+        other => describe_http_status(other, url, repo),
+    }
+}
+
+impl HubError {
+    /// The kind the page shows for this failure (`[data-testid=error]`'s `data-kind`).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            HubError::Gated { .. } => ErrorKind::Gated,
+            HubError::NotFound { .. }
+            | HubError::RepoNotFound { .. }
+            | HubError::RequestedFileMissing { .. } => ErrorKind::NotFound,
+            HubError::RateLimited { .. } => ErrorKind::RateLimited,
+            HubError::ServerError { .. } => ErrorKind::Server,
+            HubError::RangeNotSatisfiable { .. } => ErrorKind::Changed,
+            HubError::Network { .. } => ErrorKind::Network,
+            HubError::NotWeightsFile { .. }
+            | HubError::NoStandardWeightsFile { .. }
+            | HubError::NoSafetensors { .. } => ErrorKind::NotSafetensors,
+            HubError::UnexpectedStatus { .. }
+            | HubError::RangeMismatch { .. }
+            | HubError::BadContentRange { .. }
+            | HubError::BadRevisionInfo { .. }
+            | HubError::BadCommitSha { .. } => ErrorKind::BadAnswer,
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! decode it ([`decode`]), analyse it ([`analysis`]), and lay out charts ([`chart`]).
 //! Settings travel in share links through [`url_state`]; results leave as text through [`export`].
 //! Saved entries for offline use are keyed and looked up by [`offline`].
+//! Retry, resume and consistency decisions for the network live in [`transfer`].
 //!
 //! Nothing here imports web-sys, wasm-bindgen or leptos.
 
@@ -15,4 +16,5 @@ pub mod format;
 pub mod hub;
 pub mod offline;
 pub mod shards;
+pub mod transfer;
 pub mod url_state;

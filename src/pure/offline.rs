@@ -372,6 +372,13 @@ impl SavedIndex {
         ids
     }
 
+    /// Whether any Hub entry was saved from this Hub endpoint (the user used it before).
+    pub fn knows_hub(&self, hub: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|entry| entry.key.origin == EntryOrigin::Hub && same_hub(&entry.key.hub, hub))
+    }
+
     /// A sentence listing what is saved, for the "not available offline" message.
     pub fn summary_sentence(&self) -> String {
         if self.entries.is_empty() {

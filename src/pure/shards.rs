@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::pure::format::{sniff_text_kind, TextKind};
+use crate::pure::transfer::ErrorKind;
 
 /// The conventional file name of a sharded model's index.
 pub const INDEX_FILE_NAME: &str = "model.safetensors.index.json";
@@ -85,6 +86,22 @@ pub enum ShardError {
         /// Why it was refused.
         reason: &'static str,
     },
+}
+
+impl ShardError {
+    /// The kind the page shows for this failure: an HTML page or LFS pointer is not the JSON
+    /// index at all; anything else is a bad index.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ShardError::LooksLikeHtml | ShardError::LooksLikeLfsPointer => {
+                ErrorKind::NotSafetensors
+            }
+            ShardError::NotJson { .. }
+            | ShardError::NotAnIndex { .. }
+            | ShardError::EmptyWeightMap
+            | ShardError::UnsafeShardName { .. } => ErrorKind::BadIndex,
+        }
+    }
 }
 
 /// Checks a shard file name taken from an untrusted index.

@@ -10,14 +10,18 @@ use web_sys::{AbortController, File};
 
 use crate::pure::detect::{DetectError, MatrixView};
 use crate::pure::format::FormatError;
-use crate::pure::hub::HubError;
+use crate::pure::hub::{HubError, DEFAULT_HUB};
 use crate::pure::offline::OfflineError;
+use crate::pure::transfer::ErrorKind;
+use crate::pure::transfer::TransferError;
 use crate::pure::url_state::{self, ViewSettings};
 use crate::web::fetch::FetchError;
 use crate::web::js::sleep_ms;
 use crate::web::perf;
 use crate::web::protocol::JobSpec;
-use crate::web::source::{self, HubRequest, OpenedFile, ProgressCallback, RunContext, SourceError};
+use crate::web::source::{
+    self, HubRequest, NoteCallback, OpenedFile, ProgressCallback, RunContext, SourceError,
+};
 use crate::web::state::{
     analysis_options, AppState, CachedTensor, ErrorInfo, FileInfo, ProgressInfo, ResultInfo,
     SaveProblem, SourceKind, Status, RUNTIME,
@@ -126,6 +130,7 @@ pub fn start_run(state: AppState, run_source: RunSource) {
     });
     let Some(signal) = signal else {
         state.status.set(Status::Error(ErrorInfo {
+            kind: ErrorKind::Browser.as_str().to_owned(),
             title: "Browser not supported".to_owned(),
             message:
                 "This browser cannot cancel downloads (no AbortController). Use a current browser."
@@ -155,6 +160,8 @@ pub fn start_run(state: AppState, run_source: RunSource) {
         label: "Starting".to_owned(),
     });
     state.progress.set(ProgressInfo::default());
+    state.transfer_notes.set(Vec::new());
+    state.hub_to_confirm.set(None);
     let settings = state.settings.get_untracked();
     let on_progress: ProgressCallback = Rc::new(move |label: &str, received, needed| {
         if is_current(generation) {
@@ -168,11 +175,20 @@ pub fn start_run(state: AppState, run_source: RunSource) {
             });
         }
     });
+    let on_note: NoteCallback = Rc::new(move |note: &str| {
+        if is_current(generation) {
+            state
+                .transfer_notes
+                .update(|notes| notes.push(note.to_owned()));
+        }
+    });
     let run = RunContext {
         signal,
         repo: settings.repo.clone(),
         network_bytes: Rc::new(Cell::new(0)),
         on_progress,
+        on_note,
+        whole_stream: Cell::new(None),
     };
     spawn_local(async move {
         let outcome = run_pipeline(state, generation, run_source, &settings, &run).await;
@@ -203,11 +219,39 @@ pub fn start_run(state: AppState, run_source: RunSource) {
                 state.status.set(Status::Error(describe_source_error(&err)))
             }
             Err(RunError::Worker(err)) => state.status.set(Status::Error(ErrorInfo {
+                kind: ErrorKind::Analysis.as_str().to_owned(),
                 title: "The analysis failed".to_owned(),
                 message: capitalise(&err.to_string()),
                 offer_sample: false,
                 offer_picker: true,
             })),
+        }
+    });
+}
+
+/// Starts the page's first analysis. A link that names a Hub other than the default waits
+/// for one click (the [`crate::web::components::hub_confirm::HubConfirm`] card) before the
+/// first request goes to that address.
+pub fn start_first_run(state: AppState) {
+    let hub = state
+        .settings
+        .with_untracked(|settings| settings.hub.clone());
+    if hub == DEFAULT_HUB {
+        start_run(state, RunSource::Hub);
+        return;
+    }
+    // A Hub that models were saved from was confirmed before: no need to ask again (and a
+    // pinned link to a saved commit makes no request at all).
+    spawn_local(async move {
+        if saved::load_index().await.knows_hub(&hub) {
+            start_run(state, RunSource::Hub);
+        } else {
+            state.hub_to_confirm.set(Some(hub));
+            state.status.set(Status::Idle {
+                note: Some(
+                    "Waiting for you to confirm the Hub address named by the link.".to_owned(),
+                ),
+            });
         }
     });
 }
@@ -601,6 +645,10 @@ fn describe_source_error(err: &SourceError) -> ErrorInfo {
     };
     let (title, offer_sample, offer_picker) = match (err, hub_error) {
         (_, Some(HubError::NotFound { .. })) => ("Not found (404)", false, false),
+        (_, Some(HubError::RepoNotFound { .. })) => ("No such repository", false, false),
+        (_, Some(HubError::RequestedFileMissing { .. })) => {
+            ("No such file in this revision", false, false)
+        }
         (_, Some(HubError::Gated { .. })) => ("Gated or private repository", true, false),
         (_, Some(HubError::Network { .. })) => (
             "The Hub cannot be reached (network down or CORS refused)",
@@ -608,6 +656,19 @@ fn describe_source_error(err: &SourceError) -> ErrorInfo {
             false,
         ),
         (_, Some(HubError::RateLimited { .. })) => ("Rate limited", true, false),
+        (_, Some(HubError::ServerError { .. })) => ("The server failed", true, false),
+        (SourceError::Fetch(FetchError::Transfer(TransferError::Changed { .. })), _) => {
+            ("The file changed while reading", false, false)
+        }
+        (SourceError::Fetch(FetchError::Transfer(TransferError::KeptDropping { .. })), _) => {
+            ("The connection kept dropping", true, false)
+        }
+        (SourceError::Fetch(FetchError::Transfer(TransferError::GaveUp { cause, .. })), _) => {
+            match cause {
+                HubError::RateLimited { .. } => ("Rate limited", true, false),
+                _ => ("The server failed", true, false),
+            }
+        }
         (SourceError::Hub(_), _) | (_, Some(_)) => {
             ("The Hub's answer could not be used", true, false)
         }
@@ -634,6 +695,7 @@ fn describe_source_error(err: &SourceError) -> ErrorInfo {
         (SourceError::Fetch(_), _) => ("The download failed", true, false),
     };
     ErrorInfo {
+        kind: err.kind().as_str().to_owned(),
         title: title.to_owned(),
         message,
         offer_sample,

@@ -6,10 +6,11 @@ use wasm_bindgen::JsCast;
 
 use crate::pure::analysis::approx_rank;
 use crate::pure::url_state;
-use crate::web::actions::{self, RunSource};
+use crate::web::actions;
 use crate::web::components::errors::{ErrorPanel, OffsetNote, UrlNotes};
 use crate::web::components::heatmap::{ColorRangeControl, Heatmap};
 use crate::web::components::histogram::Histogram;
+use crate::web::components::hub_confirm::HubConfirm;
 use crate::web::components::line_plot::LinePlot;
 use crate::web::components::offline::{
     KeepOffline, OfflineBadge, OfflineNote, SavedPanel, UpdateBanner,
@@ -49,8 +50,9 @@ pub fn App() -> impl IntoView {
     // The listener lives as long as the page.
     on_pop.forget();
 
-    // The default view is exactly the notebook's analysis, started at once.
-    actions::start_run(state, RunSource::Hub);
+    // The default view is exactly the notebook's analysis, started at once (after one click
+    // when the link names another Hub).
+    actions::start_first_run(state);
 
     let has_result = move || state.result.with(Option::is_some);
 
@@ -66,6 +68,7 @@ pub fn App() -> impl IntoView {
         <main class="layout">
             <UpdateBanner/>
             <UrlNotes/>
+            <HubConfirm/>
             <SourcePanel/>
             <SavedPanel/>
             <StatusPanel/>

@@ -18,7 +18,8 @@ use crate::pure::detect::{self, DetectError, MatrixView};
 use crate::pure::format::{self, FormatError, Header, LEN_PREFIX_BYTES};
 use crate::pure::hub::{self, HubError, WeightsChoice};
 use crate::pure::shards::{self, ShardError};
-use crate::web::fetch::{self, FetchError, Fetched, RequestContext};
+use crate::pure::transfer::{self, ErrorKind, FileIdentity};
+use crate::web::fetch::{self, FetchError, Fetched, RequestContext, WholeStream};
 use crate::web::js::js_error_text;
 
 /// The built-in sample: the all-MiniLM-L6-v2 positional embedding, copied into the build.
@@ -62,6 +63,26 @@ impl SourceError {
     /// Returns true when the user cancelled.
     pub fn is_cancelled(&self) -> bool {
         matches!(self, SourceError::Fetch(FetchError::Cancelled))
+    }
+
+    /// The kind the page shows for this failure (`[data-testid=error]`'s `data-kind`).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SourceError::Fetch(error) => error.kind(),
+            SourceError::Hub(error) => error.kind(),
+            SourceError::Format(error) => error.kind(),
+            SourceError::Shards(error) => error.kind(),
+            SourceError::Detect(DetectError::NoPositionalEmbedding { .. }) => {
+                ErrorKind::NoEmbedding
+            }
+            SourceError::Detect(DetectError::NotFound { .. }) => ErrorKind::MissingTensor,
+            SourceError::Detect(_) => ErrorKind::BadTensor,
+            SourceError::LocalRead { .. } => ErrorKind::LocalRead,
+            SourceError::Offline(crate::pure::offline::OfflineError::Unreachable { .. }) => {
+                ErrorKind::Network
+            }
+            SourceError::Offline(_) => ErrorKind::NotOffline,
+        }
     }
 
     /// Returns true when the server could not be reached at all (offline, DNS, CORS).
@@ -125,10 +146,15 @@ pub struct OpenedFile {
     pub header_prefix: Rc<Vec<u8>>,
     /// The repository's file list at the commit (Hub files, when the revision API answered).
     pub repo_files: Vec<String>,
+    /// The file version the header was read from (`ETag`, size); the tensor must match it.
+    pub identity: FileIdentity,
 }
 
 /// Receives `(step label, bytes received, bytes needed)` for the current request.
 pub type ProgressCallback = Rc<dyn Fn(&str, u64, u64)>;
+
+/// Receives a short note about a transfer (a retry, a resume, a whole-file download).
+pub type NoteCallback = Rc<dyn Fn(&str)>;
 
 /// Shared state for the requests of one run: cancellation, byte counting and progress.
 pub struct RunContext {
@@ -140,16 +166,23 @@ pub struct RunContext {
     pub network_bytes: Rc<Cell<u64>>,
     /// Receives `(step label, bytes received, bytes needed)` for the current request.
     pub on_progress: ProgressCallback,
+    /// Receives notes about retries, resumes and whole-file downloads.
+    pub on_note: NoteCallback,
+    /// The open answer of a server that ignored `Range`, continued by the next read of the
+    /// same file instead of a new download from byte 0. Dropped (and so cancelled) with the run.
+    pub whole_stream: Cell<Option<WholeStream>>,
 }
 
 impl RunContext {
     /// Runs one whole-file GET, counting its bytes.
     async fn get_whole(&self, url: &str, label: &str) -> Result<Fetched, FetchError> {
         let on_progress = |received: u64| (self.on_progress)(label, received, received);
+        let on_note = |note: &str| (self.on_note)(note);
         let ctx = RequestContext {
             signal: &self.signal,
             repo: &self.repo,
             on_progress: &on_progress,
+            on_note: &on_note,
         };
         let outcome = fetch::fetch_whole(url, &ctx).await;
         if let Ok(fetched) = &outcome {
@@ -167,17 +200,44 @@ impl RunContext {
     ) -> Result<Fetched, FetchError> {
         let needed = range.end.saturating_sub(range.start);
         let on_progress = |received: u64| (self.on_progress)(label, received.min(needed), needed);
+        let on_note = |note: &str| (self.on_note)(note);
         (self.on_progress)(label, 0, needed);
         let ctx = RequestContext {
             signal: &self.signal,
             repo: &self.repo,
             on_progress: &on_progress,
+            on_note: &on_note,
         };
-        let outcome = fetch::fetch_range(url, range, &ctx).await;
-        if let Ok(fetched) = &outcome {
-            self.count(fetched.received_bytes);
+        // Continue an open whole-file answer for this file rather than starting again at 0.
+        let stream = self
+            .whole_stream
+            .take()
+            .filter(|open| open.url() == url && open.position_byte() <= range.start);
+        if let Some(open) = &stream {
+            if range.start.saturating_sub(open.position_byte()) >= WHOLE_STREAM_NOTE_BYTES {
+                (self.on_note)(&transfer::whole_stream_note(
+                    range.end,
+                    open.position_byte(),
+                ));
+            }
         }
-        outcome
+        let outcome = fetch::fetch_range_continuing(url, range, &ctx, stream).await;
+        match outcome {
+            Ok((fetched, rest)) => {
+                self.count(fetched.received_bytes);
+                if rest.is_some() && range.start >= WHOLE_STREAM_NOTE_BYTES {
+                    (self.on_note)(&transfer::whole_stream_note(range.end, 0));
+                }
+                self.whole_stream.set(rest);
+                Ok(fetched)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Stops a whole-file download kept open for a later read.
+    fn drop_whole_stream(&self) {
+        drop(self.whole_stream.take());
     }
 
     /// Adds bytes to the run's network total.
@@ -187,6 +247,10 @@ impl RunContext {
     }
 }
 
+/// A server that ignores `Range` makes the app read this many bytes or more before the
+/// wanted ones: worth a note saying how much must be downloaded.
+const WHOLE_STREAM_NOTE_BYTES: u64 = 1024 * 1024;
+
 /// Bytes read from a source, with what the answer said about the file.
 struct RangeRead {
     /// The requested bytes.
@@ -195,6 +259,8 @@ struct RangeRead {
     file_len_bytes: Option<u64>,
     /// The commit the Hub served, when reported.
     repo_commit: Option<String>,
+    /// The file version that answered.
+    identity: FileIdentity,
 }
 
 /// Reads `range` from a source.
@@ -211,6 +277,7 @@ async fn read_range(
                 bytes: fetched.bytes,
                 file_len_bytes: fetched.file_len_bytes,
                 repo_commit: fetched.repo_commit,
+                identity: fetched.identity,
             })
         }
         ByteSource::Local { file } => {
@@ -235,6 +302,7 @@ async fn read_range(
                 bytes,
                 file_len_bytes,
                 repo_commit: None,
+                identity: FileIdentity::new(None, file_len_bytes),
             })
         }
         ByteSource::Saved { prefix, entries } => {
@@ -255,10 +323,12 @@ async fn read_range(
             };
             let needed = range.end.saturating_sub(range.start);
             (run.on_progress)(label, bytes.len() as u64, needed);
+            let file_len_bytes = entries.first().map(|entry| entry.file_len_bytes);
             Ok(RangeRead {
                 bytes,
-                file_len_bytes: entries.first().map(|entry| entry.file_len_bytes),
+                file_len_bytes,
                 repo_commit: None,
+                identity: FileIdentity::new(None, file_len_bytes),
             })
         }
         ByteSource::Memory { bytes } => {
@@ -271,9 +341,24 @@ async fn read_range(
                 bytes: slice.to_vec(),
                 file_len_bytes: Some(bytes.len() as u64),
                 repo_commit: None,
+                identity: FileIdentity::new(None, Some(bytes.len() as u64)),
             })
         }
     }
+}
+
+/// What [`read_header`] learnt: the header, the file size, the commit and the file version.
+struct HeaderRead {
+    /// The parsed header.
+    header: Header,
+    /// The whole file's size, when known.
+    file_len_bytes: Option<u64>,
+    /// The commit that served it, when reported.
+    commit: Option<String>,
+    /// The file version that answered both reads.
+    identity: FileIdentity,
+    /// The raw first `8 + N` bytes, kept for offline use.
+    prefix_bytes: Vec<u8>,
 }
 
 /// Reads and parses the header: the 8-byte length prefix, then exactly the header bytes.
@@ -293,28 +378,28 @@ async fn read_header(
     let header_len_bytes = format::header_len_from_prefix(&prefix.bytes, file_len_bytes)?;
     let header_range = format::header_byte_range(header_len_bytes);
     let header_read = read_range(source, &header_range, "Reading the header", run).await?;
+    transfer::check_same_file(source_url(source), &prefix.identity, &header_read.identity)
+        .map_err(FetchError::from)?;
     let header = format::parse_header(&header_read.bytes, file_len_bytes)?;
     let commit = prefix.repo_commit.or(header_read.repo_commit);
+    let identity = prefix.identity.merged_with(&header_read.identity);
     let mut prefix_bytes = prefix.bytes;
     prefix_bytes.extend_from_slice(&header_read.bytes);
     Ok(HeaderRead {
         header,
         file_len_bytes,
         commit,
+        identity,
         prefix_bytes,
     })
 }
 
-/// A parsed header with what the reads said about the file.
-struct HeaderRead {
-    /// The parsed header.
-    header: Header,
-    /// The whole file's size, when known.
-    file_len_bytes: Option<u64>,
-    /// The commit the Hub served, when reported.
-    commit: Option<String>,
-    /// The raw first `8 + N` bytes.
-    prefix_bytes: Vec<u8>,
+/// The URL of a Hub source, or the empty string for local, in-memory and saved ones.
+fn source_url(source: &ByteSource) -> &str {
+    match source {
+        ByteSource::Hub { url, .. } => url,
+        ByteSource::Local { .. } | ByteSource::Memory { .. } | ByteSource::Saved { .. } => "",
+    }
 }
 
 /// Builds an [`OpenedFile`] once the header is known.
@@ -335,6 +420,7 @@ fn opened(
         shard_tensor: None,
         header_prefix: Rc::new(read.prefix_bytes),
         repo_files: Vec::new(),
+        identity: read.identity,
     }
 }
 
@@ -420,6 +506,11 @@ pub async fn resolve_revision(
             failure: None,
         }),
         Err(FetchError::Cancelled) => Err(FetchError::Cancelled.into()),
+        // The Hub answers 401 to anonymous visitors for a repository that does not exist (or
+        // is private): say so, rather than calling it gated.
+        Err(FetchError::Hub(HubError::Gated { status, url, repo })) => {
+            Err(HubError::RepoNotFound { status, url, repo }.into())
+        }
         Err(err) => {
             let err = SourceError::from(err);
             Ok(RevisionOutcome {
@@ -625,7 +716,14 @@ pub async fn read_tensor(
     run: &RunContext,
 ) -> Result<Vec<u8>, SourceError> {
     let entry = file.header.tensor(&view.tensor_name)?;
-    let range = format::plan_tensor_read(entry, format::DEFAULT_MAX_TENSOR_BYTES)?;
-    let read = read_range(&file.source, &range, "Downloading the tensor", run).await?;
+    // The size cap is checked here, before any of the tensor's bytes are asked for.
+    let range = format::plan_tensor_read(entry, transfer::MAX_TENSOR_BYTES)?;
+    let outcome = read_range(&file.source, &range, "Downloading the tensor", run).await;
+    // Nothing else will be read from this file in this run: stop any whole-file download.
+    run.drop_whole_stream();
+    let read = outcome?;
+    // Never analyse a tensor from another version of the file than its header.
+    transfer::check_same_file(source_url(&file.source), &file.identity, &read.identity)
+        .map_err(FetchError::from)?;
     Ok(read.bytes)
 }

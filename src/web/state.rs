@@ -28,6 +28,9 @@ pub enum SourceKind {
 /// What the user should know about a failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorInfo {
+    /// The failure's kind (`not-found`, `gated`…), from the core's error enums; shown as
+    /// `[data-testid=error]`'s `data-kind`.
+    pub kind: String,
     /// A short headline ("Not found", "Network unreachable"…).
     pub title: String,
     /// What happened and what to do.
@@ -140,6 +143,10 @@ pub struct AppState {
     pub draft_file: RwSignal<String>,
     /// The kind of source the last run opened, for Retry.
     pub last_kind: RwSignal<SourceKind>,
+    /// Notes about the current run's transfers (retries, resumes, whole-file downloads).
+    pub transfer_notes: RwSignal<Vec<String>>,
+    /// A Hub address from the link that is not the default, waiting for the user's click.
+    pub hub_to_confirm: RwSignal<Option<String>>,
     /// Whether the browser says it is online (`navigator.onLine`).
     pub online: RwSignal<bool>,
     /// A new build of the app is installed and waits for a reload.
@@ -186,6 +193,8 @@ impl AppState {
             longest_task_ms: RwSignal::new(0.0),
             histogram_bins: RwSignal::new(DEFAULT_HISTOGRAM_BINS),
             last_kind: RwSignal::new(SourceKind::Hub),
+            transfer_notes: RwSignal::new(Vec::new()),
+            hub_to_confirm: RwSignal::new(None),
             online: RwSignal::new(true),
             update_ready: RwSignal::new(false),
             offline_note: RwSignal::new(None),

@@ -54,20 +54,34 @@ export const LOGIN_PAGE_HTML = `<!DOCTYPE html>
 </html>
 `;
 
+/** The repository whose model.safetensors is a sign-in page (named so that no error word appears in it). */
+export const PAGE_REPO = 'acme/portal-model';
+/** The repository that needs an accepted licence: its listing is public, its files answer 401. */
+export const LICENSED_REPO = 'acme/licensed-model';
+
 /**
  * Repositories every hub has unless the caller overrides them:
- * - `test/html`: model.safetensors is an HTML page (as when a login page is served instead of the file);
- * - `test/gated`: a gated repository; its file list is public, its files answer 401.
+ * - PAGE_REPO (`acme/portal-model`): model.safetensors is an HTML page (as when a login page is served instead of the file);
+ * - LICENSED_REPO (`acme/licensed-model`): a gated repository; its file list is public, its files answer 401.
  */
 export function builtinRepos() {
   const fakeWeights = Buffer.alloc(64);
   fakeWeights.writeBigUInt64LE(2n, 0);
   fakeWeights.write('{}', 8);
   return {
-    'test/html': { files: { 'model.safetensors': Buffer.from(LOGIN_PAGE_HTML), 'config.json': Buffer.from('{}\n') } },
-    'test/gated': { gated: true, files: { 'model.safetensors': fakeWeights, 'config.json': Buffer.from('{}\n') } },
+    [PAGE_REPO]: { files: { 'model.safetensors': Buffer.from(LOGIN_PAGE_HTML), 'config.json': Buffer.from('{}\n') } },
+    [LICENSED_REPO]: { gated: true, files: { 'model.safetensors': fakeWeights, 'config.json': Buffer.from('{}\n') } },
   };
 }
+
+/**
+ * Legacy repository ids and their canonical ids, as on the Hub since 2024 (huggingface/transformers#28795):
+ * `/resolve/` URLs of the old id answer 307 with a relative Location on the new id, and the API answers for the new id.
+ */
+export const DEFAULT_RENAMES = {
+  gpt2: 'openai-community/gpt2',
+  'bert-base-uncased': 'google-bert/bert-base-uncased',
+};
 
 function isSha(rev) {
   return /^[0-9a-f]{40}$/.test(rev);
@@ -104,27 +118,44 @@ export function parseRange(header, size) {
   return { kind: 'range', start, end };
 }
 
+function fileMap(name, files) {
+  const map = new Map();
+  for (const [filePath, source] of Object.entries(files)) {
+    const size = Buffer.isBuffer(source) ? source.length : fs.statSync(source).size;
+    const lfs = LFS_PATTERN.test(filePath) || size >= LFS_MIN_BYTES;
+    map.set(filePath, { repo: name, path: filePath, source, size, lfs, contentType: contentTypeFor(filePath, source) });
+  }
+  return map;
+}
+
 class Repo {
   constructor(name, spec, defaultSha) {
     const files = spec && typeof spec === 'object' && spec.files ? spec.files : spec;
     this.name = name;
     this.sha = spec.sha ?? defaultSha;
     this.gated = Boolean(spec.gated);
-    /** Other revision names (branches, refs/pr/N) → commit SHA. All revisions hold the same files. */
+    /** Commit SHA → its files. `main` holds `files`; `commits` adds other commits with their own bytes. */
+    this.filesBySha = new Map([[this.sha, fileMap(name, files)]]);
+    for (const [sha, commitFiles] of Object.entries(spec.commits ?? {})) this.filesBySha.set(sha, fileMap(name, commitFiles));
+    /** Revision names (branches, tags, refs/pr/N) → commit SHA; a revision without its own commit holds `files`. */
     this.revisions = { main: this.sha, ...(spec.revisions ?? {}) };
-    this.files = new Map();
-    for (const [filePath, source] of Object.entries(files)) {
-      const size = Buffer.isBuffer(source) ? source.length : fs.statSync(source).size;
-      const lfs = LFS_PATTERN.test(filePath) || size >= LFS_MIN_BYTES;
-      this.files.set(filePath, { repo: name, path: filePath, source, size, lfs, contentType: contentTypeFor(filePath, source) });
-    }
     this.cdnKey = crypto.createHash('sha256').update(name).digest('hex').slice(0, 32);
+  }
+
+  /** The files at the main commit (the repository's usual content). */
+  get files() {
+    return this.filesBySha.get(this.sha);
+  }
+
+  /** The files at a commit (a commit without its own files holds the main commit's). */
+  filesAt(sha) {
+    return this.filesBySha.get(sha) ?? this.files;
   }
 
   /** The commit SHA a revision names, or null when the repository has no such revision. */
   commitFor(rev) {
     if (Object.hasOwn(this.revisions, rev)) return this.revisions[rev];
-    if (isSha(rev) && Object.values(this.revisions).includes(rev)) return rev;
+    if (isSha(rev) && (Object.values(this.revisions).includes(rev) || this.filesBySha.has(rev))) return rev;
     return null;
   }
 }
@@ -169,13 +200,25 @@ function decodePathSegments(text) {
  * Start the hub and the CDN on 127.0.0.1.
  *
  * @param {object} options
- * @param {Record<string, {files: Record<string, string|Buffer>, sha?: string, gated?: boolean, revisions?: Record<string,string>}>} options.files
- *   repository name → its files (file path in the repo → absolute path on disk, or a Buffer).
+ * @param {Record<string, {files: Record<string, string|Buffer>, sha?: string, gated?: boolean, revisions?: Record<string,string>,
+ *   commits?: Record<string, Record<string, string|Buffer>>}>} options.files
+ *   repository name → its files (file path in the repo → absolute path on disk, or a Buffer) at its main commit;
+ *   `commits` adds other commits (sha → files) with their own bytes, `revisions` names them (`{ v1: sha }`).
  * @param {string} [options.commitSha] the commit SHA of every repository's `main` (default DEFAULT_COMMIT_SHA).
- * @param {Record<string, {ignoreRange?: boolean, status?: number, dropAfterBytes?: number, delayMs?: number, times?: number, at?: 'hub'|'cdn'}>} [options.faults]
+ * @param {Record<string, {ignoreRange?: boolean, status?: number, retryAfter?: string|number, dropAfterBytes?: number,
+ *   stallAfterBytes?: number, etagChangesAfter?: number, delayMs?: number, times?: number, at?: 'hub'|'cdn'}>} [options.faults]
  *   `"repo/path"` → a fault for the responses that carry that file's bytes (on the CDN for LFS files,
- *   on the hub for small ones, unless `at` says otherwise). `times` limits how many responses it hits
- *   (a drop counts only when it cuts a body short). `delayMs` holds every answer back that long.
+ *   on the hub for small ones, unless `at` says otherwise):
+ *   - `status` answers with that status (e.g. 503, or 429 with `retryAfter` as its Retry-After header);
+ *   - `dropAfterBytes` sends that many body bytes, then cuts the connection;
+ *   - `stallAfterBytes` sends that many body bytes, then nothing more (the connection stays open);
+ *   - `etagChangesAfter` answers with another ETag after that many answers (the file was replaced);
+ *   - `ignoreRange` answers 200 with the whole file; `delayMs` holds every answer back that long.
+ *   `times` limits how many responses it hits (once: 1; every time: leave it out); a drop or stall
+ *   counts only when it cuts a body short.
+ * @param {Record<string, string>} [options.renames] legacy id → canonical id (default DEFAULT_RENAMES,
+ *   used only for canonical ids this hub has). `/resolve/` answers 307 with a relative Location.
+ * @param {boolean} [options.apiRedirects] the API answers 307 for a legacy id too (default: it answers for the new id).
  * @param {number} [options.hubPort] 0 (any free port) unless given; so is options.cdnPort.
  * @param {boolean} [options.builtins] add `test/html` and `test/gated` (default true).
  * @param {(entry: object) => void} [options.onRequest] called with each finished log entry.
@@ -186,6 +229,11 @@ export async function startHub(options = {}) {
   const commitSha = options.commitSha ?? DEFAULT_COMMIT_SHA;
   const specs = { ...(options.builtins === false ? {} : builtinRepos()), ...(options.files ?? {}) };
   const repos = new Map(Object.entries(specs).map(([name, spec]) => [name, new Repo(name, spec, commitSha)]));
+  // Legacy id → canonical id, kept only where the canonical repository exists here.
+  const renames = new Map(
+    Object.entries(options.renames ?? DEFAULT_RENAMES).filter(([from, to]) => repos.has(to) && !repos.has(from)),
+  );
+  const apiRedirects = Boolean(options.apiRedirects);
   const reposByCdnKey = new Map([...repos.values()].map((repo) => [repo.cdnKey, repo]));
   const faults = new Map(Object.entries(options.faults ?? {}).map(([key, fault]) => [key, { ...fault }]));
   const signingKey = crypto.randomBytes(16);
@@ -201,6 +249,11 @@ export async function startHub(options = {}) {
     if (!fault) return null;
     const at = fault.at ?? (file.lfs ? 'cdn' : 'hub');
     return at === location ? fault : null;
+  }
+
+  /** Whether a fault applies to this answer without using it up (for faults counted elsewhere). */
+  function active(fault) {
+    return Boolean(fault) && (fault.times === undefined || fault.times > 0);
   }
 
   /** Whether a fault still applies (its `times` is not used up); counts one use. */
@@ -227,17 +280,48 @@ export async function startHub(options = {}) {
     res.poslensEntry.bytes += res.req.method === 'HEAD' ? 0 : body.length;
   }
 
-  function sendError(res, req, status, code, message) {
-    sendJson(res, status, { error: message }, { ...corsHeaders(req), 'X-Error-Code': code, 'X-Error-Message': message });
+  function sendError(res, req, status, code, message, extraHeaders = {}) {
+    sendJson(res, status, { error: message }, { ...corsHeaders(req), ...extraHeaders, 'X-Error-Code': code, 'X-Error-Message': message });
+  }
+
+  /** The Hub's answer to an anonymous visitor for a repository it does not have (or a private one): 401, not 404. */
+  function sendRepoNotFound(res, req, url) {
+    sendError(
+      res,
+      req,
+      401,
+      'RepoNotFound',
+      `Repository Not Found for url: ${url}. Please make sure you specified the correct repo_id and repo_type. If you are trying to access a private or gated repo, make sure you are authenticated.`,
+    );
+  }
+
+  /** A same-origin 307 with a relative Location, as the Hub answers for a renamed repository. */
+  function sendRename(res, req, location) {
+    const body = Buffer.from(`Temporary Redirect. Redirecting to ${location}`);
+    res.writeHead(307, { ...corsHeaders(req), Location: location, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    if (req.method !== 'HEAD') res.poslensEntry.bytes += body.length;
   }
 
   /** Send a file's bytes (whole or one range), honouring the fault set for it. */
-  function sendBytes(req, res, file, location, extraHeaders) {
+  function sendBytes(req, res, file, location, headersIn) {
+    let extraHeaders = headersIn;
     const fault = faultFor(file, location);
     const doSend = () => {
       if (fault?.status && consume(fault)) {
-        sendError(res, req, fault.status, 'ServerError', `Injected fault: HTTP ${fault.status} for ${file.repo}/${file.path}`);
+        // A browser reads Retry-After only when the answer exposes it under CORS.
+        const retryAfter =
+          fault.retryAfter !== undefined
+            ? { 'Retry-After': String(fault.retryAfter), 'Access-Control-Expose-Headers': `${EXPOSE_HEADERS}, Retry-After` }
+            : {};
+        const code = fault.status === 429 ? 'RateLimited' : 'ServerError';
+        sendError(res, req, fault.status, code, `Injected fault: HTTP ${fault.status} for ${file.repo}/${file.path}`, retryAfter);
         return;
+      }
+      if (fault?.etagChangesAfter !== undefined) {
+        // The file is replaced on the server after this many answers: later answers carry another ETag.
+        fault.answered = (fault.answered ?? 0) + 1;
+        if (fault.answered > fault.etagChangesAfter) extraHeaders = { ...extraHeaders, ETag: `"replaced-${crypto.createHash('sha1').update(file.path).digest('hex')}"` };
       }
       const range = fault?.ignoreRange && consume(fault) ? { kind: 'none' } : parseRange(req.headers.range, file.size);
       const headers = {
@@ -267,9 +351,10 @@ export async function startHub(options = {}) {
         res.end();
         return;
       }
-      // A dropped connection counts as one use of the fault only when it really cuts this body short.
+      // A dropped (or stalled) connection counts as one use of the fault only when it really cuts this body short.
       const drops = fault?.dropAfterBytes !== undefined && fault.dropAfterBytes < length && consume(fault);
-      const limit = drops ? fault.dropAfterBytes : length;
+      const stalls = !drops && fault?.stallAfterBytes !== undefined && fault.stallAfterBytes < length && consume(fault);
+      const limit = drops ? fault.dropAfterBytes : stalls ? fault.stallAfterBytes : length;
       const source = Buffer.isBuffer(file.source)
         ? [file.source.subarray(start, start + limit)]
         : fs.createReadStream(file.source, { start, end: start + limit - 1, highWaterMark: 256 * 1024 });
@@ -281,6 +366,12 @@ export async function startHub(options = {}) {
         },
       });
       const readable = Array.isArray(source) ? (async function* body() { yield* source; })() : source;
+      if (stalls) {
+        // Send `limit` bytes, then nothing more: the connection stays open until the client gives up.
+        entry.stalled = true;
+        pipeline(readable, counter, async function* drain(chunks) { for await (const c of chunks) res.write(c); }, () => {});
+        return;
+      }
       if (limit < length) {
         // Send `limit` bytes, then cut the connection mid-body.
         pipeline(readable, counter, async function* drain(chunks) { for await (const c of chunks) res.write(c); }, () => {
@@ -304,7 +395,7 @@ export async function startHub(options = {}) {
       gated: repo.gated ? 'manual' : false,
       disabled: false,
       tags: ['safetensors'],
-      siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })),
+      siblings: [...repo.filesAt(sha).keys()].map((rfilename) => ({ rfilename })),
     };
   }
 
@@ -332,12 +423,18 @@ export async function startHub(options = {}) {
       } else {
         repoName = rest;
       }
+      const rawRepoName = repoName;
       repoName = decodePathSegments(repoName);
       rev = decodeURIComponent(rev);
       entry.repo = repoName;
-      const repo = repos.get(repoName);
+      if (renames.has(repoName) && apiRedirects) {
+        // Optionally the API redirects too (the app must follow it or read the answer for the new id).
+        sendRename(res, req, `/api/models/${renames.get(repoName)}${rest.slice(rawRepoName.length)}${url.search}`);
+        return;
+      }
+      const repo = repos.get(renames.get(repoName) ?? repoName);
       if (!repo) {
-        sendError(res, req, 404, 'RepoNotFound', 'Repository not found');
+        sendRepoNotFound(res, req, url.href);
         return;
       }
       const sha = repo.commitFor(rev);
@@ -348,7 +445,7 @@ export async function startHub(options = {}) {
       if (kind === 'tree') {
         const prefix = treePath ? `${decodePathSegments(treePath)}/` : '';
         const items = await Promise.all(
-          [...repo.files.values()]
+          [...repo.filesAt(sha).values()]
             .filter((file) => file.path.startsWith(prefix))
             .map(async (file) => ({
               type: 'file',
@@ -374,9 +471,14 @@ export async function startHub(options = {}) {
       const rev = decodeURIComponent(rawRev);
       entry.repo = repoName;
       entry.path = filePath;
+      if (renames.has(repoName)) {
+        // Same origin, relative Location, before any storage redirect; the rest of the path is kept as sent.
+        sendRename(res, req, `/${renames.get(repoName)}/resolve/${resolveSplit[1]}${url.search}`);
+        return;
+      }
       const repo = repos.get(repoName);
       if (!repo) {
-        sendError(res, req, 404, 'RepoNotFound', 'Repository not found');
+        sendRepoNotFound(res, req, url.href);
         return;
       }
       const sha = repo.commitFor(rev);
@@ -394,7 +496,7 @@ export async function startHub(options = {}) {
         );
         return;
       }
-      const file = repo.files.get(filePath);
+      const file = repo.filesAt(sha).get(filePath);
       if (!file) {
         sendError(res, req, 404, 'EntryNotFound', `Entry not found: ${filePath}`);
         return;
@@ -452,7 +554,7 @@ export async function startHub(options = {}) {
       return;
     }
     const filePath = decodePathSegments(match[3]);
-    const file = repo.files.get(filePath);
+    const file = repo.filesAt(match[2]).get(filePath);
     res.poslensEntry.repo = repo.name;
     res.poslensEntry.path = filePath;
     if (!file) {
@@ -476,6 +578,9 @@ export async function startHub(options = {}) {
         repo: null,
         path: null,
         aborted: false,
+        stalled: false,
+        cookie: req.headers.cookie ?? null,
+        referer: req.headers.referer ?? null,
         time: Date.now(),
       };
       res.poslensEntry = entry;
@@ -527,6 +632,12 @@ export async function startHub(options = {}) {
       if (fault) faults.set(`${repoName}/${filePath}`, { ...fault });
       else faults.delete(`${repoName}/${filePath}`);
     },
+    /** Point a revision (a branch such as `main`) of a repository at another commit, as a push does. */
+    setRevision(repoName, rev, sha) {
+      const repo = repos.get(repoName);
+      if (!repo) throw new Error(`no repository ${repoName}`);
+      repo.revisions[rev] = sha;
+    },
     /** Forget the requests logged so far. */
     clearLog() {
       log.length = 0;
@@ -561,7 +672,7 @@ export function defaultRepoFiles(repoRoot) {
       },
     };
     files['test/gpt2-like'] = gpt2;
-    files.gpt2 = gpt2;
+    files['openai-community/gpt2'] = gpt2; // `gpt2` reaches it through the rename (307)
   }
   const shardedDir = path.join(repoRoot, '.cache/e2e/gpt2-sharded');
   const shardNames = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json'];
@@ -592,7 +703,7 @@ async function main() {
       console.log(`${e.server} ${e.method} ${e.status} ${e.url}${e.range ? ` [${e.range}]` : ''} ${e.bytes} B${e.aborted ? ' (aborted)' : ''} origin=${e.origin}`),
   });
   console.log(`hub: ${hub.hubUrl}   cdn: ${hub.cdnUrl}   commit: ${hub.commitSha}`);
-  for (const repo of [...Object.keys(defaultRepoFiles(repoRoot)), 'test/html', 'test/gated']) {
+  for (const repo of [...Object.keys(defaultRepoFiles(repoRoot)), PAGE_REPO, LICENSED_REPO]) {
     console.log(`  ${appUrl}/?hub=${encodeURIComponent(hub.hubUrl)}&repo=${repo}`);
   }
   console.log('Ctrl-C stops.');

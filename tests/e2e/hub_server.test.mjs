@@ -3,11 +3,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_COMMIT_SHA, EXPOSE_HEADERS, parseRange, startHub } from './hub_server.mjs';
+import { DEFAULT_COMMIT_SHA, EXPOSE_HEADERS, LICENSED_REPO, PAGE_REPO, parseRange, startHub } from './hub_server.mjs';
 import { MINILM_PATH, MINILM_REPO } from './lib/harness.mjs';
 
 const APP_ORIGIN = 'http://127.0.0.1:5555';
 const small = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+const older = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 7) % 253));
+const OLD_SHA = 'ba'.repeat(20);
 
 describe('hub_server.mjs', () => {
   let hub;
@@ -16,9 +18,21 @@ describe('hub_server.mjs', () => {
     const files = {
       'test/small': { files: { 'model.safetensors': small, 'config.json': Buffer.from('{"a":1}') }, revisions: { 'refs/pr/35': 'ab'.repeat(20) } },
       'test/faulty': { files: { 'model.safetensors': small } },
+      'test/busy': { files: { 'model.safetensors': small } },
+      'test/stuck': { files: { 'model.safetensors': small } },
+      'test/replaced': { files: { 'model.safetensors': small } },
+      'openai-community/gpt2': { files: { 'model.safetensors': small }, commits: { [OLD_SHA]: { 'model.safetensors': older } }, revisions: { v1: OLD_SHA } },
     };
     if (fs.existsSync(MINILM_PATH)) files[MINILM_REPO] = { files: { 'model.safetensors': MINILM_PATH } };
-    hub = await startHub({ files, faults: { 'test/faulty/model.safetensors': { dropAfterBytes: 10, times: 1 } } });
+    hub = await startHub({
+      files,
+      faults: {
+        'test/faulty/model.safetensors': { dropAfterBytes: 10, times: 1 },
+        'test/busy/model.safetensors': { status: 429, retryAfter: 3, times: 2 },
+        'test/stuck/model.safetensors': { stallAfterBytes: 100, times: 1 },
+        'test/replaced/model.safetensors': { etagChangesAfter: 1 },
+      },
+    });
   });
   after(async () => {
     await hub?.close();
@@ -36,7 +50,7 @@ describe('hub_server.mjs', () => {
     assert.deepEqual(parseRange('bytes=0-1,3-4', 10), { kind: 'ignore' });
   });
 
-  it('lists a revision with its commit sha and files; 404 JSON for an unknown repo', async () => {
+  it('lists a revision with its commit sha and files; 401 RepoNotFound for an unknown repo, as for anonymous visitors', async () => {
     const res = await get(`${hub.hubUrl}/api/models/test/small/revision/main`);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('access-control-allow-origin'), APP_ORIGIN);
@@ -44,9 +58,14 @@ describe('hub_server.mjs', () => {
     assert.equal(body.sha, DEFAULT_COMMIT_SHA);
     assert.deepEqual(body.siblings.map((s) => s.rfilename).sort(), ['config.json', 'model.safetensors']);
     const missing = await get(`${hub.hubUrl}/api/models/nobody/nothing/revision/main`);
-    assert.equal(missing.status, 404);
+    assert.equal(missing.status, 401);
     assert.equal(missing.headers.get('x-error-code'), 'RepoNotFound');
-    assert.ok((await missing.json()).error);
+    assert.match((await missing.json()).error, /Repository Not Found/);
+    const missingFile = await get(`${hub.hubUrl}/nobody/nothing/resolve/main/model.safetensors`);
+    assert.equal(missingFile.status, 401);
+    const missingRev = await get(`${hub.hubUrl}/api/models/test/small/revision/no-such-branch`);
+    assert.equal(missingRev.status, 404);
+    assert.equal(missingRev.headers.get('x-error-code'), 'RevisionNotFound');
   });
 
   it('redirects a weights file to the CDN origin with the Hub headers', async () => {
@@ -105,10 +124,13 @@ describe('hub_server.mjs', () => {
     const missing = await get(`${hub.hubUrl}/test/small/resolve/main/nothing.safetensors`);
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.get('x-error-code'), 'EntryNotFound');
-    const gated = await get(`${hub.hubUrl}/test/gated/resolve/main/model.safetensors`);
+    const gated = await get(`${hub.hubUrl}/${LICENSED_REPO}/resolve/main/model.safetensors`);
     assert.equal(gated.status, 401);
+    assert.equal(gated.headers.get('x-error-code'), 'GatedRepo');
     assert.match((await gated.json()).error, /restricted/);
-    const html = await get(`${hub.hubUrl}/test/html/resolve/main/model.safetensors`, { Range: 'bytes=0-14' }, 'follow');
+    const listing = await get(`${hub.hubUrl}/api/models/${LICENSED_REPO}/revision/main`);
+    assert.equal(listing.status, 200, 'a gated repository lists its files publicly');
+    const html = await get(`${hub.hubUrl}/${PAGE_REPO}/resolve/main/model.safetensors`, { Range: 'bytes=0-14' }, 'follow');
     assert.equal(await html.text(), '<!DOCTYPE html>');
     const preflight = await fetch(`${hub.hubUrl}/test/small/resolve/main/model.safetensors`, {
       method: 'OPTIONS',
@@ -147,5 +169,87 @@ describe('hub_server.mjs', () => {
     const res = await get(`${hub.hubUrl}/${MINILM_REPO}/resolve/main/model.safetensors`, { Range: 'bytes=0-7' }, 'follow');
     const prefix = Buffer.from(await res.arrayBuffer());
     assert.equal(prefix.readBigUInt64LE(0), 11408n);
+  });
+
+  it('redirects a renamed repository with a relative 307 and answers its API for the new id', async () => {
+    const res = await get(`${hub.hubUrl}/gpt2/resolve/main/model.safetensors?download=true`, { Range: 'bytes=0-9' });
+    assert.equal(res.status, 307);
+    assert.equal(res.headers.get('location'), '/openai-community/gpt2/resolve/main/model.safetensors?download=true');
+    assert.equal(res.headers.get('access-control-allow-origin'), APP_ORIGIN);
+    const followed = await get(`${hub.hubUrl}/gpt2/resolve/main/model.safetensors`, { Range: 'bytes=0-9' }, 'follow');
+    assert.equal(followed.status, 206);
+    assert.deepEqual(Buffer.from(await followed.arrayBuffer()), small.subarray(0, 10));
+    const api = await get(`${hub.hubUrl}/api/models/gpt2/revision/main`);
+    assert.equal(api.status, 200);
+    const body = await api.json();
+    assert.equal(body.id, 'openai-community/gpt2');
+    assert.equal(body.sha, DEFAULT_COMMIT_SHA);
+    const redirecting = await startHub({ files: { 'openai-community/gpt2': { files: { 'model.safetensors': small } } }, apiRedirects: true });
+    try {
+      const moved = await fetch(`${redirecting.hubUrl}/api/models/gpt2/revision/main`, { redirect: 'manual' });
+      assert.equal(moved.status, 307);
+      assert.equal(moved.headers.get('location'), '/api/models/openai-community/gpt2/revision/main');
+    } finally {
+      await redirecting.close();
+    }
+  });
+
+  it('serves different bytes at two commits of one repository, and a branch can move', async () => {
+    const atOld = await get(`${hub.hubUrl}/openai-community/gpt2/resolve/v1/model.safetensors`, {}, 'follow');
+    assert.deepEqual(Buffer.from(await atOld.arrayBuffer()), older);
+    const bySha = await get(`${hub.hubUrl}/openai-community/gpt2/resolve/${OLD_SHA}/model.safetensors`, {}, 'follow');
+    assert.deepEqual(Buffer.from(await bySha.arrayBuffer()), older);
+    const listing = await (await get(`${hub.hubUrl}/api/models/openai-community/gpt2/revision/v1`)).json();
+    assert.equal(listing.sha, OLD_SHA);
+    hub.setRevision('openai-community/gpt2', 'main', OLD_SHA);
+    const moved = await get(`${hub.hubUrl}/openai-community/gpt2/resolve/main/model.safetensors`, {}, 'follow');
+    assert.deepEqual(Buffer.from(await moved.arrayBuffer()), older);
+    hub.setRevision('openai-community/gpt2', 'main', DEFAULT_COMMIT_SHA);
+  });
+
+  it('answers 429 with Retry-After the given number of times, then serves', async () => {
+    for (let i = 0; i < 2; i += 1) {
+      const busy = await get(`${hub.hubUrl}/test/busy/resolve/main/model.safetensors`, { Range: 'bytes=0-9' }, 'follow');
+      assert.equal(busy.status, 429);
+      assert.equal(busy.headers.get('retry-after'), '3');
+      await busy.arrayBuffer();
+    }
+    const ok = await get(`${hub.hubUrl}/test/busy/resolve/main/model.safetensors`, { Range: 'bytes=0-9' }, 'follow');
+    assert.equal(ok.status, 206);
+    await ok.arrayBuffer();
+  });
+
+  it('stalls a body mid-way once, and changes the ETag after the first answer', async () => {
+    const controller = new AbortController();
+    const stalled = await fetch(`${hub.hubUrl}/test/stuck/resolve/main/model.safetensors`, { signal: controller.signal });
+    const reader = stalled.body.getReader();
+    let received = 0;
+    const timer = setTimeout(() => controller.abort(), 500);
+    await assert.rejects(async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        received += value.length;
+      }
+    });
+    clearTimeout(timer);
+    assert.equal(received, 100);
+    const after = await get(`${hub.hubUrl}/test/stuck/resolve/main/model.safetensors`, {}, 'follow');
+    assert.equal((await after.arrayBuffer()).byteLength, small.length);
+    const first = await get(`${hub.hubUrl}/test/replaced/resolve/main/model.safetensors`, { Range: 'bytes=0-0' }, 'follow');
+    const second = await get(`${hub.hubUrl}/test/replaced/resolve/main/model.safetensors`, { Range: 'bytes=0-0' }, 'follow');
+    await first.arrayBuffer();
+    await second.arrayBuffer();
+    assert.match(first.headers.get('etag'), /^"[0-9a-f]{64}"$/);
+    assert.notEqual(second.headers.get('etag'), first.headers.get('etag'));
+  });
+
+  it('logs any Cookie or Referer it receives', async () => {
+    hub.clearLog();
+    const res = await get(`${hub.hubUrl}/api/models/test/small/revision/main`, { Cookie: 'token=secret', Referer: 'http://127.0.0.1:5555/?repo=x' });
+    await res.arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(hub.log[0].cookie, 'token=secret');
+    assert.equal(hub.log[0].referer, 'http://127.0.0.1:5555/?repo=x');
   });
 });

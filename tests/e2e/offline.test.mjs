@@ -113,7 +113,7 @@ async function offlineReload(appUrl, label) {
 
   await context.setOffline(true);
   await hub.close();
-  await app.page.reload({ waitUntil: 'load' });
+  await app.reload();
   await app.waitReady();
   const second = await app.results();
   assertSameResults(second, first, `${label}, offline reload`);
@@ -157,7 +157,7 @@ test('a pinned link in storage makes zero requests online; a branch link online 
 
   // Repeat online with the branch: the cheap revision call only, no file request.
   let mark = hub.log.length;
-  await app.page.reload({ waitUntil: 'load' });
+  await app.reload();
   await app.waitReady();
   assertSameResults(await app.results(), first, 'repeat online');
   const repeat = hub.log.slice(mark);
@@ -239,7 +239,7 @@ test('deleting a saved entry lowers the storage estimate and makes that model un
   assert.ok(usageAfter < usageBefore, `usage ${usageBefore} -> ${usageAfter}`);
 
   await context.setOffline(true);
-  await app.page.reload({ waitUntil: 'load' });
+  await app.reload();
   assert.equal(await app.waitSettled(), 'error');
   assert.match(await app.errorText(), /is not available offline/);
   assert.match(await app.errorText(), /Nothing is saved for offline use yet/);
@@ -266,7 +266,7 @@ test('the sample, kept for offline, opens from the panel with the network off', 
 
   await app.waitControlled();
   await context.setOffline(true);
-  await app.page.reload({ waitUntil: 'load' });
+  await app.reload();
   await app.waitSettled();
   await openSavedPanel(app);
   await app.page.getByTestId('saved-open').first().click();
@@ -304,7 +304,7 @@ test('a new deploy offers a reload, and afterwards only the new build is served'
   assert.equal(await app.page.getByTestId('update-banner').count(), 0, 'no banner for the first build');
 
   appSrv.setRoot(secondDir);
-  await app.page.reload({ waitUntil: 'load' });
+  await app.reload();
   // The old build still runs the page (it is served by the old worker) ...
   assert.equal(await app.page.locator('meta[name="poslens-build"]').count(), 0);
   // ... while the new one installs and waits.
@@ -315,6 +315,7 @@ test('a new deploy offers a reload, and afterwards only the new build is served'
     app.page.waitForEvent('load', { timeout: 60_000 }),
     app.page.getByTestId('update-reload').click(),
   ]);
+  await app.confirmHub();
   await app.page.waitForFunction(() => document.querySelector('meta[name="poslens-build"]')?.content === 'second', null, { timeout: 60_000 });
   await app.waitReady();
   const shell = await app.page.evaluate(async () => {

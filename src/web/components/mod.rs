@@ -4,6 +4,7 @@
 pub mod errors;
 pub mod heatmap;
 pub mod histogram;
+pub mod hub_confirm;
 pub mod line_plot;
 pub mod offline;
 pub mod progress;

@@ -170,6 +170,11 @@ pub fn StatusPanel() -> impl IntoView {
                     "Cancel"
                 </button>
             </div>
+            <Show when=move || state.transfer_notes.with(|notes| !notes.is_empty())>
+                <ul class="transfer-notes" data-testid="transfer-notes" aria-live="polite">
+                    {move || state.transfer_notes.get().into_iter().map(|note| view! { <li>{note}</li> }).collect_view()}
+                </ul>
+            </Show>
             <dl class="facts">
                 <div>
                     <dt>"Source"</dt>

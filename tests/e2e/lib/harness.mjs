@@ -119,13 +119,13 @@ export function standardRepos(extra = {}) {
 
 /**
  * Start everything one test file needs: the app's static server, the hub stand-in, and Chromium.
- * Call close() in after().
+ * `hubOptions` go to startHub (e.g. `{ apiRedirects: true }`). Call close() in after().
  */
-export async function startSuite({ repos = standardRepos(), faults = {} } = {}) {
+export async function startSuite({ repos = standardRepos(), faults = {}, hubOptions = {} } = {}) {
   ensureTestData();
   ensureDist();
   const app = await startStaticServer(DIST_DIR);
-  const hub = await startHub({ files: repos, faults });
+  const hub = await startHub({ files: repos, faults, ...hubOptions });
   let browser;
   try {
     browser = await launchBrowser();
@@ -180,14 +180,60 @@ export class AppPage {
     return `${this.appUrl}/${query ? `?${query}` : ''}`;
   }
 
-  async open(params = {}) {
-    await this.page.goto(this.url(params), { waitUntil: 'load' });
-    await this.page.getByTestId('status').waitFor({ state: 'attached', timeout: 60_000 });
+  /**
+   * Open the app with these query parameters. A link naming a Hub other than the default waits
+   * for one click before its first request; `confirmHub` (default true) gives that click.
+   */
+  async open(params = {}, { confirmHub = true } = {}) {
+    await this.openUrl(this.url(params), { confirmHub });
   }
 
-  async openUrl(url) {
+  async openUrl(url, { confirmHub = true } = {}) {
     await this.page.goto(url, { waitUntil: 'load' });
     await this.page.getByTestId('status').waitFor({ state: 'attached', timeout: 60_000 });
+    if (confirmHub) await this.confirmHub();
+  }
+
+  /** Click "Connect" on the card that asks before the first request to a non-default Hub, if it is shown. */
+  async confirmHub() {
+    // The app first checks whether this Hub was used before (then it starts at once).
+    await this.page
+      .waitForFunction(
+        () =>
+          document.querySelector('[data-testid="hub-confirm"]') ||
+          document.querySelector('[data-testid="status"]')?.getAttribute('data-state') !== 'idle',
+        null,
+        { timeout: 10_000, polling: 50 },
+      )
+      .catch(() => {});
+    const confirm = this.page.getByTestId('hub-confirm');
+    if (await confirm.count()) await confirm.click();
+  }
+
+  /** Reload the page (and confirm a non-default Hub if the page asks). */
+  async reload({ confirmHub = true } = {}) {
+    await this.page.reload({ waitUntil: 'load' });
+    await this.page.getByTestId('status').waitFor({ state: 'attached', timeout: 60_000 });
+    if (confirmHub) await this.confirmHub();
+  }
+
+  /** The error's kind (`data-kind` of [data-testid=error]: not-found, gated, not-safetensors, ...), or null. */
+  async errorKind() {
+    const error = this.page.getByTestId('error');
+    return (await error.count()) ? error.first().getAttribute('data-kind') : null;
+  }
+
+  /** The notes about retries and resumes shown for the current run. */
+  async transferNotes() {
+    return this.page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="transfer-notes"] li')].map((li) => li.textContent.trim()),
+    );
+  }
+
+  /** Analyse another repository of the same hub from the source form, in this page. */
+  async analyseRepo(repo) {
+    await this.page.getByTestId('repo-input').fill(repo);
+    await this.page.getByTestId('analyse').click();
   }
 
   async state() {
@@ -249,6 +295,8 @@ export class AppPage {
       return {
         state: attr('status', 'data-state'),
         error: text('error'),
+        errorKind: attr('error', 'data-kind'),
+        notes: [...document.querySelectorAll('[data-testid="transfer-notes"] li')].map((li) => li.textContent.trim()),
         shape: text('shape'),
         tensorName: text('tensor-name'),
         rank: text('rank'),
