@@ -8,6 +8,7 @@ use crate::pure::analysis::approx_rank;
 use crate::pure::url_state;
 use crate::web::actions::{self, RunSource};
 use crate::web::components::errors::{ErrorPanel, OffsetNote, UrlNotes};
+use crate::web::components::export_panel::DataExports;
 use crate::web::components::heatmap::{ColorRangeControl, Heatmap};
 use crate::web::components::histogram::Histogram;
 use crate::web::components::line_plot::LinePlot;
@@ -182,6 +183,7 @@ fn Results() -> impl IntoView {
                     title=Signal::derive(move || format!("Singular values {}", drop_label()))
                     values=dropped_values
                     threshold=threshold
+                    dropped=true
                 />
             </Show>
         </section>
@@ -200,6 +202,7 @@ fn Results() -> impl IntoView {
                     rows=dropped_top5
                     compact=true
                     clip=color_clip
+                    dropped=true
                 />
             </Show>
         </section>
@@ -212,6 +215,7 @@ fn Results() -> impl IntoView {
                 <LinePlot
                     title=Signal::derive(move || format!("First 5 left singular vectors {}", drop_label()))
                     rows=dropped_top5
+                    dropped=true
                 />
             </Show>
         </section>
@@ -228,9 +232,11 @@ fn Results() -> impl IntoView {
                     rows=dropped_topk
                     compact=false
                     clip=color_clip
+                    dropped=true
                 />
             </Show>
         </section>
         <SvTable/>
+        <DataExports/>
     }
 }
