@@ -117,7 +117,8 @@ pub struct SerialisedChart {
 }
 
 /// Serialises an `<svg>` drawn on the page: its children as markup, with each element's
-/// computed presentation styles ([`INLINE_PROPERTIES`]) written into a `style` attribute.
+/// computed presentation styles (fill, stroke, font and a few more) written into a `style`
+/// attribute.
 pub fn serialise_svg_chart(svg: &Element) -> Result<SerialisedChart, String> {
     let window = web_sys::window().ok_or_else(|| "no window".to_owned())?;
     let clone = svg

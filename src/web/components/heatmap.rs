@@ -284,9 +284,15 @@ pub fn Heatmap(
         event.prevent_default();
         show_cursor(next.0, next.1);
     };
+    // Focus from the keyboard shows the cursor at once; a mouse click does not.
     let on_focus = move |_| {
-        let (row, col) = cursor.get_untracked().unwrap_or((0, 0));
-        show_cursor(row, col);
+        let from_keyboard = plot_ref
+            .get_untracked()
+            .is_some_and(|plot| plot.matches(":focus-visible").unwrap_or(false));
+        if from_keyboard {
+            let (row, col) = cursor.get_untracked().unwrap_or((0, 0));
+            show_cursor(row, col);
+        }
     };
     let cursor_style = move || {
         cursor.get().map(|(row, col)| {
