@@ -4,7 +4,7 @@
 // compared with the page and with the matrix; and "Copy as Python" run against the Hub stand-in.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -181,7 +181,12 @@ describe('exports of the MiniLM analysis', { timeout: TEST_TIMEOUT_MS }, () => {
     try {
       const env = { ...process.env, HF_HOME: hfHome, HF_HUB_DISABLE_TELEMETRY: '1', HF_HUB_DISABLE_XET: '1' };
       delete env.HF_ENDPOINT;
-      const run = spawnSync('python3', ['-c', snippet], { encoding: 'utf8', timeout: 300_000, env });
+      // Not spawnSync: the Hub stand-in answers from this process's event loop.
+      const run = await new Promise((resolve) => {
+        execFile('python3', ['-c', snippet], { encoding: 'utf8', timeout: 300_000, env }, (error, stdout, stderr) => {
+          resolve({ status: error ? (error.code ?? 1) : 0, stdout, stderr });
+        });
+      });
       assert.equal(run.status, 0, `the snippet failed:\n${run.stderr}`);
       const rank = (label) => Number(run.stdout.match(new RegExp(`^${label}: rank (\\d+) of`, 'm'))?.[1]);
       const top = (label) => run.stdout.match(new RegExp(`^${label}: top singular values (.*)$`, 'm'))?.[1].split(' ').map(Number) ?? [];
