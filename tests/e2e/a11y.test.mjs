@@ -128,7 +128,7 @@ describe('accessibility', { timeout: TEST_TIMEOUT_MS }, () => {
     const readout = (await plot.getByTestId('heatmap-readout').textContent()).trim();
     assert.match(readout, /^position 3, vector 1, value -?\d/, readout);
     await plot.getByTestId('heatmap-cursor').waitFor();
-    const tooltip = (await plot.getByTestId('tooltip').textContent()).replace(/\s+/g, ' ');
+    const tooltip = (await plot.getByTestId('tooltip').innerText()).replace(/\s+/g, ' ');
     assert.match(tooltip, /position 3 vector 1 value/, tooltip);
     await app.screenshot('keyboard-heatmap-cursor');
 

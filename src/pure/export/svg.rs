@@ -73,16 +73,62 @@ pub fn svg_document(width: f64, height: f64, title: &str, theme: &SvgTheme, body
     )
 }
 
+/// Height of the legend row that [`chart_svg`] adds under the title when there is a legend.
+pub const LEGEND_HEIGHT: f64 = 20.0;
+
+/// One legend entry: a label and its series colour (CSS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegendEntry {
+    /// The series' label, e.g. `u0`.
+    pub label: String,
+    /// The series' colour.
+    pub color: String,
+}
+
 /// Turns a chart drawn on the page (`body`, in a `width × height` coordinate system, for
 /// example an `<svg>`'s children serialised with their styles inlined) into a stand-alone
-/// document with the chart's title drawn above it, [`HEADING_HEIGHT`] units high.
-pub fn chart_svg(width: f64, height: f64, title: &str, theme: &SvgTheme, body: &str) -> String {
-    let heading = format!(
-        "<text x=\"12\" y=\"22\" font-size=\"15\" font-weight=\"600\">{}</text>\n\
-         <g transform=\"translate(0 {HEADING_HEIGHT})\">\n{body}\n</g>",
+/// document with the chart's title drawn above it ([`HEADING_HEIGHT`] units) and, when
+/// `legend` is not empty, a row of legend entries under the title ([`LEGEND_HEIGHT`] units).
+pub fn chart_svg(
+    width: f64,
+    height: f64,
+    title: &str,
+    theme: &SvgTheme,
+    body: &str,
+    legend: &[LegendEntry],
+) -> String {
+    let mut heading = format!(
+        "<text x=\"12\" y=\"22\" font-size=\"15\" font-weight=\"600\">{}</text>\n",
         xml_escape(title)
     );
-    svg_document(width, height + HEADING_HEIGHT, title, theme, &heading)
+    let mut top = HEADING_HEIGHT;
+    if !legend.is_empty() {
+        let y = HEADING_HEIGHT + LEGEND_HEIGHT / 2.0;
+        let mut x = 60.0;
+        for entry in legend {
+            let color = xml_escape(&entry.color);
+            let _ = writeln!(
+                heading,
+                "<line x1=\"{x}\" x2=\"{}\" y1=\"{y}\" y2=\"{y}\" stroke=\"{color}\" stroke-width=\"3\"/>\
+                 <text x=\"{}\" y=\"{}\" font-size=\"12\" fill=\"{}\">{}</text>",
+                x + 14.0,
+                x + 18.0,
+                y + 4.0,
+                xml_escape(&theme.muted),
+                xml_escape(&entry.label)
+            );
+            // Short labels (u0…u4) fit in 56 units with their swatch.
+            #[allow(clippy::cast_precision_loss)]
+            let label_width = entry.label.chars().count() as f64 * 7.0;
+            x += 30.0 + label_width.max(26.0);
+        }
+        top += LEGEND_HEIGHT;
+    }
+    let _ = write!(
+        heading,
+        "<g transform=\"translate(0 {top})\">\n{body}\n</g>"
+    );
+    svg_document(width, height + top, title, theme, &heading)
 }
 
 /// Everything a heatmap figure needs.
@@ -269,6 +315,7 @@ mod tests {
             "Singular values of W_pos",
             &SvgTheme::default(),
             "<g/>",
+            &[],
         );
         assert!(doc.contains("width=\"560\" height=\"332\""));
         assert!(doc.contains(">Singular values of W_pos</text>"));
@@ -277,6 +324,21 @@ mod tests {
         assert!(doc.contains("<title>Singular values of W_pos</title>"));
         assert!(doc.contains("fill=\"#ffffff\""));
         assert!(doc.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
+    fn a_legend_adds_a_row_of_coloured_entries() {
+        let legend: Vec<LegendEntry> = (0..5)
+            .map(|i| LegendEntry {
+                label: format!("u{i}"),
+                color: "#0072b2".to_owned(),
+            })
+            .collect();
+        let doc = chart_svg(560.0, 300.0, "Lines", &SvgTheme::default(), "<g/>", &legend);
+        assert!(doc.contains("height=\"352\""));
+        assert_eq!(doc.matches("stroke=\"#0072b2\"").count(), 5);
+        assert!(doc.contains(">u4</text>"));
+        assert!(doc.contains("translate(0 52)"));
     }
 
     #[test]

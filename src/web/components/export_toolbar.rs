@@ -8,7 +8,9 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlCanvasElement};
 
-use crate::pure::export::{chart_svg, export_file_name, heatmap_svg, ExportSubject, HeatmapFigure};
+use crate::pure::export::{
+    chart_svg, export_file_name, heatmap_svg, ExportSubject, HeatmapFigure, LegendEntry,
+};
 use crate::web::components::download::{
     current_theme, save_bytes, save_url, serialise_svg_chart, svg_to_png_data_url,
     upscaled_cells_png,
@@ -77,6 +79,28 @@ fn document_size(svg: &str) -> (f64, f64) {
     (read("width"), read("height"))
 }
 
+/// Reads the chart's HTML legend (`.legend-item`: a `.swatch` and a label), if it has one.
+fn legend_entries(card: &Element) -> Vec<LegendEntry> {
+    let Some(window) = web_sys::window() else {
+        return Vec::new();
+    };
+    let Ok(items) = card.query_selector_all(".legend-item") else {
+        return Vec::new();
+    };
+    (0..items.length())
+        .filter_map(|index| items.item(index)?.dyn_into::<Element>().ok())
+        .filter_map(|item| {
+            let swatch = item.query_selector(".swatch").ok().flatten()?;
+            let style = window.get_computed_style(&swatch).ok().flatten()?;
+            let color = style.get_property_value("background-color").ok()?;
+            Some(LegendEntry {
+                label: item.text_content().unwrap_or_default().trim().to_owned(),
+                color,
+            })
+        })
+        .collect()
+}
+
 /// Builds the chart's SVG document. For a heatmap, `cells_png` is the cells' raster as a data
 /// URL (one pixel per cell for the SVG file, upscaled for the PNG).
 fn build_figure(
@@ -94,7 +118,15 @@ fn build_figure(
                 .flatten()
                 .ok_or_else(|| "the chart is not drawn yet".to_owned())?;
             let chart = serialise_svg_chart(&svg)?;
-            let text = chart_svg(chart.width, chart.height, title, &theme, &chart.body);
+            let legend = legend_entries(card);
+            let text = chart_svg(
+                chart.width,
+                chart.height,
+                title,
+                &theme,
+                &chart.body,
+                &legend,
+            );
             let (width, height) = document_size(&text);
             Ok(Figure {
                 svg: text,
