@@ -73,6 +73,7 @@ describe('accessibility', { timeout: TEST_TIMEOUT_MS }, () => {
     const app = await suite.newAppPage();
     await app.open(suite.hubQuery('test/does-not-exist'));
     assert.equal(await app.waitSettled(), 'error');
+    await app.screenshot('a11y-error-page');
     const violations = await seriousViolations(app.page);
     assert.deepEqual(violations, [], describeViolations(violations));
   });

@@ -94,6 +94,9 @@ describe('exports of the MiniLM analysis', { timeout: TEST_TIMEOUT_MS }, () => {
         assert.equal(parsed.images, 0, 'an SVG chart is all vectors');
         assert.ok(parsed.styled > 10, 'its styles are inline');
       }
+      if (svg.name.includes('_lines')) {
+        assert.ok(svg.bytes.toString('utf8').includes('>u4</text>'), 'a line plot carries its legend');
+      }
 
       const png = await download(page, pngButtons.nth(i));
       assert.equal(png.name, svg.name.replace(/\.svg$/, '.png'));
