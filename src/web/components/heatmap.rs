@@ -380,15 +380,6 @@ pub fn Heatmap(
         <article class="card chart" node_ref=card>
             <header class="chart-head">
                 <h3>{move || title.get()}</h3>
-                <ChartToolbar
-                    title=title
-                    what=what
-                    card=card
-                    kind=ChartKind::Heatmap {
-                        abs_max: abs_max.into(),
-                        clipped: Signal::derive(is_clipped),
-                    }
-                />
             </header>
             <div class="heatmap-wrap" class:compact=compact>
                 <div class="y-label">"vector index"</div>
@@ -432,6 +423,15 @@ pub fn Heatmap(
                 <div class="x-label">"position"</div>
             </div>
             {move || clip_note().map(|note| view! { <p class="clip-note" data-testid="clip-note">{note}</p> })}
+            <ChartToolbar
+                title=title
+                what=what
+                card=card
+                kind=ChartKind::Heatmap {
+                    abs_max: abs_max.into(),
+                    clipped: Signal::derive(is_clipped),
+                }
+            />
         </article>
     }
 }

@@ -100,7 +100,6 @@ pub fn Histogram(
         <article class="card chart" node_ref=card>
             <header class="chart-head">
                 <h3>{move || title.get()}</h3>
-                <ChartToolbar title=title what=what card=card kind=ChartKind::Svg/>
                 <label class="inline">
                     "Bins "
                     <input
@@ -156,6 +155,7 @@ pub fn Histogram(
                 <Tooltip content=tooltip/>
             </div>
             <p class="caption">"The dashed line marks the rank threshold (threshold × largest σ)."</p>
+            <ChartToolbar title=title what=what card=card kind=ChartKind::Svg/>
         </article>
     }
 }

@@ -107,7 +107,6 @@ pub fn LinePlot(
         <article class="card chart" node_ref=card>
             <header class="chart-head">
                 <h3>{move || title.get()}</h3>
-                <ChartToolbar title=title what=what card=card kind=ChartKind::Svg/>
                 <div class="legend">
                     {move || {
                         let n = rows.with(Vec::len);
@@ -163,6 +162,7 @@ pub fn LinePlot(
                 </svg>
                 <Tooltip content=tooltip/>
             </div>
+            <ChartToolbar title=title what=what card=card kind=ChartKind::Svg/>
         </article>
     }
 }
