@@ -95,7 +95,7 @@ step "cargo doc (native, wasm32)" 0 env RUSTDOCFLAGS="-D warnings" bash -c 'carg
 step "cargo test" 1 cargo test --no-fail-fast
 # numpy loads the .npy/.npz files that tests/export_files.rs wrote, and the Python snippet runs
 # against the real MiniLM file served by a local Hub stand-in.
-step "export files (numpy, Python snippet)" 0 python3 tests/export_check.py
+step "export files (numpy, snippet)" 0 python3 tests/export_check.py
 if ((run_build == 1)); then
   step "trunk build --release" 0 trunk build --release --offline --dist dist
 fi
