@@ -127,6 +127,16 @@ ensure_numpy() {
   fi
 }
 
+# huggingface_hub and safetensors run the "Copy as Python" snippet in tests/export_check.py.
+ensure_snippet_packages() {
+  if python3 -c 'import huggingface_hub, safetensors' >/dev/null 2>&1; then
+    log "ok: huggingface_hub $(python3 -c 'import huggingface_hub; print(huggingface_hub.__version__)'), safetensors $(python3 -c 'import safetensors; print(safetensors.__version__)')"
+  else
+    log "installing huggingface_hub and safetensors (pip)"
+    python3 -m pip install --quiet huggingface_hub safetensors
+  fi
+}
+
 start="$(now_s)"
 ensure_wasm_target
 ensure_trunk
@@ -136,5 +146,6 @@ if [[ "$profile" == "test" ]]; then
   ensure_rust_components
   ensure_chromium
   ensure_numpy
+  ensure_snippet_packages
 fi
 log "set-up ($profile) done in $(elapsed_s "$start") s"

@@ -5,7 +5,7 @@
 #                               wasm32), cargo test, a short fuzz run of each parser, the release
 #                               build into dist/, and the browser suite
 #   scripts/test.sh --no-e2e    everything but the browser suite (no Chromium needed)
-#   scripts/test.sh --quick     fmt, clippy, rustdoc and cargo test only (inner loop)
+#   scripts/test.sh --quick     fmt, clippy, rustdoc, cargo test and the export check only (inner loop)
 #
 # Logs of each step are kept in target/test-logs/. CI runs it through .ci/run with CI=true.
 set -euo pipefail
@@ -86,7 +86,7 @@ if ((run_e2e == 0)); then setup_profile="--serve"; fi
 step "set-up" 0 scripts/setup.sh "$setup_profile"
 if ((run_e2e == 0)); then
   # numpy and rustfmt/clippy are still needed without the browser suite.
-  step "set-up (numpy, fmt, clippy)" 0 bash -c 'python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy; for c in rustfmt clippy; do rustup component list --installed | grep -q "^$c" || rustup component add "$c"; done'
+  step "set-up (numpy, fmt, clippy)" 0 bash -c 'python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy; python3 -c "import huggingface_hub, safetensors" 2>/dev/null || python3 -m pip install --quiet huggingface_hub safetensors; for c in rustfmt clippy; do rustup component list --installed | grep -q "^$c" || rustup component add "$c"; done'
 fi
 step "fetch test data" 0 scripts/fetch-test-data.sh
 step "cargo fmt --check" 0 cargo fmt --all -- --check
@@ -94,6 +94,9 @@ step "clippy (native)" 0 cargo clippy --all-targets -- -D warnings
 step "clippy (wasm32)" 0 cargo clippy --target "$WASM_TARGET" --all-targets -- -D warnings
 step "cargo doc (native, wasm32)" 0 env RUSTDOCFLAGS="-D warnings" bash -c 'cargo doc --no-deps --lib --quiet && cargo doc --no-deps --lib --quiet --target "$0"' "$WASM_TARGET"
 step "cargo test" 1 cargo test --no-fail-fast
+# numpy loads the .npy/.npz files that tests/export_files.rs wrote, and the Python snippet runs
+# against the real MiniLM file served by a local Hub stand-in.
+step "export files (numpy, snippet)" 0 python3 tests/export_check.py
 if ((run_build == 1)); then
   step "fuzz (cargo fuzz, 5 s per target)" 0 scripts/fuzz.sh 5
 fi

@@ -1,7 +1,8 @@
 //! The pure core, in pipeline order: plan the byte ranges of a safetensors file
 //! ([`format`](mod@format), [`shards`], [`hub`]), pick the positional embedding ([`detect`]),
 //! decode it ([`decode`]), analyse it ([`analysis`]), and lay out charts ([`chart`]).
-//! Settings travel in share links through [`url_state`]; results leave as text through [`export`].
+//! Settings travel in share links through [`url_state`]; results leave as text and files through
+//! [`export`].
 //! Saved entries for offline use are keyed and looked up by [`offline`].
 //! Retry, resume and consistency decisions for the network live in [`transfer`].
 //!

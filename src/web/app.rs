@@ -8,6 +8,7 @@ use crate::pure::analysis::approx_rank;
 use crate::pure::url_state;
 use crate::web::actions;
 use crate::web::components::errors::{ErrorPanel, OffsetNote, UrlNotes};
+use crate::web::components::export_panel::DataExports;
 use crate::web::components::heatmap::{ColorRangeControl, Heatmap};
 use crate::web::components::histogram::Histogram;
 use crate::web::components::hub_confirm::HubConfirm;
@@ -193,6 +194,7 @@ fn Results() -> impl IntoView {
                     title=Signal::derive(move || format!("Singular values {}", drop_label()))
                     values=dropped_values
                     threshold=threshold
+                    dropped=true
                 />
             </Show>
         </section>
@@ -211,6 +213,7 @@ fn Results() -> impl IntoView {
                     rows=dropped_top5
                     compact=true
                     clip=color_clip
+                    dropped=true
                 />
             </Show>
         </section>
@@ -223,6 +226,7 @@ fn Results() -> impl IntoView {
                 <LinePlot
                     title=Signal::derive(move || format!("First 5 left singular vectors {}", drop_label()))
                     rows=dropped_top5
+                    dropped=true
                 />
             </Show>
         </section>
@@ -239,9 +243,11 @@ fn Results() -> impl IntoView {
                     rows=dropped_topk
                     compact=false
                     clip=color_clip
+                    dropped=true
                 />
             </Show>
         </section>
         <SvTable/>
+        <DataExports/>
     }
 }

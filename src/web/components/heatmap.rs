@@ -2,14 +2,15 @@
 //! colour scale centred at 0, a colour bar, axis ticks and a hover read-out; and the
 //! "Colour range" control that can clip all heatmaps' colours at a quantile of |value|.
 
-use leptos::html::Canvas;
+use leptos::html::{Canvas, Div};
 use leptos::prelude::*;
 use wasm_bindgen::{Clamped, JsCast};
-use web_sys::{CanvasRenderingContext2d, ImageData, MouseEvent};
+use web_sys::{CanvasRenderingContext2d, ImageData, KeyboardEvent, MouseEvent};
 
 use crate::pure::chart::{self, format_tick, nice_step, nice_ticks, HeatmapLayout};
 use crate::pure::url_state::parse_color_clip;
 use crate::web::actions;
+use crate::web::components::export_toolbar::{ChartKind, ChartToolbar};
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
 use crate::web::state::AppState;
 
@@ -168,8 +169,20 @@ pub fn Heatmap(
     compact: bool,
     /// The colour limit as a quantile of |value|, or `None` for ±max |value|.
     clip: Signal<Option<f64>>,
+    /// Whether this is the analysis after dropping (for export file names).
+    #[prop(optional)]
+    dropped: bool,
 ) -> impl IntoView {
     let canvas_ref = NodeRef::<Canvas>::new();
+    let card = NodeRef::<leptos::html::Article>::new();
+    let plot_ref = NodeRef::<Div>::new();
+    // The keyboard cursor: (vector, position), moved with the arrow keys.
+    let cursor = RwSignal::new(None::<(usize, usize)>);
+    let what = Signal::derive(move || {
+        let n = rows.with(Vec::len);
+        let suffix = if dropped { "_dropped" } else { "" };
+        format!("U{n}{suffix}_heatmap")
+    });
     let tooltip = RwSignal::new(None::<TooltipContent>);
     let limit = Memo::new(move |_| {
         let clip = clip.get();
@@ -203,6 +216,108 @@ pub fn Heatmap(
     };
     let n_rows = move || rows.with(Vec::len);
     let n_cols = move || rows.with(|rows| rows.iter().map(Vec::len).max().unwrap_or(0));
+    let summary = move || {
+        format!(
+            "{}: heatmap of {} left singular vectors over {} positions, coloured from −{} (blue) through 0 (white) to +{} (red)",
+            title.get(),
+            n_rows(),
+            n_cols(),
+            format_tick(abs_max.get(), bar_step_of(abs_max.get())),
+            format_tick(abs_max.get(), bar_step_of(abs_max.get())),
+        )
+    };
+    // The read-out for a cell, shown next to it (pointer or keyboard).
+    let read_out = move |row: usize, col: usize, x_px: f64, y_px: f64| {
+        rows.with(|rows| {
+            rows.get(row)
+                .and_then(|r| r.get(col))
+                .map(|&value| TooltipContent {
+                    x_px,
+                    y_px,
+                    lines: vec![
+                        format!("position {col}"),
+                        format!("vector {row}"),
+                        format!("value {value}"),
+                    ],
+                })
+        })
+    };
+    let show_cursor = move |row: usize, col: usize| {
+        let (n_r, n_c) = (n_rows().max(1), n_cols().max(1));
+        let (width_px, height_px) = plot_ref
+            .get_untracked()
+            .map(|plot| {
+                let rect = plot.get_bounding_client_rect();
+                (rect.width(), rect.height())
+            })
+            .unwrap_or((0.0, 0.0));
+        #[allow(clippy::cast_precision_loss)]
+        let (x_px, y_px) = (
+            (col as f64 + 0.5) / n_c as f64 * width_px,
+            (row as f64 + 0.5) / n_r as f64 * height_px,
+        );
+        cursor.set(Some((row, col)));
+        tooltip.set(read_out(row, col, x_px, y_px));
+    };
+    let on_key = move |event: KeyboardEvent| {
+        let (n_r, n_c) = (n_rows(), n_cols());
+        if n_r == 0 || n_c == 0 {
+            return;
+        }
+        let (row, col) = cursor.get_untracked().unwrap_or((0, 0));
+        let big_step = (n_c / 20).max(1);
+        let step = if event.shift_key() { big_step } else { 1 };
+        let next = match event.key().as_str() {
+            "ArrowLeft" => (row, col.saturating_sub(step)),
+            "ArrowRight" => (row, (col + step).min(n_c - 1)),
+            "ArrowUp" => (row.saturating_sub(1), col),
+            "ArrowDown" => ((row + 1).min(n_r - 1), col),
+            "Home" => (row, 0),
+            "End" => (row, n_c - 1),
+            "Escape" => {
+                cursor.set(None);
+                tooltip.set(None);
+                return;
+            }
+            _ => return,
+        };
+        event.prevent_default();
+        show_cursor(next.0, next.1);
+    };
+    // Focus from the keyboard shows the cursor at once; a mouse click does not.
+    let on_focus = move |_| {
+        let from_keyboard = plot_ref
+            .get_untracked()
+            .is_some_and(|plot| plot.matches(":focus-visible").unwrap_or(false));
+        if from_keyboard {
+            let (row, col) = cursor.get_untracked().unwrap_or((0, 0));
+            show_cursor(row, col);
+        }
+    };
+    let cursor_style = move || {
+        cursor.get().map(|(row, col)| {
+            #[allow(clippy::cast_precision_loss)]
+            let (n_r, n_c) = (n_rows().max(1) as f64, n_cols().max(1) as f64);
+            #[allow(clippy::cast_precision_loss)]
+            let (row, col) = (row as f64, col as f64);
+            format!(
+                "left: {:.4}%; top: {:.4}%; width: {:.4}%; height: {:.4}%;",
+                col / n_c * 100.0,
+                row / n_r * 100.0,
+                100.0 / n_c,
+                100.0 / n_r
+            )
+        })
+    };
+    let live_text = move || {
+        cursor.get().and_then(|(row, col)| {
+            rows.with(|rows| {
+                rows.get(row)
+                    .and_then(|r| r.get(col))
+                    .map(|value| format!("position {col}, vector {row}, value {value}"))
+            })
+        })
+    };
 
     Effect::new(move |_| {
         let scale = abs_max.get();
@@ -223,24 +338,8 @@ pub fn Heatmap(
             width_px: pointer.width_px,
             height_px: pointer.height_px,
         };
-        let hit = layout
-            .cell_at(pointer.x_px, pointer.y_px)
-            .and_then(|(row, col)| {
-                rows.with(|rows| {
-                    rows.get(row)
-                        .and_then(|r| r.get(col))
-                        .map(|&v| (row, col, v))
-                })
-            });
-        tooltip.set(hit.map(|(row, col, value)| TooltipContent {
-            x_px: pointer.x_px,
-            y_px: pointer.y_px,
-            lines: vec![
-                format!("position {col}"),
-                format!("vector {row}"),
-                format!("value {value}"),
-            ],
-        }));
+        let hit = layout.cell_at(pointer.x_px, pointer.y_px);
+        tooltip.set(hit.and_then(|(row, col)| read_out(row, col, pointer.x_px, pointer.y_px)));
     };
 
     let x_ticks = move || {
@@ -278,7 +377,7 @@ pub fn Heatmap(
         )
     };
     view! {
-        <article class="card chart">
+        <article class="card chart" node_ref=card>
             <header class="chart-head">
                 <h3>{move || title.get()}</h3>
             </header>
@@ -289,9 +388,24 @@ pub fn Heatmap(
                         <span style=format!("top: {pct:.3}%")>{label}</span>
                     }).collect_view()}
                 </div>
-                <div class="heatmap-plot" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
-                    <canvas node_ref=canvas_ref class="heatmap-canvas" data-testid="heatmap"></canvas>
+                <div
+                    class="heatmap-plot"
+                    node_ref=plot_ref
+                    tabindex="0"
+                    role="application"
+                    aria-roledescription="heatmap"
+                    aria-label=move || format!("{}. Arrow keys move a cursor over the cells and read their values; Shift moves faster; Escape hides the read-out.", summary())
+                    data-testid="heatmap-plot"
+                    on:mousemove=on_move
+                    on:mouseleave=move |_| { if cursor.get_untracked().is_none() { tooltip.set(None); } }
+                    on:keydown=on_key
+                    on:focus=on_focus
+                    on:blur=move |_| { cursor.set(None); tooltip.set(None); }
+                >
+                    <canvas node_ref=canvas_ref class="heatmap-canvas" data-testid="heatmap" role="img" aria-label=summary></canvas>
+                    {move || cursor_style().map(|style| view! { <div class="heatmap-cursor" data-testid="heatmap-cursor" style=style></div> })}
                     <Tooltip content=tooltip/>
+                    <p class="visually-hidden" aria-live="polite" data-testid="heatmap-readout">{live_text}</p>
                 </div>
                 <div class="colorbar" data-testid="colorbar" data-abs-max=move || abs_max.get().to_string()>
                     <div class="colorbar-gradient" style=gradient></div>
@@ -309,6 +423,15 @@ pub fn Heatmap(
                 <div class="x-label">"position"</div>
             </div>
             {move || clip_note().map(|note| view! { <p class="clip-note" data-testid="clip-note">{note}</p> })}
+            <ChartToolbar
+                title=title
+                what=what
+                card=card
+                kind=ChartKind::Heatmap {
+                    abs_max: abs_max.into(),
+                    clipped: Signal::derive(is_clipped),
+                }
+            />
         </article>
     }
 }

@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 use web_sys::MouseEvent;
 
+use crate::pure::analysis::approx_rank;
 use crate::pure::chart::{self, format_tick, nice_step, Margins, PlotArea};
+use crate::web::components::export_toolbar::{ChartKind, ChartToolbar};
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
 use crate::web::state::AppState;
 
@@ -22,8 +24,29 @@ pub fn Histogram(
     values: Signal<Vec<f64>>,
     /// The relative rank threshold, drawn as a line at `threshold × σ_max`.
     threshold: Signal<f64>,
+    /// Whether this is the analysis after dropping (for export file names).
+    #[prop(optional)]
+    dropped: bool,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
+    let card = NodeRef::<leptos::html::Article>::new();
+    let what = Signal::derive(move || {
+        if dropped {
+            "S_dropped_histogram".to_owned()
+        } else {
+            "S_histogram".to_owned()
+        }
+    });
+    // A text summary for screen readers: "Singular values of W_pos: rank 28 of 768 at threshold 1%".
+    let summary = move || {
+        let t = threshold.get();
+        let (rank, n) = values.with(|v| (approx_rank(v, t), v.len()));
+        let percent = (t * 100.0 * 1e6).round() / 1e6;
+        format!(
+            "{}: rank {rank} of {n} at threshold {percent}%",
+            title.get()
+        )
+    };
     let bins = state.histogram_bins;
     let tooltip = RwSignal::new(None::<TooltipContent>);
     let margins = Margins {
@@ -74,7 +97,7 @@ pub fn Histogram(
     };
 
     view! {
-        <article class="card chart">
+        <article class="card chart" node_ref=card>
             <header class="chart-head">
                 <h3>{move || title.get()}</h3>
                 <label class="inline">
@@ -94,7 +117,7 @@ pub fn Histogram(
                 </label>
             </header>
             <div class="chart-box" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
-                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
+                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img" aria-label=summary data-testid="chart-svg">
                     <g class="grid">
                         {move || geometry.with(|(_, _, y_scale, _, _, y_ticks, _)| {
                             y_ticks.iter().map(|&t| {
@@ -132,6 +155,7 @@ pub fn Histogram(
                 <Tooltip content=tooltip/>
             </div>
             <p class="caption">"The dashed line marks the rank threshold (threshold × largest σ)."</p>
+            <ChartToolbar title=title what=what card=card kind=ChartKind::Svg/>
         </article>
     }
 }

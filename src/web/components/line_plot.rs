@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use web_sys::MouseEvent;
 
 use crate::pure::chart::{self, format_tick, nearest_index, nice_step, Margins, PlotArea};
+use crate::web::components::export_toolbar::{ChartKind, ChartToolbar};
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
 
 /// The chart's drawing box, in SVG user units.
@@ -18,7 +19,24 @@ pub fn LinePlot(
     title: Signal<String>,
     /// The vectors, `[vector][position]`.
     rows: Signal<Vec<Vec<f64>>>,
+    /// Whether this is the analysis after dropping (for export file names).
+    #[prop(optional)]
+    dropped: bool,
 ) -> impl IntoView {
+    let card = NodeRef::<leptos::html::Article>::new();
+    let what = Signal::derive(move || {
+        let n = rows.with(Vec::len);
+        let suffix = if dropped { "_dropped" } else { "" };
+        format!("U{n}{suffix}_lines")
+    });
+    let summary = move || {
+        let (n, n_positions) =
+            rows.with(|rows| (rows.len(), rows.iter().map(Vec::len).max().unwrap_or(0)));
+        format!(
+            "{}: line plot of {n} left singular vectors over {n_positions} positions",
+            title.get()
+        )
+    };
     let tooltip = RwSignal::new(None::<TooltipContent>);
     let hover_position = RwSignal::new(None::<usize>);
     let area = PlotArea::new(
@@ -86,7 +104,7 @@ pub fn LinePlot(
     };
 
     view! {
-        <article class="card chart">
+        <article class="card chart" node_ref=card>
             <header class="chart-head">
                 <h3>{move || title.get()}</h3>
                 <div class="legend">
@@ -99,7 +117,7 @@ pub fn LinePlot(
                 </div>
             </header>
             <div class="chart-box" on:mousemove=on_move on:mouseleave=move |_| { tooltip.set(None); hover_position.set(None); }>
-                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
+                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img" aria-label=summary data-testid="chart-svg">
                     <g class="grid">
                         {move || geometry.with(|(_, _, y_scale, _)| {
                             let ticks = y_scale.ticks(6);
@@ -144,6 +162,7 @@ pub fn LinePlot(
                 </svg>
                 <Tooltip content=tooltip/>
             </div>
+            <ChartToolbar title=title what=what card=card kind=ChartKind::Svg/>
         </article>
     }
 }

@@ -59,6 +59,7 @@ pub fn RankCard(
                         max="0.5"
                         step="0.0001"
                         prop:value=move || threshold().to_string()
+                        aria-valuetext=move || format!("{:.2}%", threshold() * 100.0)
                         on:input=on_input
                     />
                 </label>

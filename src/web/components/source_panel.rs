@@ -218,7 +218,7 @@ pub fn SourcePanel() -> impl IntoView {
                 on:drop=on_drop
             >
                 <span>"Or analyse a local "<code>".safetensors"</code>" file (drop it here; nothing is uploaded):"</span>
-                <input data-testid="local-file" type="file" accept=".safetensors" on:change=on_file/>
+                <input data-testid="local-file" type="file" accept=".safetensors" aria-label="Local .safetensors file" on:change=on_file/>
                 <span class="or">"or"</span>
                 <button data-testid="use-sample" type="button" on:click=on_sample>
                     "Use the built-in sample (all-MiniLM-L6-v2)"

@@ -88,7 +88,7 @@ pub fn SvTable() -> impl IntoView {
                 </div>
             </header>
             <p class="caption">"Energy share is σ² / Σσ² (explained variance). Rows at or below the rank threshold are greyed."</p>
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0" role="region" aria-label="Singular values table">
                 <table class="sv-table">
                     <thead>
                         <tr><th>"#"</th><th>"σ"</th><th>"energy share"</th><th>"cumulative"</th></tr>

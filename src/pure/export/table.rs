@@ -1,8 +1,8 @@
-//! Text exports of analysis results, for the clipboard and (later) file downloads.
+//! The singular-value table as text: TSV for the clipboard and CSV for a download.
 
 use std::fmt::Write as _;
 
-use crate::pure::analysis::SvdSummary;
+use crate::pure::analysis::{Analysis, SvdSummary};
 
 /// Formats every singular value of `summary` as tab-separated values with a header line:
 /// `index`, `singular_value`, `energy_share` (σ²/Σσ²) and `cumulative_energy`, one row per
@@ -11,16 +11,47 @@ use crate::pure::analysis::SvdSummary;
 pub fn singular_values_tsv(summary: &SvdSummary) -> String {
     let mut out = String::from("index\tsingular_value\tenergy_share\tcumulative_energy\n");
     for (index, value) in summary.singular_values.iter().enumerate() {
-        let share = summary.energy_share.get(index).copied().unwrap_or(f64::NAN);
-        let cumulative = summary
-            .cumulative_energy
-            .get(index)
-            .copied()
-            .unwrap_or(f64::NAN);
+        let (share, cumulative) = shares_at(summary, index);
         // Writing to a String cannot fail.
         let _ = writeln!(out, "{index}\t{value}\t{share}\t{cumulative}");
     }
     out
+}
+
+/// Formats the singular values of the full analysis and, when present, of the dropped one as
+/// CSV (RFC 4180, `\n` line ends) with the header
+/// `analysis,index,singular_value,energy_share,cumulative_energy`.
+///
+/// `analysis` is `full` or `dropped`; indices restart at 0 for each. Numbers use Rust's
+/// shortest round-trip formatting, so `float()` in Python or `pandas.read_csv` gets back
+/// exactly the values the page shows.
+pub fn singular_values_csv(analysis: &Analysis) -> String {
+    let mut out = String::from("analysis,index,singular_value,energy_share,cumulative_energy\n");
+    let parts = std::iter::once(("full", &analysis.full)).chain(
+        analysis
+            .dropped
+            .as_ref()
+            .map(|dropped| ("dropped", dropped)),
+    );
+    for (label, summary) in parts {
+        for (index, value) in summary.singular_values.iter().enumerate() {
+            let (share, cumulative) = shares_at(summary, index);
+            // Writing to a String cannot fail.
+            let _ = writeln!(out, "{label},{index},{value},{share},{cumulative}");
+        }
+    }
+    out
+}
+
+/// The energy share and cumulative share of singular value `index` (NaN when missing).
+fn shares_at(summary: &SvdSummary, index: usize) -> (f64, f64) {
+    let share = summary.energy_share.get(index).copied().unwrap_or(f64::NAN);
+    let cumulative = summary
+        .cumulative_energy
+        .get(index)
+        .copied()
+        .unwrap_or(f64::NAN);
+    (share, cumulative)
 }
 
 #[cfg(test)]

@@ -1,0 +1,157 @@
+// Accessibility: axe-core on the ready page (light and dark) and on an error page, with no
+// serious or critical violations; a keyboard-only walk through one analysis (Tab reaches every
+// control with a visible focus ring, the threshold slider and the heatmap cursor work from the
+// keyboard, an export downloads with Enter); no horizontal scrolling from 1440 px down to 800 px,
+// with screenshots of each width in both themes.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { after, before, describe, it } from 'node:test';
+import { MINILM_REPO, TEST_TIMEOUT_MS, startSuite } from './lib/harness.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** Run axe-core in the page; return the serious and critical violations, summarised. */
+async function seriousViolations(page) {
+  await page.addScriptTag({ content: AXE_SOURCE });
+  const violations = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary}`),
+    }));
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+function describeViolations(violations) {
+  return violations.map((v) => `${v.impact} ${v.id} (${v.help}):\n    ${v.nodes.join('\n    ')}`).join('\n');
+}
+
+/** The data-testid (or tag and label) of the focused element, its outline, and whether it is visible. */
+async function focused(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const style = getComputedStyle(el);
+    return {
+      testid: el.getAttribute('data-testid'),
+      tag: el.tagName.toLowerCase(),
+      label: el.getAttribute('aria-label') ?? el.textContent?.trim().slice(0, 40) ?? '',
+      outlineStyle: style.outlineStyle,
+      outlineWidth: parseFloat(style.outlineWidth),
+    };
+  });
+}
+
+describe('accessibility', { timeout: TEST_TIMEOUT_MS }, () => {
+  let suite;
+
+  before(async () => {
+    suite = await startSuite();
+  });
+  after(async () => {
+    await suite?.close();
+  });
+
+  for (const colorScheme of ['light', 'dark']) {
+    it(`axe finds no serious or critical problems on the ready page (${colorScheme})`, async () => {
+      const app = await suite.newAppPage({ colorScheme });
+      await app.open(suite.hubQuery(MINILM_REPO));
+      await app.waitReady();
+      const violations = await seriousViolations(app.page);
+      assert.deepEqual(violations, [], describeViolations(violations));
+    });
+  }
+
+  it('axe finds no serious or critical problems on the error page', async () => {
+    const app = await suite.newAppPage();
+    await app.open(suite.hubQuery('test/does-not-exist'));
+    assert.equal(await app.waitSettled(), 'error');
+    await app.screenshot('a11y-error-page');
+    const violations = await seriousViolations(app.page);
+    assert.deepEqual(violations, [], describeViolations(violations));
+  });
+
+  it('charts carry text summaries', async () => {
+    const app = await suite.newAppPage();
+    await app.open(suite.hubQuery(MINILM_REPO));
+    await app.waitReady();
+    const rank = (await app.page.getByTestId('rank').textContent()).trim();
+    const labels = await app.page.locator('svg.chart-svg, canvas.heatmap-canvas').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')));
+    assert.equal(labels.length, 8);
+    assert.equal(labels[0], `Singular values of W_pos: rank ${rank} of 384 at threshold 1%`);
+    assert.ok(labels.every((label) => label && label.length > 20), labels.join('\n'));
+  });
+
+  it('one analysis can be used with the keyboard alone', async () => {
+    const app = await suite.newAppPage();
+    const { page } = app;
+    await app.open(suite.hubQuery(MINILM_REPO));
+    await app.waitReady();
+
+    // Tab from the top of the page through every control, recording where focus goes.
+    await page.evaluate(() => document.activeElement?.blur());
+    const seen = [];
+    for (let i = 0; i < 150; i += 1) {
+      await page.keyboard.press('Tab');
+      const f = await focused(page);
+      if (!f) continue;
+      seen.push(f);
+      assert.ok(f.outlineStyle !== 'none' && f.outlineWidth >= 2, `focus ring on ${f.testid ?? f.tag} "${f.label}": ${f.outlineStyle} ${f.outlineWidth}px`);
+      if (f.testid === 'copy-python') break;
+    }
+    const ids = seen.map((f) => f.testid);
+    for (const wanted of ['repo-input', 'analyse', 'tensor-picker', 'threshold', 'export-png', 'export-svg', 'heatmap-plot', 'download-csv', 'download-npz', 'copy-python']) {
+      assert.ok(ids.includes(wanted), `Tab reaches ${wanted}; reached: ${ids.join(', ')}`);
+    }
+    assert.ok(ids.filter((id) => id === 'export-png').length === 8, 'Tab reaches all eight PNG buttons');
+
+    // The threshold slider moves the rank from the keyboard.
+    const rankBefore = Number(await page.getByTestId('rank').textContent());
+    await page.getByTestId('threshold').focus();
+    for (let i = 0; i < 200; i += 1) await page.keyboard.press('ArrowRight');
+    const rankAfter = Number(await page.getByTestId('rank').textContent());
+    assert.ok(rankAfter < rankBefore, `raising the threshold with the arrow keys lowers the rank (${rankBefore} → ${rankAfter})`);
+
+    // The heatmap read-out follows a keyboard cursor.
+    const plot = page.getByTestId('heatmap-plot').first();
+    await plot.focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowDown');
+    const readout = (await plot.getByTestId('heatmap-readout').textContent()).trim();
+    assert.match(readout, /^position 3, vector 1, value -?\d/, readout);
+    await plot.getByTestId('heatmap-cursor').waitFor();
+    const tooltip = (await plot.getByTestId('tooltip').innerText()).replace(/\s+/g, ' ');
+    assert.match(tooltip, /position 3 vector 1 value/, tooltip);
+    await app.screenshot('keyboard-heatmap-cursor');
+
+    // Enter on a focused export button downloads.
+    await page.getByTestId('download-csv').focus();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
+    assert.match(download.suggestedFilename(), /_singular_values\.csv$/);
+  });
+
+  for (const width of [1440, 800]) {
+    for (const colorScheme of ['light', 'dark']) {
+      it(`no horizontal scrolling at ${width} px (${colorScheme})`, async () => {
+        const app = await suite.newAppPage({ viewport: { width, height: 900 }, colorScheme });
+        await app.open(suite.hubQuery(MINILM_REPO));
+        await app.waitReady();
+        const { scrollWidth, clientWidth } = await app.page.evaluate(() => ({
+          scrollWidth: document.documentElement.scrollWidth,
+          clientWidth: document.documentElement.clientWidth,
+        }));
+        await app.screenshot(`layout-${width}-${colorScheme}`);
+        assert.ok(scrollWidth <= clientWidth, `page is ${scrollWidth} px wide in a ${clientWidth} px window`);
+      });
+    }
+  }
+});

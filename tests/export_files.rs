@@ -1,0 +1,255 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+// These are native tests of the pure core; the wasm32 build only lints the app.
+#![cfg(not(target_arch = "wasm32"))]
+//! The export writers on the real all-MiniLM-L6-v2 positional embedding (512 × 384).
+//!
+//! Each test checks its writer here (the CSV parses back, the NPZ unzips into `.npy` entries
+//! with the right headers, `Vᵀ` rebuilds the matrix) and writes its files to
+//! `target/export-check/`. `tests/export_check.py`, run by `scripts/test.sh` right after
+//! `cargo test`, then loads them with `numpy.load` (no flags), compares them with the values
+//! written here and with numpy's own SVD, and runs the Python snippet against the real file
+//! served by a local Hub stand-in.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use nalgebra::{DMatrix, DVector};
+use poslens::pure::analysis::{analyse, Analysis, AnalysisOptions};
+use poslens::pure::decode::decode_matrix;
+use poslens::pure::export::npz::{ExportMeta, APP_VERSION};
+use poslens::pure::export::{
+    export_arrays, npy_bytes, prepared_matrices, python_snippet, singular_values_csv, svd_npz,
+    NpyPrecision, SnippetSource, SnippetSpec,
+};
+use safetensors::SafeTensors;
+use serde_json::json;
+
+const TENSOR_NAME: &str = "embeddings.position_embeddings.weight";
+const REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
+/// A commit sha for the snippet and the metadata; the local Hub stand-in serves any sha.
+const COMMIT: &str = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf";
+const N_POSITIONS: usize = 512;
+const D_MODEL: usize = 384;
+/// How many of the largest singular values the snippet prints.
+const N_TOP: usize = 10;
+
+fn out_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("export-check");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn minilm() -> DMatrix<f64> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/minilm_position_embeddings.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    let tensors = SafeTensors::deserialize(&bytes).unwrap();
+    let view = tensors.tensor(TENSOR_NAME).unwrap();
+    decode_matrix(view.data(), view.dtype(), N_POSITIONS, D_MODEL, TENSOR_NAME).unwrap()
+}
+
+fn default_analysis(w: &DMatrix<f64>) -> Analysis {
+    analyse(w, &AnalysisOptions::default()).unwrap()
+}
+
+fn meta(analysis: &Analysis) -> ExportMeta {
+    ExportMeta {
+        app: "poslens".to_owned(),
+        app_version: APP_VERSION.to_owned(),
+        source: "hub".to_owned(),
+        hub: Some("https://huggingface.co".to_owned()),
+        repo: Some(REPO.to_owned()),
+        commit: Some(COMMIT.to_owned()),
+        file: "model.safetensors".to_owned(),
+        tensor: TENSOR_NAME.to_owned(),
+        shape: vec![512, 384],
+        matrix_shape: [N_POSITIONS, D_MODEL],
+        dtype: "F32".to_owned(),
+        settings: analysis.options.clone(),
+        arrays: Default::default(),
+    }
+}
+
+/// The core's values, for `tests/export_check.py` to compare the files with.
+fn expected_json(analysis: &Analysis) -> serde_json::Value {
+    let part = |s: &poslens::pure::analysis::SvdSummary| {
+        json!({
+            "n_rows": s.n_rows,
+            "n_cols": s.n_cols,
+            "singular_values": s.singular_values,
+            "energy_share": s.energy_share,
+            "cumulative_energy": s.cumulative_energy,
+            "rank_at_threshold": s.rank_at_threshold,
+            "u_top_k": s.u_top_k,
+        })
+    };
+    json!({
+        "repo": REPO,
+        "commit": COMMIT,
+        "tensor": TENSOR_NAME,
+        "threshold_rel": analysis.options.threshold_rel,
+        "drop_count": analysis.options.drop_count,
+        "n_top": N_TOP,
+        "full": part(&analysis.full),
+        "dropped": analysis.dropped.as_ref().map(part),
+    })
+}
+
+#[test]
+fn csv_of_both_analyses_parses_back_exactly() {
+    let w = minilm();
+    let analysis = default_analysis(&w);
+    let csv = singular_values_csv(&analysis);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("analysis,index,singular_value,energy_share,cumulative_energy")
+    );
+    let dropped = analysis.dropped.as_ref().unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
+    assert_eq!(
+        rows.len(),
+        analysis.full.singular_values.len() + dropped.singular_values.len()
+    );
+    for row in &rows {
+        assert_eq!(row.len(), 5, "{row:?}");
+        let summary = match row[0] {
+            "full" => &analysis.full,
+            "dropped" => dropped,
+            other => panic!("unexpected analysis label {other}"),
+        };
+        let index: usize = row[1].parse().unwrap();
+        assert_eq!(
+            row[2].parse::<f64>().unwrap(),
+            summary.singular_values[index]
+        );
+        assert_eq!(row[3].parse::<f64>().unwrap(), summary.energy_share[index]);
+        assert_eq!(
+            row[4].parse::<f64>().unwrap(),
+            summary.cumulative_energy[index]
+        );
+    }
+    std::fs::write(out_dir().join("minilm_singular_values.csv"), csv).unwrap();
+}
+
+#[test]
+fn npz_holds_s_u_vt_of_both_analyses_and_meta() {
+    let w = minilm();
+    let analysis = default_analysis(&w);
+    let arrays = export_arrays(&w, &analysis).unwrap();
+    assert_eq!(arrays.len(), 2);
+
+    // Vᵀ rebuilds the matrix's projection: U_k Σ_k Vᵀ_k equals U_k U_kᵀ W.
+    let (full, dropped) = prepared_matrices(&w, &analysis.options).unwrap();
+    for (a, matrix) in arrays.iter().zip([full, dropped.unwrap()]) {
+        let u = DMatrix::from_row_slice(a.n_rows, a.k, &a.u_top_k_row_major);
+        let vt = DMatrix::from_row_slice(a.k, a.n_cols, &a.vt_top_k_row_major);
+        let sigma = DMatrix::from_diagonal(&DVector::from_column_slice(&a.singular_values[..a.k]));
+        let projection = &u * u.transpose() * &matrix;
+        let rebuilt = &u * sigma * &vt;
+        let scale = a.singular_values[0];
+        assert!((rebuilt - projection).abs().max() < 1e-10 * scale);
+        let gram = &vt * vt.transpose();
+        assert!((gram - DMatrix::identity(a.k, a.k)).abs().max() < 1e-9);
+    }
+
+    let npz = svd_npz(&arrays, &meta(&analysis), NpyPrecision::F64).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(npz.clone())).unwrap();
+    let mut names: Vec<String> = archive
+        .file_names()
+        .map(|name| name.unwrap().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "S.npy",
+            "S_dropped.npy",
+            "U.npy",
+            "U_dropped.npy",
+            "Vt.npy",
+            "Vt_dropped.npy",
+            "meta.json"
+        ]
+    );
+    let mut meta_text = String::new();
+    archive
+        .by_name("meta.json")
+        .unwrap()
+        .read_to_string(&mut meta_text)
+        .unwrap();
+    let meta: ExportMeta = serde_json::from_str(&meta_text).unwrap();
+    assert_eq!(meta.arrays["U"], vec![512, 50]);
+    assert_eq!(meta.arrays["Vt_dropped"], vec![50, 379]);
+    assert_eq!(meta.commit.as_deref(), Some(COMMIT));
+
+    let dir = out_dir();
+    std::fs::write(dir.join("minilm_svd.npz"), &npz).unwrap();
+    let full = &arrays[0];
+    let files = [
+        ("S.npy", vec![384], &full.singular_values, NpyPrecision::F64),
+        (
+            "U.npy",
+            vec![512, 50],
+            &full.u_top_k_row_major,
+            NpyPrecision::F64,
+        ),
+        (
+            "Vt.npy",
+            vec![50, 384],
+            &full.vt_top_k_row_major,
+            NpyPrecision::F64,
+        ),
+        (
+            "S_f32.npy",
+            vec![384],
+            &full.singular_values,
+            NpyPrecision::F32,
+        ),
+    ];
+    for (name, shape, values, precision) in files {
+        let bytes = npy_bytes(name, &shape, values, precision).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    std::fs::write(
+        dir.join("expected.json"),
+        serde_json::to_string(&expected_json(&analysis)).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn python_snippet_for_the_real_file() {
+    let w = minilm();
+    let analysis = default_analysis(&w);
+    let snippet = python_snippet(&SnippetSpec {
+        source: SnippetSource::Hub {
+            endpoint: "https://huggingface.co",
+            repo: REPO,
+            revision: COMMIT,
+            file: "model.safetensors",
+        },
+        tensor: TENSOR_NAME,
+        dtype: "F32",
+        n_rows: N_POSITIONS,
+        n_cols: D_MODEL,
+        options: &analysis.options,
+        n_top: N_TOP,
+    });
+    assert_eq!(
+        snippet
+            .lines()
+            .filter(|line| line.starts_with("ENDPOINT = "))
+            .count(),
+        1,
+        "the endpoint is one setting a test can point elsewhere"
+    );
+    std::fs::write(out_dir().join("minilm_snippet.py"), snippet).unwrap();
+}
