@@ -1,6 +1,8 @@
 //! The pure core, in pipeline order: plan the byte ranges of a safetensors file
 //! ([`format`](mod@format), [`shards`], [`hub`]), pick the positional embedding ([`detect`]),
 //! decode it ([`decode`]), analyse it ([`analysis`]), and lay out charts ([`chart`]).
+//! Views beyond the notebook (cosine similarity, projections, right singular vectors,
+//! frequencies, subspace angles) live in [`views`].
 //! Settings travel in share links through [`url_state`]; results leave as text through [`export`].
 //!
 //! Nothing here imports web-sys, wasm-bindgen or leptos.
@@ -14,3 +16,4 @@ pub mod format;
 pub mod hub;
 pub mod shards;
 pub mod url_state;
+pub mod views;
