@@ -15,6 +15,7 @@ use crate::web::components::progress::StatusPanel;
 use crate::web::components::rank::RankCard;
 use crate::web::components::source_panel::SourcePanel;
 use crate::web::components::sv_table::SvTable;
+use crate::web::components::views::ViewsSection;
 use crate::web::state::{AppState, ResultInfo};
 
 /// Mounts the app on the page body and starts the first analysis.
@@ -232,5 +233,6 @@ fn Results() -> impl IntoView {
             </Show>
         </section>
         <SvTable/>
+        <ViewsSection/>
     }
 }

@@ -36,19 +36,42 @@ pub fn right_singular_vectors(
     k: usize,
 ) -> Result<Vec<Vec<f64>>, ViewError> {
     check_shape(w, summary)?;
+    let mut rows = Vec::new();
+    for index in 0..k {
+        match right_singular_vector(w, summary, index)? {
+            Some(row) => rows.push(row),
+            None => break,
+        }
+    }
+    Ok(rows)
+}
+
+/// Returns row `index` of Vᵀ, vᵢ = Wᵀ uᵢ / σᵢ, or `None` when the analysis did not keep uᵢ
+/// or σᵢ is zero to rounding.
+///
+/// # Errors
+/// [`ViewError::ShapeMismatch`] when `w` is not the analysed matrix.
+pub fn right_singular_vector(
+    w: &DMatrix<f64>,
+    summary: &SvdSummary,
+    index: usize,
+) -> Result<Option<Vec<f64>>, ViewError> {
+    check_shape(w, summary)?;
     let sigma_0 = summary.singular_values.first().copied().unwrap_or(0.0);
     // Below this a singular value is zero to rounding.
     let sigma_floor = sigma_0 * f64::EPSILON * (w.nrows().max(w.ncols()) as f64);
-    let mut rows = Vec::new();
-    for (u, &sigma) in summary.u_top_k.iter().zip(&summary.singular_values).take(k) {
-        if !(sigma > sigma_floor && sigma.is_finite()) || u.len() != w.nrows() {
-            break;
-        }
-        let u = DVector::from_column_slice(u);
-        let v = w.tr_mul(&u) / sigma;
-        rows.push(v.iter().copied().collect());
+    let (Some(u), Some(&sigma)) = (
+        summary.u_top_k.get(index),
+        summary.singular_values.get(index),
+    ) else {
+        return Ok(None);
+    };
+    if !(sigma > sigma_floor && sigma.is_finite()) || u.len() != w.nrows() {
+        return Ok(None);
     }
-    Ok(rows)
+    let u = DVector::from_column_slice(u);
+    let v = w.tr_mul(&u) / sigma;
+    Ok(Some(v.iter().copied().collect()))
 }
 
 /// Returns the fewest entries of `vector` whose squares add up to at least `share` of
