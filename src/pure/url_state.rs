@@ -96,7 +96,7 @@ pub fn parse_compare_list(value: &str) -> (Vec<CompareEntry>, Vec<String>) {
     for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match parse_compare_entry(part) {
             Ok(entry) if entries.contains(&entry) => {}
-            Ok(entry) if entries.len() >= MAX_COMPARE_ENTRIES => notes.push(format!(
+            Ok(_) if entries.len() >= MAX_COMPARE_ENTRIES => notes.push(format!(
                 "Ignored compare entry {} because at most {MAX_COMPARE_ENTRIES} models can be compared.",
                 quote(part)
             )),

@@ -7,6 +7,7 @@ use wasm_bindgen::JsCast;
 use crate::pure::analysis::approx_rank;
 use crate::pure::url_state;
 use crate::web::actions::{self, RunSource};
+use crate::web::components::compare_view::CompareSection;
 use crate::web::components::errors::{ErrorPanel, OffsetNote, UrlNotes};
 use crate::web::components::heatmap::{ColorRangeControl, Heatmap};
 use crate::web::components::histogram::Histogram;
@@ -69,6 +70,7 @@ pub fn App() -> impl IntoView {
             <Show when=has_result fallback=|| view! { <EmptyState/> }>
                 <Results/>
             </Show>
+            <CompareSection/>
         </main>
         <footer class="site-footer">
             "Singular values and vectors are computed in your browser; nothing is uploaded. Settings live in the URL, so any view can be shared."

@@ -2,6 +2,7 @@
 //! `pure::chart`.
 
 pub mod axes;
+pub mod compare_view;
 pub mod cosine_view;
 pub mod errors;
 pub mod frequency_view;
