@@ -1,4 +1,4 @@
-//! The norm of each position's embedding, ‖W_pos[p]‖, against p. Clicking a position drops
+//! The norm of each position's embedding, ‖W_pos\[p\]‖, against p. Clicking a position drops
 //! the positions up to and including it (`drop_axis=rows`) in the second analysis.
 
 use leptos::prelude::*;
@@ -19,7 +19,7 @@ const HEIGHT_PX: f64 = 300.0;
 /// The per-position norm chart.
 #[component]
 pub fn NormsView(
-    /// ‖W_pos[p]‖ for every analysed position.
+    /// The norm of every analysed position's row of W_pos.
     norms: Signal<Vec<f64>>,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
