@@ -36,6 +36,7 @@ function assertClose(actual, expected, tolerance, label) {
 
 /** Moves the pointer to a fraction of an element's box and returns the tooltip's lines. */
 async function hoverAt(page, locator, fx, fy) {
+  await locator.scrollIntoViewIfNeeded();
   const box = await locator.boundingBox();
   assert.ok(box, 'the element has a box on the page');
   await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
@@ -134,6 +135,7 @@ describe('views beyond the notebook on the GPT-2-shaped model', { timeout: TEST_
     await shoot(page.locator('article', { has: map }), 'view-cosine-zoomed');
 
     // Dragging across the map zooms further.
+    await map.scrollIntoViewIfNeeded();
     const box = await map.boundingBox();
     await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.1);
     await page.mouse.down();
@@ -153,6 +155,7 @@ describe('views beyond the notebook on the GPT-2-shaped model', { timeout: TEST_
     assert.equal(await plot.locator('circle[data-position]').count(), 1024);
     const hoverPoint = async (position) => {
       const point = plot.locator(`circle[data-position="${position}"]`);
+      await plot.scrollIntoViewIfNeeded();
       const box = await point.boundingBox();
       await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
       const tooltip = page.getByTestId('tooltip').first();
@@ -253,6 +256,8 @@ describe('views beyond the notebook on the GPT-2-shaped model', { timeout: TEST_
     await shoot(page.locator('article', { has: chart }), 'view-norms');
 
     // Clicking the hovered position drops positions 0..p and analyses again.
+    await app.screenshot('views-page');
+    await chart.scrollIntoViewIfNeeded();
     const box = await chart.boundingBox();
     await page.mouse.click(box.x + box.width * 0.5, box.y + box.height * 0.5);
     await page.waitForFunction(() => new URL(location.href).searchParams.get('drop_axis') === 'rows', null, { timeout: 10_000 });

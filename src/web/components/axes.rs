@@ -61,3 +61,22 @@ pub fn y_log_axis(area: PlotArea, scale: LogScale, title: String) -> impl IntoVi
         <text x=14.0 y=mid_y text-anchor="middle" class="axis-label" transform=format!("rotate(-90 14 {mid_y})")>{title}</text>
     }
 }
+
+/// A bottom logarithmic axis with decade (or 1-2-5) ticks and a title below it.
+pub fn x_log_axis(area: PlotArea, scale: LogScale, title: String) -> impl IntoView {
+    let ticks = log_ticks(scale.domain.0, scale.domain.1, 8);
+    let mid_x = (area.left() + area.right()) / 2.0;
+    view! {
+        <g class="axis">
+            <line x1=area.left() x2=area.right() y1=area.bottom() y2=area.bottom()></line>
+            {ticks.into_iter().map(|t| {
+                let x = scale.map(t);
+                view! {
+                    <line x1=x x2=x y1=area.bottom() y2=area.bottom() + 5.0></line>
+                    <text x=x y=area.bottom() + 18.0 text-anchor="middle" class="tick">{format_log_tick(t)}</text>
+                }
+            }).collect_view()}
+            <text x=mid_x y=area.bottom() + 36.0 text-anchor="middle" class="axis-label">{title}</text>
+        </g>
+    }
+}

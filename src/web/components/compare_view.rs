@@ -324,7 +324,7 @@ pub fn CompareSection() -> impl IntoView {
                     }).collect_view())}
                 </div>
             </header>
-            <div class="chart-box" data-testid="compare-spectra" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
+            <div class="chart-box narrow" data-testid="compare-spectra" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
                 <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
                     {move || spectra.with(|(_, x_scale, y_scale, paths, _)| view! {
                         {y_log_axis(area, *y_scale, "σ/σ₀ (log scale)".to_owned())}

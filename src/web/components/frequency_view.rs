@@ -70,54 +70,62 @@ pub fn FrequencyView(
         }));
     };
     view! {
-        <section class="pair">
-            <article class="card chart">
-                <header class="chart-head">
-                    <h3>"Dominant period of each left singular vector"</h3>
-                </header>
-                <div class="chart-box" data-testid="frequency-chart" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
-                    <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
-                        {move || {
-                            let (x_scale, y_scale) = scales();
-                            let n = n_positions.get().max(1) as f64;
-                            view! {
-                                {y_axis(area, y_scale, 5, "power share".to_owned())}
-                                {x_axis(area, x_scale, 8, "left singular vector index".to_owned())}
-                                {peaks.get().into_iter().enumerate().map(|(i, peak)| {
-                                    let x0 = x_scale.map(i as f64) + 0.5;
-                                    let x1 = x_scale.map(i as f64 + 1.0) - 0.5;
-                                    let y = y_scale.map(peak.power_share);
-                                    // Colour: the period relative to the number of positions (log), dark for short periods.
-                                    let t = if peak.period_positions.is_finite() { peak.period_positions.log2() / n.log2() } else { 1.0 };
-                                    let fill = rgb_css(sequential_rgb(t, 0.0, 1.0));
-                                    view! { <rect x=x0 y=y width=(x1 - x0).max(0.5) height=(area.bottom() - y).max(0.0) fill=fill></rect> }
-                                }).collect_view()}
-                            }
-                        }}
-                    </svg>
-                    <Tooltip content=tooltip/>
-                </div>
-                <p class="caption">"Bar height: the share of the vector's power at its strongest frequency. Colour: its period, dark for short and yellow for long (log scale up to the number of positions). Pairs of vectors with the same period and a high share are sinusoids in quadrature: they trace a circle, and together a helix."</p>
-            </article>
-            <article class="card">
-                <h3>"Periods from the DFT"</h3>
-                <div class="table-scroll">
-                    <table class="sv-table" data-testid="frequency-table">
-                        <thead><tr><th>"vector"</th><th>"period (positions)"</th><th>"DFT bin"</th><th>"power share"</th></tr></thead>
-                        <tbody>
-                            {move || peaks.get().into_iter().enumerate().map(|(i, peak)| view! {
-                                <tr data-testid="frequency-row" data-vector=i.to_string() data-bin=peak.bin.to_string()
-                                    data-period=peak.period_positions.to_string() data-share=peak.power_share.to_string()>
-                                    <td>{format!("u{i}")}</td>
-                                    <td>{period_text(&peak)}</td>
-                                    <td>{peak.bin}</td>
-                                    <td>{format!("{:.4}", peak.power_share)}</td>
-                                </tr>
+        <article class="card chart">
+            <header class="chart-head">
+                <h3>"Dominant period of each left singular vector"</h3>
+            </header>
+            <div class="chart-box" data-testid="frequency-chart" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
+                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
+                    {move || {
+                        let (x_scale, y_scale) = scales();
+                        let n = n_positions.get().max(1) as f64;
+                        view! {
+                            {y_axis(area, y_scale, 5, "power share".to_owned())}
+                            {x_axis(area, x_scale, 8, "left singular vector index".to_owned())}
+                            {peaks.get().into_iter().enumerate().map(|(i, peak)| {
+                                let x0 = x_scale.map(i as f64) + 0.5;
+                                let x1 = x_scale.map(i as f64 + 1.0) - 0.5;
+                                let y = y_scale.map(peak.power_share);
+                                // Colour: the period relative to the number of positions (log), dark for short periods.
+                                let t = if peak.period_positions.is_finite() { peak.period_positions.log2() / n.log2() } else { 1.0 };
+                                let fill = rgb_css(sequential_rgb(t, 0.0, 1.0));
+                                view! { <rect x=x0 y=y width=(x1 - x0).max(0.5) height=(area.bottom() - y).max(0.0) fill=fill></rect> }
                             }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            </article>
-        </section>
+                        }
+                    }}
+                </svg>
+                <Tooltip content=tooltip/>
+            </div>
+            <div class="position-bar">
+                <span>"short period"</span>
+                <div class="position-gradient" style=period_gradient()></div>
+                <span>{move || format!("{} positions", n_positions.get())}</span>
+            </div>
+            <div class="table-scroll short">
+                <table class="sv-table" data-testid="frequency-table">
+                    <thead><tr><th>"vector"</th><th>"period (positions)"</th><th>"DFT bin"</th><th>"power share"</th></tr></thead>
+                    <tbody>
+                        {move || peaks.get().into_iter().enumerate().map(|(i, peak)| view! {
+                            <tr data-testid="frequency-row" data-vector=i.to_string() data-bin=peak.bin.to_string()
+                                data-period=peak.period_positions.to_string() data-share=peak.power_share.to_string()>
+                                <td>{format!("u{i}")}</td>
+                                <td>{period_text(&peak)}</td>
+                                <td>{peak.bin}</td>
+                                <td>{format!("{:.4}", peak.power_share)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <p class="caption">"Bar height: the share of the vector's power at its strongest DFT frequency; colour: its period (log scale). Pairs of vectors with the same period and a high share are sinusoids in quadrature: together they trace a circle, and with a slower one, a helix."</p>
+        </article>
     }
+}
+
+/// The colour bar of periods, as a CSS gradient from short (left) to long (right).
+fn period_gradient() -> String {
+    format!(
+        "background: linear-gradient(to right, {});",
+        crate::pure::chart::sequential::sequential_stops(9).join(", ")
+    )
 }

@@ -8,7 +8,7 @@ use crate::pure::analysis::approx_rank;
 use crate::pure::chart::log_scale::{decade_bounds, LogScale};
 use crate::pure::chart::{nearest_index, polyline_path, Margins, PlotArea};
 use crate::pure::views::spectrum::{energy_markers, level_label, DEFAULT_ENERGY_LEVELS};
-use crate::web::components::axes::{x_axis, y_axis, y_log_axis};
+use crate::web::components::axes::{x_axis, x_log_axis, y_axis, y_log_axis};
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
 
 /// The drawing box of each chart, in SVG user units.
@@ -60,7 +60,8 @@ pub fn SpectrumViews(
     let energy_tooltip = RwSignal::new(None::<TooltipContent>);
     let scree = Memo::new(move |_| {
         singular_values.with(|values| {
-            let xs: Vec<f64> = (0..values.len()).map(|i| i as f64).collect();
+            // Directions are numbered from 1 (the largest σ).
+            let xs: Vec<f64> = (1..=values.len()).map(|i| i as f64).collect();
             let positive_min = values
                 .iter()
                 .copied()
@@ -71,7 +72,7 @@ pub fn SpectrumViews(
                 positive_min.min(sigma_0 * threshold.get_untracked()),
                 sigma_0,
             );
-            let x_scale = area.x_scale((0.0, xs.last().copied().unwrap_or(1.0).max(1.0)));
+            let x_scale = area.x_scale((1.0, xs.last().copied().unwrap_or(2.0).max(2.0)));
             let y_scale = LogScale::new((lo, hi), (area.bottom(), area.top()));
             // Zeros cannot sit on a log axis: they are left out of the line.
             let ys: Vec<f64> = values
@@ -98,11 +99,18 @@ pub fn SpectrumViews(
         move |index: usize| markers.with(|m| m.get(index).map_or(0, |m| m.n_directions));
     let energy_geometry = Memo::new(move |_| {
         cumulative_energy.with(|cumulative| {
+            // The number of directions runs on a log axis, so 5, 50 and 500 are equally far apart.
             let xs: Vec<f64> = (1..=cumulative.len()).map(|i| i as f64).collect();
-            let x_scale = area.x_scale((0.0, cumulative.len().max(1) as f64));
+            let log_xs: Vec<f64> = xs.iter().map(|x| x.log10()).collect();
+            let (_, hi) = decade_bounds(1.0, cumulative.len().max(2) as f64);
+            let x_scale = LogScale::new((1.0, hi), (area.left(), area.right()));
+            let x_linear = crate::pure::chart::LinearScale::new(
+                (0.0, hi.log10()),
+                (area.left(), area.right()),
+            );
             let y_scale = area.y_scale((0.0, 1.0));
-            let path = polyline_path(&xs, cumulative, &x_scale, &y_scale);
-            (xs, x_scale, y_scale, path)
+            let path = polyline_path(&log_xs, cumulative, &x_linear, &y_scale);
+            (log_xs, x_scale, y_scale, path)
         })
     });
 
@@ -149,10 +157,10 @@ pub fn SpectrumViews(
                     <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
                         {move || scree.with(|(_, x_scale, y_scale, path)| {
                             let t_y = y_scale.map(threshold_sigma());
-                            let rank_x = x_scale.map(rank.get() as f64 - 0.5);
+                            let rank_x = x_scale.map(rank.get() as f64 + 0.5);
                             view! {
                                 {y_log_axis(area, *y_scale, "σ (log scale)".to_owned())}
-                                {x_axis(area, *x_scale, 8, "direction index (0 = largest σ)".to_owned())}
+                                {x_axis(area, *x_scale, 8, "direction (1 = largest σ)".to_owned())}
                                 <path d=path.clone() class="series" stroke="#3451d1" fill="none" stroke-width="1.5"></path>
                                 <line class="threshold-line" x1=area.left() x2=area.right() y1=t_y y2=t_y></line>
                                 <line class="rank-line" x1=rank_x x2=rank_x y1=area.top() y2=area.bottom()></line>
@@ -176,12 +184,12 @@ pub fn SpectrumViews(
                     <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
                         {move || energy_geometry.with(|(_, x_scale, y_scale, path)| view! {
                             {y_axis(area, *y_scale, 5, "share of energy".to_owned())}
-                            {x_axis(area, *x_scale, 8, "number of leading directions".to_owned())}
+                            {x_log_axis(area, *x_scale, "number of leading directions (log scale)".to_owned())}
                             <path d=path.clone() stroke="#3451d1" fill="none" stroke-width="1.5"></path>
                             {markers.get().into_iter().enumerate().map(|(i, marker)| {
                                 let x = x_scale.map(marker.n_directions as f64);
                                 let y = y_scale.map(marker.level);
-                                let label_y = area.bottom() - 8.0 - 14.0 * i as f64;
+                                let label_y = y + 14.0 + 14.0 * i as f64;
                                 view! {
                                     <line class="energy-marker" x1=x x2=x y1=y y2=area.bottom()></line>
                                     <circle class="energy-dot" cx=x cy=y r="3"></circle>

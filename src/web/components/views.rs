@@ -122,8 +122,8 @@ pub fn ViewsSection() -> impl IntoView {
         </section>
         <section class="pair">
             <NormsView norms=norms.into()/>
+            <FrequencyView peaks=peaks.into() n_positions=n_positions/>
         </section>
         <RightVectorsView right=right.into()/>
-        <FrequencyView peaks=peaks.into() n_positions=n_positions/>
     }
 }
