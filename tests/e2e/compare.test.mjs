@@ -80,6 +80,7 @@ describe('compare models', { timeout: TEST_TIMEOUT_MS }, () => {
     assert.equal(await page.locator('[data-testid="compare-spectra"] path[data-model]').count(), 3);
     await page.locator('[data-testid="compare-table"]').scrollIntoViewIfNeeded();
     await app.screenshot('compare');
+    await page.locator('section.card', { has: page.getByTestId('compare-table') }).screenshot({ path: path.join(ARTIFACTS_DIR, 'view-compare-table.png') });
     await page.getByTestId('compare-spectra').screenshot({ path: path.join(ARTIFACTS_DIR, 'view-compare-spectra.png') });
 
     // The share link pins every compared model to its commit, and reproduces the rows.
@@ -116,6 +117,7 @@ describe('compare models', { timeout: TEST_TIMEOUT_MS }, () => {
     assert.equal(Number(r.rank), gpt2.full.rank_at_threshold);
     await app.page.locator('[data-testid="compare-table"]').scrollIntoViewIfNeeded();
     await app.screenshot('compare-with-failure');
+    await app.page.locator('section.card', { has: app.page.getByTestId('compare-table') }).screenshot({ path: path.join(ARTIFACTS_DIR, 'view-compare-failure.png') });
 
     // Removing the failing model keeps the other row as it was.
     await app.page.locator('[data-testid="compare-row"]').nth(1).getByTestId('compare-remove').click();

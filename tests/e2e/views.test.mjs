@@ -93,8 +93,13 @@ describe('views beyond the notebook on the GPT-2-shaped model', { timeout: TEST_
       await energy.getAttribute('data-dirs-99-9'),
     ].map((text, i) => parseIntegerText(text, `energy marker ${i}`));
     assert.deepEqual(shown, markers, 'directions holding 90%, 99%, 99.9%');
+    // The x axis is logarithmic: halfway along it lies near √(1000) ≈ 31 directions.
     const energyLines = await hoverAt(page, energy, 0.5, 0.5);
     assert.match(energyLines[0], /^first \d+ directions$/);
+    const n = valueOf(energyLines[0].replace(/ directions$/, ''));
+    assert.ok(n > 10 && n < 100, `halfway along the log axis is ${n} directions`);
+    const [held] = numpy([{ kind: 'cumulative', n }]);
+    assertClose(valueOf(energyLines[1]), held, 1e-12, `energy of the first ${n} directions`);
     await shoot(page.locator('article', { has: scree }), 'view-scree');
     await shoot(page.locator('article', { has: energy }), 'view-cumulative-energy');
   });
@@ -253,7 +258,7 @@ describe('views beyond the notebook on the GPT-2-shaped model', { timeout: TEST_
     const p = valueOf(lines[0]);
     const [norm] = numpy([{ kind: 'norm', p }]);
     assertClose(valueOf(lines[1]), norm, 1e-9 * norm, `‖W[${p}]‖`);
-    await shoot(page.locator('article', { has: chart }), 'view-norms');
+    await shoot(page.locator('section.pair', { has: chart }), 'view-norms-and-frequency');
 
     // Clicking the hovered position drops positions 0..p and analyses again.
     await app.screenshot('views-page');

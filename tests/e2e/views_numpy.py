@@ -9,6 +9,7 @@ each right singular vector takes its left vector's sign.
 Queries (``kind`` and its fields):
 
 * ``sigma`` ``i``: the i-th singular value;
+* ``cumulative`` ``n``: the share of sum(s**2) held by the first n directions;
 * ``markers``: directions holding 90%, 99% and 99.9% of sum(s**2);
 * ``cosine`` ``rows`` ``cols`` (half-open [a, b)): the mean cosine similarity over the block;
 * ``norm`` ``p``: the norm of row p; ``argmax_norm``: the row of largest norm;
@@ -60,6 +61,8 @@ def main():
         kind = q["kind"]
         if kind == "sigma":
             answers.append(float(s[q["i"]]))
+        elif kind == "cumulative":
+            answers.append(float(np.cumsum(s ** 2)[q["n"] - 1] / np.sum(s ** 2)))
         elif kind == "markers":
             cum = np.cumsum(s ** 2) / np.sum(s ** 2)
             answers.append([int(np.argmax(cum >= level)) + 1 for level in (0.9, 0.99, 0.999)])

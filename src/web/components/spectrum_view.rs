@@ -131,8 +131,9 @@ pub fn SpectrumViews(
         }));
     };
     let on_energy_move = move |event: MouseEvent| {
-        let hit = energy_geometry
-            .with(|(xs, x_scale, ..)| hovered_index(&event, xs, |x| x_scale.invert(x)));
+        let hit = energy_geometry.with(|(log_xs, x_scale, ..)| {
+            hovered_index(&event, log_xs, |x| x_scale.invert(x).log10())
+        });
         energy_tooltip.set(hit.and_then(|(i, x_px, y_px)| {
             let share = cumulative_energy.with(|c| c.get(i).copied())?;
             Some(TooltipContent {
@@ -188,7 +189,9 @@ pub fn SpectrumViews(
                             <path d=path.clone() stroke="#3451d1" fill="none" stroke-width="1.5"></path>
                             {markers.get().into_iter().enumerate().map(|(i, marker)| {
                                 let x = x_scale.map(marker.n_directions as f64);
-                                let y = y_scale.map(marker.level);
+                                // The dot sits on the curve: the energy those directions actually hold.
+                                let held = cumulative_energy.with(|c| c.get(marker.n_directions.saturating_sub(1)).copied().unwrap_or(marker.level));
+                                let y = y_scale.map(held);
                                 let label_y = y + 14.0 + 14.0 * i as f64;
                                 view! {
                                     <line class="energy-marker" x1=x x2=x y1=y y2=area.bottom()></line>
