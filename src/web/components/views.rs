@@ -27,6 +27,9 @@ use crate::web::components::view_data::view_input;
 use crate::web::js::sleep_ms;
 use crate::web::state::AppState;
 
+/// How many steps the cards mount in, one browser task each.
+const MOUNT_STAGES: usize = 7;
+
 /// Rows of Vᵀ computed between two yields to the browser.
 const VT_ROWS_PER_STEP: usize = 8;
 
@@ -67,11 +70,36 @@ pub fn ViewsSection() -> impl IntoView {
     let threshold = Signal::derive(move || state.settings.with(|s| s.threshold_rel));
     let n_positions = Signal::derive(move || summary.with(|s| s.as_ref().map_or(0, |s| s.n_rows)));
 
+    // The cards mount one per browser task, so no single task draws them all; a new analysis
+    // unmounts them and mounts them again the same way.
+    let stage = RwSignal::new(0_usize);
+    let stage_generation = StoredValue::new(0_u32);
+    Effect::new(move |_| {
+        // Only the arrival of a result is tracked here: decoding waits for the first card.
+        state.result.track();
+        let this_generation = stage_generation.get_value().wrapping_add(1);
+        stage_generation.set_value(this_generation);
+        stage.set(0);
+        spawn_local(async move {
+            for next in 1..=MOUNT_STAGES {
+                sleep_ms(0).await;
+                if stage_generation.get_value() != this_generation {
+                    return;
+                }
+                stage.set(next);
+            }
+        });
+    });
+    let from_stage = move |n: usize| stage.get() >= n;
+
     let norms = RwSignal::new(Vec::<f64>::new());
     let peaks = RwSignal::new(Vec::<FrequencyPeak>::new());
     let right = RwSignal::new(None::<RightVectors>);
     let generation = StoredValue::new(0_u32);
     Effect::new(move |_| {
+        if !from_stage(1) {
+            return;
+        }
         let (Some(matrix), Some(summary)) = (w.get(), summary.get()) else {
             return;
         };
@@ -114,16 +142,30 @@ pub fn ViewsSection() -> impl IntoView {
     view! {
         <h2 class="section-title">"Beyond the notebook"</h2>
         {move || problem().map(|p| view! { <section class="card notes"><p>{p}</p></section> })}
-        <SpectrumViews singular_values=singular_values cumulative_energy=cumulative_energy threshold=threshold/>
-        <CosineView w=w/>
+        <Show when=move || from_stage(1)>
+            <SpectrumViews singular_values=singular_values cumulative_energy=cumulative_energy threshold=threshold/>
+        </Show>
+        <Show when=move || from_stage(2)>
+            <CosineView w=w/>
+        </Show>
         <section class="pair">
-            <PairPlot summary=summary/>
-            <OrbitPlot summary=summary/>
+            <Show when=move || from_stage(3)>
+                <PairPlot summary=summary/>
+            </Show>
+            <Show when=move || from_stage(4)>
+                <OrbitPlot summary=summary/>
+            </Show>
         </section>
         <section class="pair">
-            <NormsView norms=norms.into()/>
-            <FrequencyView peaks=peaks.into() n_positions=n_positions/>
+            <Show when=move || from_stage(5)>
+                <NormsView norms=norms.into()/>
+            </Show>
+            <Show when=move || from_stage(6)>
+                <FrequencyView peaks=peaks.into() n_positions=n_positions/>
+            </Show>
         </section>
-        <RightVectorsView right=right.into()/>
+        <Show when=move || from_stage(7)>
+            <RightVectorsView right=right.into()/>
+        </Show>
     }
 }
