@@ -21,6 +21,7 @@ async function compareRows(page) {
   return page.locator('[data-testid="compare-row"]').evaluateAll((rows) =>
     rows.map((row) => ({
       repo: row.getAttribute('data-repo'),
+      rev: row.getAttribute('data-rev'),
       state: row.getAttribute('data-state'),
       rank: row.getAttribute('data-rank'),
       s0: row.getAttribute('data-s0'),
@@ -97,7 +98,8 @@ describe('compare models', { timeout: TEST_TIMEOUT_MS }, () => {
       rows.map((r) => [r.state, r.rank, r.s0]),
       'the link gives the same comparison',
     );
-    assert.deepEqual(again.map((r) => r.repo).slice(1), [`${MINILM_REPO}@${suite.hub.commitSha}`, `${GPT2_SHARDED_REPO}@${suite.hub.commitSha}`]);
+    assert.deepEqual(again.map((r) => r.repo), [GPT2_LIKE_REPO, MINILM_REPO, GPT2_SHARDED_REPO]);
+    assert.deepEqual(again.map((r) => r.rev), [suite.hub.commitSha, suite.hub.commitSha, suite.hub.commitSha], 'every model pinned to its commit');
   });
 
   it('a failing model shows its error in its own row and leaves the others intact', async () => {

@@ -31,8 +31,12 @@ const SUBSPACE_K: usize = 10;
 /// One row of the table, main model or compared.
 #[derive(Debug, Clone, PartialEq)]
 struct RowView {
-    /// The model's name.
+    /// The model's repository (or file name for a local main model).
     repo: String,
+    /// The revision asked for, when one was given.
+    rev: Option<String>,
+    /// What the row shows as the model's name.
+    label: String,
     /// `loading`, `ready` or `error`.
     state: &'static str,
     /// The failure, if any.
@@ -84,8 +88,16 @@ pub fn CompareSection() -> impl IntoView {
             Status::Error(info) => Some(info.message),
             _ => None,
         };
+        let main_rev = state
+            .file_info
+            .with(|info| match info.as_ref().map(|i| &i.kind) {
+                Some(SourceKind::Hub) | None => state.settings.with(|s| Some(s.rev.clone())),
+                _ => None,
+            });
         let mut rows = vec![RowView {
+            label: main_repo.clone(),
             repo: main_repo,
+            rev: main_rev,
             state: main_state,
             message: main_message,
             commit_sha: state
@@ -105,7 +117,9 @@ pub fn CompareSection() -> impl IntoView {
                 .into_iter()
                 .enumerate()
                 .map(|(index, row)| RowView {
-                    repo: row.entry.spelling(),
+                    repo: row.entry.repo.clone(),
+                    rev: row.entry.rev.clone(),
+                    label: row.entry.spelling(),
                     state: row.state.as_str(),
                     message: match &row.state {
                         CompareState::Error(message) => Some(message.clone()),
@@ -178,7 +192,7 @@ pub fn CompareSection() -> impl IntoView {
             .into_iter()
             .filter_map(|row| {
                 row.summary
-                    .map(|s| (row.repo, normalized_spectrum(&s.singular_values)))
+                    .map(|s| (row.label, normalized_spectrum(&s.singular_values)))
             })
             .collect();
         let longest = series.iter().map(|(_, v)| v.len()).max().unwrap_or(1);
@@ -291,12 +305,12 @@ pub fn CompareSection() -> impl IntoView {
                                     <button data-testid="compare-remove" on:click=move |_| remove(index)>"Remove"</button>
                                 });
                                 view! {
-                                    <tr data-testid="compare-row" data-repo=row.repo.clone() data-state=row.state
+                                    <tr data-testid="compare-row" data-repo=row.repo.clone() data-rev=row.rev.clone().unwrap_or_default() data-state=row.state
                                         data-rank=rank.map(|r| r.to_string()).unwrap_or_default()
                                         data-s0=s0.map(|s| s.to_string()).unwrap_or_default()
                                         data-commit=commit.clone()
                                         data-mean-cos2=mean_cos2.unwrap_or_default()>
-                                        <td class="mono">{row.repo.clone()}{(i == 0).then_some(" (main)")}</td>
+                                        <td class="mono">{row.label.clone()}{(i == 0).then_some(" (main)")}</td>
                                         <td>{row.state}{row.message.clone().map(|m| view! { <div class="compare-error">{m}</div> })}</td>
                                         <td>{summary.as_ref().map(|s| format!("{} × {}", s.n_rows, s.n_cols)).unwrap_or_default()}</td>
                                         <td>{rank.map(|r| r.to_string()).unwrap_or_default()}</td>
