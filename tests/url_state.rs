@@ -80,6 +80,7 @@ fn encode_order_and_readability() {
         k_vectors: 20,
         skip_offset: true,
         color_clip: Some(0.99),
+        compare: Vec::new(),
     };
     let query = encode_query(&settings);
     assert_eq!(
@@ -400,6 +401,7 @@ fn valid_settings() -> impl Strategy<Value = ViewSettings> {
                 k_vectors,
                 skip_offset,
                 color_clip,
+                compare: Vec::new(),
             }
         },
     )
@@ -463,4 +465,42 @@ proptest! {
         prop_assert!(again.notes.is_empty(), "{:?}", again.notes);
         prop_assert_eq!(again.settings, decoded.settings);
     }
+}
+
+#[test]
+fn compare_list_round_trips_and_keeps_good_entries() {
+    let decoded = decode_query(
+        "repo=gpt2&compare=gpt2-medium,distilgpt2@abc,gpt2-small,bad%20repo,gpt2-medium",
+    );
+    let spellings: Vec<String> = decoded
+        .settings
+        .compare
+        .iter()
+        .map(poslens::pure::url_state::CompareEntry::spelling)
+        .collect();
+    // The alias resolves, the duplicate is dropped, and the bad entry leaves the others.
+    assert_eq!(spellings, vec!["gpt2-medium", "distilgpt2@abc", "gpt2"]);
+    assert_eq!(decoded.notes.len(), 1, "{:?}", decoded.notes);
+    assert!(decoded.notes[0].contains("bad repo"));
+    let query = encode_query(&decoded.settings);
+    assert!(
+        query.ends_with("&compare=gpt2-medium,distilgpt2@abc,gpt2"),
+        "{query}"
+    );
+    let again = decode_query(&query);
+    assert_eq!(again.settings, decoded.settings);
+    assert!(again.notes.is_empty());
+    assert!(decoded.settings.validate().is_ok());
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let pinned = decoded.settings.compare_pinned_to(&[
+        Some(sha.to_owned()),
+        None,
+        Some("not-a-sha".to_owned()),
+    ]);
+    assert_eq!(pinned.compare[0].spelling(), format!("gpt2-medium@{sha}"));
+    assert_eq!(pinned.compare[1].spelling(), "distilgpt2@abc");
+    assert_eq!(pinned.compare[2].spelling(), "gpt2");
+    let too_many = decode_query("compare=a,b,c,d,e");
+    assert_eq!(too_many.settings.compare.len(), 4);
+    assert_eq!(too_many.notes.len(), 1);
 }

@@ -1,6 +1,8 @@
 //! The pure core, in pipeline order: plan the byte ranges of a safetensors file
 //! ([`format`](mod@format), [`shards`], [`hub`]), pick the positional embedding ([`detect`]),
 //! decode it ([`decode`]), analyse it ([`analysis`]), and lay out charts ([`chart`]).
+//! Views beyond the notebook (cosine similarity, projections, right singular vectors,
+//! frequencies, subspace angles) live in [`views`].
 //! Settings travel in share links through [`url_state`]; results leave as text and files through
 //! [`export`].
 //! Saved entries for offline use are keyed and looked up by [`offline`].
@@ -19,3 +21,4 @@ pub mod offline;
 pub mod shards;
 pub mod transfer;
 pub mod url_state;
+pub mod views;

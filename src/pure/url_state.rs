@@ -18,6 +18,7 @@
 //! | `k`           | singular vectors to keep, `1..=1024`      | `50`                     |
 //! | `skip_offset` | remove non-position rows (OPT, RoBERTa…)  | `false`                  |
 //! | `clip`        | heatmap colour quantile, `0.5 ≤ q < 1`    | full range (max abs(v))  |
+//! | `compare`     | models to compare, `repo[@rev],…` (≤ 4)    | none                     |
 
 pub use crate::pure::analysis::{DEFAULT_DROP_COUNT, DEFAULT_K_VECTORS, DEFAULT_THRESHOLD_REL};
 
@@ -40,6 +41,74 @@ pub const MAX_TENSOR_CHARS: usize = 512;
 pub const MAX_HUB_CHARS: usize = 2048;
 /// The most notes one decode reports; the rest are counted in a final note.
 pub const MAX_NOTES: usize = 20;
+
+/// The most models a link may add for comparison.
+pub const MAX_COMPARE_ENTRIES: usize = 4;
+
+/// One model to compare with the main one: a Hub repository, optionally at a revision.
+///
+/// In a link it is spelt `repo` or `repo@rev` (for example `gpt2-medium@main`); entries are
+/// separated by commas.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CompareEntry {
+    /// The repository id, `name` or `owner/name`.
+    pub repo: String,
+    /// The revision; `None` means the Hub's default branch (`main`).
+    pub rev: Option<String>,
+}
+
+impl CompareEntry {
+    /// Returns the link spelling: `repo` or `repo@rev`.
+    pub fn spelling(&self) -> String {
+        match &self.rev {
+            Some(rev) => format!("{}@{rev}", self.repo),
+            None => self.repo.clone(),
+        }
+    }
+
+    /// Returns the revision to fetch: the given one or `main`.
+    pub fn rev_or_default(&self) -> &str {
+        self.rev.as_deref().unwrap_or(DEFAULT_REVISION)
+    }
+}
+
+/// Parses one compare entry, `repo` or `repo@rev`, resolving repository aliases.
+pub fn parse_compare_entry(value: &str) -> Result<CompareEntry, ParamError> {
+    let value = value.trim();
+    let (repo, rev) = match value.split_once('@') {
+        Some((repo, rev)) => {
+            validate_rev(rev)?;
+            (repo, Some(rev.to_owned()))
+        }
+        None => (value, None),
+    };
+    let (repo, _aliased) = validate_repo(repo)?;
+    Ok(CompareEntry { repo, rev })
+}
+
+/// Parses the `compare` list: comma-separated entries, each checked on its own.
+///
+/// Returns the accepted entries (duplicates dropped, at most [`MAX_COMPARE_ENTRIES`]) and one
+/// note per rejected or dropped entry; one bad entry never loses the others.
+pub fn parse_compare_list(value: &str) -> (Vec<CompareEntry>, Vec<String>) {
+    let mut entries: Vec<CompareEntry> = Vec::new();
+    let mut notes = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match parse_compare_entry(part) {
+            Ok(entry) if entries.contains(&entry) => {}
+            Ok(_) if entries.len() >= MAX_COMPARE_ENTRIES => notes.push(format!(
+                "Ignored compare entry {} because at most {MAX_COMPARE_ENTRIES} models can be compared.",
+                quote(part)
+            )),
+            Ok(entry) => entries.push(entry),
+            Err(why) => notes.push(format!(
+                "Ignored compare entry {} because {why}; the other entries are kept.",
+                quote(part)
+            )),
+        }
+    }
+    (entries, notes)
+}
 
 /// The smallest accepted `clip` quantile; the largest is just below 1 (1 is the full range).
 pub const MIN_COLOR_CLIP_QUANTILE: f64 = 0.5;
@@ -90,6 +159,10 @@ pub struct ViewSettings {
     /// never re-runs the analysis.
     #[serde(default)]
     pub color_clip: Option<f64>,
+    /// Models to compare with this one (each fetched and analysed the same way, without
+    /// dropping). Empty when nothing is compared.
+    #[serde(default)]
+    pub compare: Vec<CompareEntry>,
 }
 
 impl Default for ViewSettings {
@@ -109,6 +182,7 @@ impl Default for ViewSettings {
             k_vectors: DEFAULT_K_VECTORS,
             skip_offset: false,
             color_clip: None,
+            compare: Vec::new(),
         }
     }
 }
@@ -444,6 +518,7 @@ pub const PARAM_NAMES: &[&str] = &[
     "k",
     "skip_offset",
     "clip",
+    "compare",
 ];
 
 /// Collects notes, keeping at most [`MAX_NOTES`] and counting the rest.
@@ -608,6 +683,13 @@ fn apply_param(settings: &mut ViewSettings, notes: &mut Notes, name: &str, value
             Ok(quantile) => settings.color_clip = Some(quantile),
             Err(why) => reject(why, "the full range, max |value|"),
         },
+        "compare" => {
+            let (entries, entry_notes) = parse_compare_list(value);
+            settings.compare = entries;
+            for note in entry_notes {
+                notes.push(note);
+            }
+        }
         _ => {}
     }
 }
@@ -666,11 +748,20 @@ pub fn encode_query(settings: &ViewSettings) -> String {
         // The same shortest round-trip text as the threshold.
         pairs.push(("clip", format!("{quantile:?}")));
     }
-    pairs
+    let mut encoded: Vec<String> = pairs
         .iter()
         .map(|(name, value)| format!("{name}={}", encode_value(value)))
-        .collect::<Vec<_>>()
-        .join("&")
+        .collect();
+    if !settings.compare.is_empty() {
+        // Each entry is encoded on its own, so the separating commas and the `@` stay readable.
+        let list: Vec<String> = settings
+            .compare
+            .iter()
+            .map(|entry| encode_value(&entry.spelling()).replace("%40", "@"))
+            .collect();
+        encoded.push(format!("compare={}", list.join(",")));
+    }
+    encoded.join("&")
 }
 
 impl ViewSettings {
@@ -739,7 +830,38 @@ impl ViewSettings {
                 ));
             }
         }
+        if self.compare.len() > MAX_COMPARE_ENTRIES {
+            return Err((
+                "compare".to_owned(),
+                ParamError::OutOfRange {
+                    allowed: "at most 4 models",
+                },
+            ));
+        }
+        for (index, entry) in self.compare.iter().enumerate() {
+            let parsed = parse_compare_entry(&entry.spelling()).map_err(field("compare"))?;
+            if parsed != *entry || self.compare.iter().take(index).any(|e| e == entry) {
+                return Err((
+                    "compare".to_owned(),
+                    ParamError::Format {
+                        rule: "each entry must be the Hub's own name, listed once",
+                    },
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Returns a copy whose compared models are pinned to the commits given, one per entry in
+    /// order (`None` leaves an entry as it is; a value that is not a 40-digit SHA too).
+    pub fn compare_pinned_to(&self, commit_shas: &[Option<String>]) -> ViewSettings {
+        let mut pinned = self.clone();
+        for (entry, sha) in pinned.compare.iter_mut().zip(commit_shas) {
+            if let Some(sha) = sha.as_deref().filter(|sha| hub::is_commit_sha(sha)) {
+                entry.rev = Some(sha.to_ascii_lowercase());
+            }
+        }
+        pinned
     }
 
     /// Returns a copy pinned to a commit, so a share link keeps showing the same weights

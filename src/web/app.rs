@@ -7,6 +7,7 @@ use wasm_bindgen::JsCast;
 use crate::pure::analysis::approx_rank;
 use crate::pure::url_state;
 use crate::web::actions;
+use crate::web::components::compare_view::CompareSection;
 use crate::web::components::errors::{ErrorPanel, OffsetNote, UrlNotes};
 use crate::web::components::export_panel::DataExports;
 use crate::web::components::heatmap::{ColorRangeControl, Heatmap};
@@ -20,6 +21,7 @@ use crate::web::components::progress::StatusPanel;
 use crate::web::components::rank::RankCard;
 use crate::web::components::source_panel::SourcePanel;
 use crate::web::components::sv_table::SvTable;
+use crate::web::components::views::ViewsSection;
 use crate::web::state::{AppState, ResultInfo};
 
 /// Mounts the app on the page body and starts the first analysis.
@@ -80,6 +82,7 @@ pub fn App() -> impl IntoView {
             <Show when=has_result fallback=|| view! { <EmptyState/> }>
                 <Results/>
             </Show>
+            <CompareSection/>
         </main>
         <footer class="site-footer">
             "Singular values and vectors are computed in your browser; nothing is uploaded. Settings live in the URL, so any view can be shared."
@@ -249,5 +252,6 @@ fn Results() -> impl IntoView {
         </section>
         <SvTable/>
         <DataExports/>
+        <ViewsSection/>
     }
 }

@@ -143,6 +143,8 @@ pub struct AppState {
     pub draft_file: RwSignal<String>,
     /// The kind of source the last run opened, for Retry.
     pub last_kind: RwSignal<SourceKind>,
+    /// One row per compared model (the `compare` setting), in order.
+    pub compare_rows: RwSignal<Vec<CompareRow>>,
     /// Notes about the current run's transfers (retries, resumes, whole-file downloads).
     pub transfer_notes: RwSignal<Vec<String>>,
     /// A Hub address from the link that is not the default, waiting for the user's click.
@@ -193,6 +195,7 @@ impl AppState {
             longest_task_ms: RwSignal::new(0.0),
             histogram_bins: RwSignal::new(DEFAULT_HISTOGRAM_BINS),
             last_kind: RwSignal::new(SourceKind::Hub),
+            compare_rows: RwSignal::new(Vec::new()),
             transfer_notes: RwSignal::new(Vec::new()),
             hub_to_confirm: RwSignal::new(None),
             online: RwSignal::new(true),
@@ -255,4 +258,44 @@ pub struct Runtime {
 thread_local! {
     /// The page's one runtime.
     pub static RUNTIME: RefCell<Runtime> = RefCell::new(Runtime::default());
+}
+
+/// Where one compared model stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompareState {
+    /// Waiting for its turn, fetching or analysing.
+    Loading,
+    /// Analysed.
+    Ready,
+    /// Failed; the message says what happened and what to do.
+    Error(String),
+}
+
+impl CompareState {
+    /// The `data-state` value: `loading`, `ready` or `error`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CompareState::Loading => "loading",
+            CompareState::Ready => "ready",
+            CompareState::Error(_) => "error",
+        }
+    }
+}
+
+/// One compared model: what was asked for and what its analysis gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareRow {
+    /// The entry from the share link.
+    pub entry: crate::pure::url_state::CompareEntry,
+    /// The settings that shaped its analysis (hub, k, centring, offset rows), to know when
+    /// it must be analysed again.
+    pub analysis_key: String,
+    /// Where it stands.
+    pub state: CompareState,
+    /// The commit its revision resolved to, when known.
+    pub commit_sha: Option<String>,
+    /// The analysed tensor's name.
+    pub tensor_name: Option<String>,
+    /// The full analysis (no dropping), once ready.
+    pub summary: Option<std::sync::Arc<crate::pure::analysis::SvdSummary>>,
 }

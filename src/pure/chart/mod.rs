@@ -6,13 +6,21 @@
 //! - [`histogram`](mod@histogram): numpy-compatible histograms and their bars.
 //! - [`path`]: SVG polyline paths.
 //! - [`heatmap`]: RGBA pixels for canvas `ImageData`, and hover hit tests.
+//! - [`log_scale`]: logarithmic scales and decade ticks.
+//! - [`sequential`]: the perceptual sequential colour map (viridis).
+//! - [`scatter`]: equal-aspect scales and nearest-point hover.
+//! - [`orbit`]: a rotatable 3-D view projected onto the plane.
 
 pub mod color;
 pub mod heatmap;
 pub mod histogram;
 pub mod layout;
+pub mod log_scale;
+pub mod orbit;
 pub mod path;
 pub mod scale;
+pub mod scatter;
+pub mod sequential;
 
 pub use color::{
     colorbar_stops, diverging_rgb, line_series_colors, percentile_ordinal, quantile_abs_max,

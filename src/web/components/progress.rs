@@ -133,6 +133,19 @@ pub fn StatusPanel() -> impl IntoView {
         let is_hub = state
             .file_info
             .with(|i| i.as_ref().is_none_or(|i| i.kind == SourceKind::Hub));
+        // Each compared model is pinned to the commit it was analysed at.
+        let compare_shas: Vec<Option<String>> = state.compare_rows.with(|rows| {
+            settings
+                .compare
+                .iter()
+                .map(|entry| {
+                    rows.iter()
+                        .find(|row| row.entry == *entry)
+                        .and_then(|row| row.commit_sha.clone())
+                })
+                .collect()
+        });
+        let settings = settings.compare_pinned_to(&compare_shas);
         if is_hub {
             actions::page_link(&settings.pinned_to(&sha))
         } else {

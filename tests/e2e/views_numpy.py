@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Numpy reference values for the views e2e test (tests/e2e/views.test.mjs).
+
+Reads a 2-D F32 tensor from a safetensors file and answers a JSON list of queries given on
+stdin, one JSON answer list on stdout. Everything is float64 numpy; left singular vectors
+follow the app's sign convention (largest-magnitude entry positive, first on a tie) and
+each right singular vector takes its left vector's sign.
+
+Queries (``kind`` and its fields):
+
+* ``sigma`` ``i``: the i-th singular value;
+* ``cumulative`` ``n``: the share of sum(s**2) held by the first n directions;
+* ``markers``: directions holding 90%, 99% and 99.9% of sum(s**2);
+* ``cosine`` ``rows`` ``cols`` (half-open [a, b)): the mean cosine similarity over the block;
+* ``norm`` ``p``: the norm of row p; ``argmax_norm``: the row of largest norm;
+* ``proj`` ``p`` ``i``: s_i * u_i[p];
+* ``vt`` ``i`` ``j``: V^T[i, j]; ``dims90`` ``i``: model dimensions holding 90% of v_i;
+* ``freq`` ``i``: dominant rfft bin of u_i, its power share and the runner-up share;
+* ``rank_rows_dropped`` ``count`` ``threshold``: the rank of W[count:] at the threshold.
+
+Usage: ``echo '[{"kind":"sigma","i":0}]' | python3 views_numpy.py FILE TENSOR``
+"""
+
+import json
+import struct
+import sys
+
+import numpy as np
+
+
+def read_matrix(path, name):
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n).decode("utf-8"))
+        entry = header[name]
+        begin, end = entry["data_offsets"]
+        f.seek(8 + n + begin)
+        raw = f.read(end - begin)
+    assert entry["dtype"] == "F32", entry
+    return np.frombuffer(raw, dtype="<f4").reshape(entry["shape"]).astype(np.float64)
+
+
+def sign_fixed_svd(w):
+    u, s, vt = np.linalg.svd(w, full_matrices=False)
+    for i in range(u.shape[1]):
+        j = int(np.argmax(np.abs(u[:, i])))
+        if u[j, i] < 0:
+            u[:, i] = -u[:, i]
+            vt[i, :] = -vt[i, :]
+    return u, s, vt
+
+
+def main():
+    w = read_matrix(sys.argv[1], sys.argv[2])
+    queries = json.load(sys.stdin)
+    u, s, vt = sign_fixed_svd(w)
+    unit = w / np.linalg.norm(w, axis=1, keepdims=True)
+    norms = np.linalg.norm(w, axis=1)
+    answers = []
+    for q in queries:
+        kind = q["kind"]
+        if kind == "sigma":
+            answers.append(float(s[q["i"]]))
+        elif kind == "cumulative":
+            answers.append(float(np.cumsum(s ** 2)[q["n"] - 1] / np.sum(s ** 2)))
+        elif kind == "markers":
+            cum = np.cumsum(s ** 2) / np.sum(s ** 2)
+            answers.append([int(np.argmax(cum >= level)) + 1 for level in (0.9, 0.99, 0.999)])
+        elif kind == "cosine":
+            a, b = q["rows"]
+            c, d = q["cols"]
+            answers.append(float((unit[a:b] @ unit[c:d].T).mean()))
+        elif kind == "norm":
+            answers.append(float(norms[q["p"]]))
+        elif kind == "argmax_norm":
+            answers.append(int(np.argmax(norms)))
+        elif kind == "proj":
+            answers.append(float(s[q["i"]] * u[q["p"], q["i"]]))
+        elif kind == "vt":
+            answers.append(float(vt[q["i"], q["j"]]))
+        elif kind == "dims90":
+            sq = np.sort(vt[q["i"]] ** 2)[::-1]
+            cum = np.cumsum(sq) / np.sum(sq)
+            answers.append(int(np.argmax(cum >= 0.9)) + 1)
+        elif kind == "freq":
+            x = u[:, q["i"]]
+            n = len(x)
+            power = np.abs(np.fft.rfft(x)) ** 2
+            weight = np.full(power.shape, 2.0)
+            weight[0] = 1.0
+            if n % 2 == 0:
+                weight[-1] = 1.0
+            share = weight * power / (n * np.sum(x ** 2))
+            order = np.sort(share)[::-1]
+            answers.append({"bin": int(np.argmax(share)), "share": float(order[0]), "runner_up": float(order[1])})
+        elif kind == "rank_rows_dropped":
+            sv = np.linalg.svd(w[q["count"]:], compute_uv=False)
+            answers.append(int((sv > q["threshold"] * sv.max()).sum()))
+        else:
+            raise SystemExit(f"unknown query kind {kind!r}")
+    json.dump(answers, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
