@@ -1,6 +1,7 @@
 //! The pure core, in pipeline order: plan the byte ranges of a safetensors file
 //! ([`format`](mod@format), [`shards`], [`hub`]), pick the positional embedding ([`detect`]),
-//! decode it ([`decode`]), analyse it ([`analysis`]), and lay out charts ([`chart`]).
+//! decode it ([`decode`]), analyse it ([`analysis`], with the decompositions in [`svd`]),
+//! and lay out charts ([`chart`]).
 //! Settings travel in share links through [`url_state`]; results leave as text through [`export`].
 //!
 //! Nothing here imports web-sys, wasm-bindgen or leptos.
@@ -13,4 +14,5 @@ pub mod export;
 pub mod format;
 pub mod hub;
 pub mod shards;
+pub mod svd;
 pub mod url_state;
