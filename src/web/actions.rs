@@ -13,7 +13,7 @@ use crate::pure::format::FormatError;
 use crate::pure::hub::HubError;
 use crate::pure::url_state::{self, ViewSettings};
 use crate::web::fetch::FetchError;
-use crate::web::js::sleep_ms;
+use crate::web::js::{now_ms, sleep_ms};
 use crate::web::perf;
 use crate::web::protocol::JobSpec;
 use crate::web::source::{self, HubRequest, OpenedFile, ProgressCallback, RunContext, SourceError};
@@ -348,7 +348,8 @@ fn remember_opened(
     }));
 }
 
-/// Sends the tensor bytes to the worker and stores the results.
+/// Sends the tensor bytes to the workers and stores the results: the singular values as soon
+/// as they are known (drawn while the vectors are computed), then everything.
 async fn analyse_bytes(
     state: AppState,
     generation: u32,
@@ -356,6 +357,7 @@ async fn analyse_bytes(
     view: &MatrixView,
     bytes: &[u8],
 ) -> Result<(), WorkerError> {
+    let bytes_arrived_ms = now_ms();
     state.status.set(Status::Loading {
         label: "Starting the analysis".to_owned(),
     });
@@ -372,12 +374,35 @@ async fn analyse_bytes(
             state.status.set(Status::Loading { label });
         }
     });
-    let output = worker_bridge::run_job(&spec, bytes, on_stage).await?;
+    let values_view = view.clone();
+    let values_ms = Rc::new(Cell::new(None::<f64>));
+    let values_ms_in = Rc::clone(&values_ms);
+    let on_values: worker_bridge::OnValues = Rc::new(move |analysis| {
+        let elapsed_ms = now_ms() - bytes_arrived_ms;
+        values_ms_in.set(Some(elapsed_ms));
+        if is_current(generation) {
+            state.result.set(Some(ResultInfo {
+                view: values_view.clone(),
+                analysis,
+                analysis_ms: 0.0,
+                values_ms: elapsed_ms,
+                vectors_pending: true,
+                worker_memory_bytes: 0,
+                decode_ms: 0.0,
+            }));
+        }
+    });
+    let output = worker_bridge::run_job(&spec, bytes, on_stage, on_values).await?;
     if is_current(generation) {
+        let analysis_ms = now_ms() - bytes_arrived_ms;
+        let values_ms = values_ms.get().unwrap_or(analysis_ms);
         state.result.set(Some(ResultInfo {
             view: view.clone(),
             analysis: output.analysis,
-            analysis_ms: output.analysis_ms,
+            analysis_ms,
+            values_ms,
+            vectors_pending: false,
+            worker_memory_bytes: output.worker_memory_bytes,
             decode_ms: output.decode_ms,
         }));
     }

@@ -16,7 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
-use crate::pure::analysis::{assemble, Analysis, AnalysisPart};
+use crate::pure::analysis::{assemble, Analysis, AnalysisPart, SvdSummary};
 use crate::web::js::js_error_text;
 use crate::web::protocol::{JobSpec, PartJob, WorkerMessage, BYTES_KEY, SPEC_KEY};
 
@@ -63,7 +63,15 @@ pub struct JobOutput {
     pub analysis_ms: f64,
     /// Time spent decoding the bytes, in milliseconds (the longest of the workers' times).
     pub decode_ms: f64,
+    /// The largest WebAssembly memory of the workers taking part, in bytes (their peak).
+    pub worker_memory_bytes: u64,
 }
+
+/// Receives the analysis without vectors as soon as every part's singular values are known.
+pub type OnValues = Rc<dyn Fn(Analysis)>;
+
+/// Receives a progress label.
+type OnStage = Rc<dyn Fn(String)>;
 
 /// The job in flight, spread over one or two workers.
 struct PendingJob {
@@ -75,6 +83,12 @@ struct PendingJob {
     resolve: Function,
     /// Receives the combined progress label while the job runs.
     on_stage: Rc<dyn Fn(String)>,
+    /// Receives the values-only analysis once, when every part's values are known.
+    on_values: OnValues,
+    /// The job's settings, to assemble the values-only analysis.
+    options: crate::pure::analysis::AnalysisOptions,
+    /// Whether `on_values` was called.
+    values_reported: bool,
     /// Per slot: whether it takes part, its latest stage label, and its answer once given.
     slots: Vec<SlotProgress>,
 }
@@ -88,6 +102,8 @@ struct SlotProgress {
     label: Option<String>,
     /// The worker's final answer (the JSON text of `Done`).
     answer: Option<String>,
+    /// The part and its values-only summary, once the worker sent them.
+    values: Option<(AnalysisPart, Option<SvdSummary>)>,
 }
 
 impl PendingJob {
@@ -100,6 +116,29 @@ impl PendingJob {
             }
         }
         labels.join(" · ")
+    }
+
+    /// Returns the values-only analysis the first time every worker taking part has sent its
+    /// values (or its answer), and `None` before that and afterwards.
+    fn take_values(&mut self) -> Option<Analysis> {
+        if self.values_reported
+            || !self
+                .slots
+                .iter()
+                .all(|slot| !slot.takes_part || slot.values.is_some())
+        {
+            return None;
+        }
+        self.values_reported = true;
+        let mut full = None;
+        let mut dropped = None;
+        for (part, summary) in self.slots.iter().filter_map(|slot| slot.values.clone()) {
+            match part {
+                AnalysisPart::Full => full = summary,
+                AnalysisPart::Dropped => dropped = summary,
+            }
+        }
+        full.map(|full| assemble(&self.options, full, dropped))
     }
 
     /// Returns true when every worker taking part has answered.
@@ -176,6 +215,8 @@ enum AfterMessage {
     Nothing,
     /// Report a progress label.
     Stage(Rc<dyn Fn(String)>, String),
+    /// Report the values-only analysis, then maybe a progress label.
+    Values(OnValues, Analysis, Option<(OnStage, String)>),
     /// Terminate these workers, whose results are no longer wanted.
     Stop(Vec<Slot>),
 }
@@ -210,6 +251,24 @@ fn on_worker_message(index: usize, data: &JsValue) {
                 }
                 AfterMessage::Stage(Rc::clone(&job.on_stage), job.combined_label())
             }
+            WorkerMessage::Values {
+                job_id,
+                part,
+                summary,
+            } => {
+                let Some(job) = pool.job.as_mut().filter(|job| job.job_id == *job_id) else {
+                    return AfterMessage::Nothing;
+                };
+                if let Some(progress) = job.slots.get_mut(index) {
+                    progress.values = Some((*part, summary.clone()));
+                }
+                match job.take_values() {
+                    Some(analysis) => {
+                        AfterMessage::Values(Rc::clone(&job.on_values), analysis, None)
+                    }
+                    None => AfterMessage::Nothing,
+                }
+            }
             WorkerMessage::Done { job_id, .. } | WorkerMessage::Failed { job_id, .. } => {
                 let matches = pool
                     .job
@@ -228,6 +287,11 @@ fn on_worker_message(index: usize, data: &JsValue) {
                 if let Some(progress) = job.slots.get_mut(index) {
                     progress.label = None;
                     progress.answer = Some(text.clone());
+                    if let WorkerMessage::Done { part, summary, .. } = &message {
+                        if progress.values.is_none() {
+                            progress.values = Some((*part, summary.clone()));
+                        }
+                    }
                 }
                 if is_failure {
                     // The first failure decides the job; the other worker's result is moot.
@@ -248,7 +312,13 @@ fn on_worker_message(index: usize, data: &JsValue) {
                     }
                     AfterMessage::Nothing
                 } else {
-                    AfterMessage::Stage(Rc::clone(&job.on_stage), job.combined_label())
+                    let stage = (Rc::clone(&job.on_stage), job.combined_label());
+                    match job.take_values() {
+                        Some(analysis) => {
+                            AfterMessage::Values(Rc::clone(&job.on_values), analysis, Some(stage))
+                        }
+                        None => AfterMessage::Stage(stage.0, stage.1),
+                    }
                 }
             }
         }
@@ -258,6 +328,12 @@ fn on_worker_message(index: usize, data: &JsValue) {
         AfterMessage::Nothing => {}
         AfterMessage::Stage(on_stage, label) => {
             if !label.is_empty() {
+                on_stage(label);
+            }
+        }
+        AfterMessage::Values(on_values, analysis, stage) => {
+            on_values(analysis);
+            if let Some((on_stage, label)) = stage.filter(|(_, label)| !label.is_empty()) {
                 on_stage(label);
             }
         }
@@ -401,7 +477,8 @@ pub fn cancel() {
 /// The whole-matrix SVD goes to the first worker and, when something is dropped, the
 /// dropped variant to the second, so both run at the same time. The bytes are copied into
 /// one fresh `ArrayBuffer`, which is cloned to the first worker and transferred to the last.
-/// `on_stage` receives each progress label (both workers' steps, joined).
+/// `on_stage` receives each progress label (both workers' steps, joined), and `on_values`
+/// the analysis without vectors once every part's singular values are known.
 ///
 /// # Errors
 /// See [`WorkerError`]. A failure in either worker fails the job.
@@ -409,6 +486,7 @@ pub async fn run_job(
     spec: &JobSpec,
     tensor_bytes: &[u8],
     on_stage: Rc<dyn Fn(String)>,
+    on_values: OnValues,
 ) -> Result<JobOutput, WorkerError> {
     // A job still running belongs to an abandoned run: stop it first.
     cancel();
@@ -472,6 +550,9 @@ pub async fn run_job(
                 job_id: spec.job_id,
                 resolve,
                 on_stage: Rc::clone(&on_stage),
+                on_values: Rc::clone(&on_values),
+                options: spec.options.clone(),
+                values_reported: false,
                 slots: (0..POOL_SIZE.max(parts.len()))
                     .map(|index| SlotProgress {
                         takes_part: index < parts.len(),
@@ -536,6 +617,7 @@ fn collect_output(spec: &JobSpec, answers: &Array) -> Result<JobOutput, WorkerEr
     let mut dropped = None;
     let mut analysis_ms: f64 = 0.0;
     let mut decode_ms: f64 = 0.0;
+    let mut worker_memory_bytes: u64 = 0;
     for answer in answers.iter() {
         let text = answer.as_string().ok_or_else(unreadable)?;
         match serde_json::from_str::<WorkerMessage>(&text) {
@@ -544,8 +626,10 @@ fn collect_output(spec: &JobSpec, answers: &Array) -> Result<JobOutput, WorkerEr
                 summary,
                 analysis_ms: part_analysis_ms,
                 decode_ms: part_decode_ms,
+                memory_bytes,
                 ..
             }) => {
+                worker_memory_bytes = worker_memory_bytes.max(memory_bytes);
                 analysis_ms = analysis_ms.max(part_analysis_ms);
                 decode_ms = decode_ms.max(part_decode_ms);
                 match part {
@@ -565,5 +649,6 @@ fn collect_output(spec: &JobSpec, answers: &Array) -> Result<JobOutput, WorkerEr
         analysis: assemble(&spec.options, full, dropped),
         analysis_ms,
         decode_ms,
+        worker_memory_bytes,
     })
 }
