@@ -7,10 +7,13 @@
 //! 1. `G = AᵀA`, where `A` is `W` when it has at least as many rows as columns and `Wᵀ`
 //!    otherwise, so `G` is `min(n_rows, n_cols)` square (only its lower triangle is formed,
 //!    by blocked matrix products);
-//! 2. nalgebra reduces `G` to a symmetric tridiagonal matrix `T = QᵀGQ`;
+//! 2. Householder reflections reduce `G` to a symmetric tridiagonal matrix `T = QᵀGQ`
+//!    (LAPACK's `dsytd2`, with each step's symmetric product and rank-2 update done in one
+//!    pass over the lower triangle; nalgebra's own reduction makes four passes);
 //! 3. implicit-shift QL iterations give every eigenvalue `λ` of `T`, and `σ = √λ`;
 //! 4. only when the vectors are wanted: inverse iteration gives the eigenvectors of `T` for
-//!    the `k` largest eigenvalues, `V_k = Q·Z_k`, and the exact `U_k = W·V_k / σ` (each column scaled to unit length) (for a wide
+//!    the `k` largest eigenvalues, `V_k = Q·Z_k` (the reflectors applied to those `k` columns
+//!    only), and the exact `U_k = W·V_k / σ` (each column scaled to unit length) (for a wide
 //!    `W`, `V_k` already holds its left singular vectors).
 //!
 //! Squaring the matrix squares its condition number: a singular value `σ` comes out with an
@@ -25,7 +28,7 @@
 //! - otherwise nalgebra's SVD of the whole matrix, verified the same way on all its vectors
 //!   ([`thin_svd`]), and one-sided Jacobi rotations as the last resort ([`thin_svd_jacobi`]).
 
-use nalgebra::linalg::{SymmetricTridiagonal, SVD};
+use nalgebra::linalg::SVD;
 use nalgebra::{DMatrix, Dyn, MatrixView};
 
 /// Tolerance (times machine epsilon) below which nalgebra treats a bidiagonal entry as zero.
@@ -282,8 +285,8 @@ impl<'a> MatrixWindow<'a> {
 pub struct GramValues<'a> {
     /// The decomposed block.
     window: MatrixWindow<'a>,
-    /// The tridiagonal reduction of the Gram matrix (kept for its `Q`).
-    tridiagonal: SymmetricTridiagonal<f64, Dyn>,
+    /// The Householder reflectors that reduced the Gram matrix (kept for `Q`).
+    reduction: Tridiagonalisation,
     /// Diagonal of `T`.
     diagonal: Vec<f64>,
     /// Off-diagonal of `T` (length one less).
@@ -366,9 +369,9 @@ impl<'a> GramValues<'a> {
         let gram = gram_lower(&window);
         let gram_norm_squared = lower_norm_squared(&gram);
         let matrix_norm_squared = window.norm_squared();
-        let tridiagonal = SymmetricTridiagonal::new(gram);
-        let diagonal: Vec<f64> = tridiagonal.diagonal().iter().copied().collect();
-        let off_diagonal: Vec<f64> = tridiagonal.off_diagonal().iter().copied().collect();
+        let reduction = Tridiagonalisation::new(gram);
+        let diagonal = reduction.diagonal.clone();
+        let off_diagonal = reduction.off_diagonal.clone();
         let tridiagonal_norm = tridiagonal_norm(&diagonal, &off_diagonal);
         let mut eigenvalues = tridiagonal_eigenvalues(&diagonal, &off_diagonal)?;
         eigenvalues.sort_by(|a, b| b.total_cmp(a));
@@ -378,7 +381,7 @@ impl<'a> GramValues<'a> {
         let singular_values = eigenvalues.iter().map(|&l| l.max(0.0).sqrt()).collect();
         Some(Self {
             window,
-            tridiagonal,
+            reduction,
             diagonal,
             off_diagonal,
             eigenvalues,
@@ -423,8 +426,7 @@ impl<'a> GramValues<'a> {
             self.eigenvalues.get(..k)?,
             self.tridiagonal_norm,
         );
-        let q = self.tridiagonal.q();
-        let v_k = q * z;
+        let v_k = self.reduction.apply_q(z);
         let mut u = if is_tall {
             let mut u = DMatrix::<f64>::zeros(self.window.n_rows, k);
             u.gemm(1.0, &self.window.view(), &v_k, 0.0);
@@ -468,6 +470,150 @@ impl<'a> GramValues<'a> {
             })
         })
     }
+}
+
+/// The reduction of a symmetric matrix to tridiagonal form by Householder reflections
+/// `H_i = I − τ_i·v_i·v_iᵀ`, with `Q = H_0·H_1·…`.
+struct Tridiagonalisation {
+    /// Column `i` holds `v_i` in rows `i + 1..` (its first entry is 1); the rest is unused.
+    reflectors: DMatrix<f64>,
+    /// `τ_i` of each reflector (0 where no reflection was needed).
+    taus: Vec<f64>,
+    /// Diagonal of `T`.
+    diagonal: Vec<f64>,
+    /// Off-diagonal of `T`.
+    off_diagonal: Vec<f64>,
+}
+
+impl Tridiagonalisation {
+    /// Reduces `matrix`, of which only the lower triangle (with the diagonal) is read.
+    fn new(mut matrix: DMatrix<f64>) -> Self {
+        let size = matrix.nrows();
+        let mut taus = Vec::with_capacity(size.saturating_sub(1));
+        let mut diagonal = Vec::with_capacity(size);
+        let mut off_diagonal = Vec::with_capacity(size.saturating_sub(1));
+        let mut p: Vec<f64> = Vec::with_capacity(size);
+        for i in 0..size {
+            let (done, trailing) = matrix.as_mut_slice().split_at_mut((i + 1) * size);
+            let column_i = done.get_mut(i * size..).unwrap_or_default();
+            diagonal.push(column_i.get(i).copied().unwrap_or(0.0));
+            let Some(x) = column_i.get_mut(i + 1..) else {
+                break;
+            };
+            if x.is_empty() {
+                break;
+            }
+            let (tau, beta) = householder(x);
+            taus.push(tau);
+            off_diagonal.push(beta);
+            if tau == 0.0 {
+                continue;
+            }
+            let v: &[f64] = x;
+            let n_trailing = v.len();
+            // p = τ·A₂₂·v from the lower triangle of A₂₂ (rows and columns i + 1..), in one pass.
+            p.clear();
+            p.resize(n_trailing, 0.0);
+            for (jj, column) in trailing.chunks_exact(size).enumerate() {
+                let Some(lower) = column.get(i + 1 + jj..) else {
+                    continue;
+                };
+                let (Some(&v_j), Some(v_below)) = (v.get(jj), v.get(jj + 1..)) else {
+                    continue;
+                };
+                let (Some(&a_jj), Some(a_below)) = (lower.first(), lower.get(1..)) else {
+                    continue;
+                };
+                let mut dot = a_jj * v_j;
+                if let Some(p_below) = p.get_mut(jj + 1..) {
+                    for ((p_r, &a), &v_r) in p_below.iter_mut().zip(a_below).zip(v_below) {
+                        *p_r += a * v_j;
+                        dot += a * v_r;
+                    }
+                }
+                if let Some(p_j) = p.get_mut(jj) {
+                    *p_j += dot;
+                }
+            }
+            let p_dot_v: f64 = p.iter().zip(v).map(|(a, b)| a * b).sum();
+            // w = τ·p − (τ²/2)(pᵀv)·v, then A₂₂ −= v·wᵀ + w·vᵀ on the lower triangle.
+            let correction = -0.5 * tau * tau * p_dot_v;
+            for (p_r, &v_r) in p.iter_mut().zip(v) {
+                *p_r = tau * *p_r + correction * v_r;
+            }
+            let w: &[f64] = &p;
+            for (jj, column) in trailing.chunks_exact_mut(size).enumerate() {
+                let Some(lower) = column.get_mut(i + 1 + jj..) else {
+                    continue;
+                };
+                let (Some(&v_j), Some(&w_j)) = (v.get(jj), w.get(jj)) else {
+                    continue;
+                };
+                let (Some(v_tail), Some(w_tail)) = (v.get(jj..), w.get(jj..)) else {
+                    continue;
+                };
+                for ((a, &v_r), &w_r) in lower.iter_mut().zip(v_tail).zip(w_tail) {
+                    *a -= v_r * w_j + w_r * v_j;
+                }
+            }
+        }
+        Self {
+            reflectors: matrix,
+            taus,
+            diagonal,
+            off_diagonal,
+        }
+    }
+
+    /// Returns `Q·z`, applying the reflectors to the columns of `z` only.
+    fn apply_q(&self, mut z: DMatrix<f64>) -> DMatrix<f64> {
+        let size = self.reflectors.nrows();
+        for (i, &tau) in self.taus.iter().enumerate().rev() {
+            if tau == 0.0 {
+                continue;
+            }
+            let Some(v) = self
+                .reflectors
+                .as_slice()
+                .get(i * size + i + 1..(i + 1) * size)
+            else {
+                continue;
+            };
+            for mut column in z.column_iter_mut() {
+                let Some(tail) = column.as_mut_slice().get_mut(i + 1..) else {
+                    continue;
+                };
+                let dot: f64 = tail.iter().zip(v).map(|(a, b)| a * b).sum();
+                let scale = tau * dot;
+                for (a, &v_r) in tail.iter_mut().zip(v) {
+                    *a -= scale * v_r;
+                }
+            }
+        }
+        z
+    }
+}
+
+/// Turns `x` into the reflector `v` (with `v[0] = 1`) of `H = I − τ·v·vᵀ`, where
+/// `H·x = β·e₁`, and returns `(τ, β)` (LAPACK's `dlarfg`); `τ = 0` when `x` is already
+/// a multiple of `e₁`.
+fn householder(x: &mut [f64]) -> (f64, f64) {
+    let Some((first, rest)) = x.split_first_mut() else {
+        return (0.0, 0.0);
+    };
+    let alpha = *first;
+    let rest_norm = rest.iter().map(|v| v * v).sum::<f64>().sqrt();
+    if rest_norm == 0.0 {
+        return (0.0, alpha);
+    }
+    let beta = -alpha.hypot(rest_norm).copysign(alpha);
+    let tau = (beta - alpha) / beta;
+    let scale = 1.0 / (alpha - beta);
+    for value in rest.iter_mut() {
+        *value *= scale;
+    }
+    *first = 1.0;
+    (tau, beta)
 }
 
 /// Forms the lower triangle (with the diagonal) of the Gram matrix of the smaller side:
