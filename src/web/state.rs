@@ -108,6 +108,9 @@ pub struct ResultInfo {
     pub analysis_ms: f64,
     /// Wall time on the page from the moment the tensor bytes arrived to every singular value.
     pub values_ms: f64,
+    /// The longest of the workers' own times from their decoded matrix to their part's result,
+    /// in milliseconds (the compute alone, without start-up, transfer and decoding).
+    pub worker_analysis_ms: f64,
     /// Whether the singular vectors are still being computed (the values are already here).
     pub vectors_pending: bool,
     /// The largest WebAssembly memory of the analysis workers, in bytes (0 until known).

@@ -128,6 +128,11 @@ pub fn StatusPanel() -> impl IntoView {
             .with(|r| r.as_ref().map(|r| r.values_ms))
             .unwrap_or(0.0)
     };
+    let worker_analysis_ms = move || {
+        state
+            .result
+            .with(|r| r.as_ref().map_or(0.0, |r| r.worker_analysis_ms))
+    };
     let worker_memory_bytes = move || {
         state
             .result
@@ -222,6 +227,7 @@ pub fn StatusPanel() -> impl IntoView {
                         data-analysis-ms=move || format!("{:.1}", analysis_ms())
                         data-values-ms=move || format!("{:.1}", values_ms())
                         data-worker-memory-bytes=move || worker_memory_bytes().to_string()
+                        data-worker-analysis-ms=move || format!("{:.1}", worker_analysis_ms())
                         data-longest-task-ms=move || format!("{:.1}", state.longest_task_ms.get())
                     >
                         {move || if vectors_pending() {
