@@ -6,8 +6,8 @@
 // (scripts/bench.sh builds the app and the data first, then runs this.)
 // Prints one markdown table (also written to target/bench.md).
 //
-// Each shape is a synthetic W_pos (smooth position waves of falling strength plus noise, fixed seed)
-// in a one-tensor safetensors file under .cache/e2e/bench/, served by the Hub stand-in. Per shape:
+// Each shape is a synthetic W_pos (tests/e2e/lib/synthetic_w_pos.mjs) in a one-tensor safetensors
+// file under .cache/e2e/bench/, served by the Hub stand-in. Per shape:
 // - numpy s: median time of np.linalg.svd(full_matrices=False) of W and of W[:, 5:] (the app's two
 //   analyses), in float64, in the same run; "numpy values s" is the same with compute_uv=False;
 // - app s: `[data-testid=timings][data-analysis-ms]`, from the tensor bytes' arrival to every result;
@@ -20,7 +20,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CHROMIUM_PATH, DIST_DIR, E2E_CACHE, REPO_ROOT, startSuite } from './lib/harness.mjs';
+import { CHROMIUM_PATH, DIST_DIR, REPO_ROOT, startSuite } from './lib/harness.mjs';
+import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
 
 function argument(name, fallback) {
   const at = process.argv.indexOf(name);
@@ -43,8 +44,6 @@ const wanted = argument('--shapes', null)?.split(',');
 const SHAPES = ALL_SHAPES.filter((s) => !wanted || wanted.includes(`${s.rows}x${s.cols}`));
 /** Larger shapes get one page load and one numpy repeat: each takes many seconds. */
 const isLarge = (shape) => shape.rows * shape.cols > 2_000_000;
-const BENCH_DIR = path.join(E2E_CACHE, 'bench');
-const TENSOR_NAME = 'wpe.weight';
 
 const median = (values) => {
   const sorted = [...values].filter(Number.isFinite).sort((a, b) => a - b);
@@ -70,39 +69,6 @@ def read_w(path):
     dtype = {"F32": "<f4", "F16": "<f2"}[entry["dtype"]]
     return np.frombuffer(raw, dtype=dtype).reshape(entry["shape"]).astype(np.float64)
 `;
-
-/** Write the synthetic W_pos file of `shape` unless it is there already; return its path. */
-function ensureShapeFile(shape) {
-  const dir = path.join(BENCH_DIR, `${shape.rows}x${shape.cols}`);
-  const file = path.join(dir, 'model.safetensors');
-  if (fs.existsSync(file)) return file;
-  fs.mkdirSync(dir, { recursive: true });
-  const script = String.raw`
-import json, struct, sys
-import numpy as np
-path, rows, cols, dtype = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-rng = np.random.default_rng(20240607)
-pos = np.arange(rows)[:, None] / rows
-w = np.zeros((rows, cols))
-for j in range(48):
-    # Smooth waves over position, rising in frequency and falling in strength, mixed into d_model.
-    wave = np.cos(np.pi * (j // 2 + 1) * pos + (j % 2) * np.pi / 2) / (1 + 0.3 * j)
-    w += wave * rng.standard_normal((1, cols)) / np.sqrt(cols)
-w += 0.01 * rng.standard_normal((rows, cols))
-w[0] *= 3.0
-data = w.astype({"F32": "<f4", "F16": "<f2"}[dtype]).tobytes()
-header = json.dumps({"wpe.weight": {"dtype": dtype, "shape": [rows, cols], "data_offsets": [0, len(data)]}}).encode()
-header += b" " * ((8 - len(header) % 8) % 8)
-with open(path + ".part", "wb") as f:
-    f.write(struct.pack("<Q", len(header)) + header + data)
-`;
-  const result = spawnSync('python3', ['-c', script, file, String(shape.rows), String(shape.cols), shape.dtype], {
-    encoding: 'utf8',
-  });
-  if (result.status !== 0) throw new Error(`making ${file} failed: ${result.stderr}`);
-  fs.renameSync(`${file}.part`, file);
-  return file;
-}
 
 /** numpy's medians for the two SVDs (full and 5 columns dropped), with and without vectors. */
 function numpyTimings(file, repeats) {
@@ -180,7 +146,7 @@ async function browserTimings(files) {
 }
 
 async function main() {
-  const files = SHAPES.map(ensureShapeFile);
+  const files = SHAPES.map(ensureSyntheticWPos);
   const browser = NUMPY_ONLY ? SHAPES.map(() => []) : await browserTimings(files);
   const numpy = SHAPES.map((shape, i) => {
     const timing = numpyTimings(files[i], isLarge(shape) ? 1 : NUMPY_REPEATS);
