@@ -9,7 +9,8 @@
 // Each shape is a synthetic W_pos (tests/e2e/lib/synthetic_w_pos.mjs) in a one-tensor safetensors
 // file under .cache/e2e/bench/, served by the Hub stand-in. Per shape:
 // - numpy s: median time of np.linalg.svd(full_matrices=False) of W and of W[:, 5:] (the app's two
-//   analyses), in float64, in the same run; "numpy values s" is the same with compute_uv=False;
+//   analyses), in float64, in the same run; "numpy values-only s" is the same with compute_uv=False,
+//   and "numpy 1 thread s" the full SVDs with OPENBLAS_NUM_THREADS=1;
 // - app s: `[data-testid=timings][data-analysis-ms]`, from the tensor bytes' arrival to every result;
 // - first chart s: `data-values-ms`, from the same moment to the histogram and rank on the page;
 // - peak worker memory: `data-worker-memory-bytes`, the larger worker's WebAssembly memory;
@@ -71,7 +72,7 @@ def read_w(path):
 `;
 
 /** numpy's medians for the two SVDs (full and 5 columns dropped), with and without vectors. */
-function numpyTimings(file, repeats) {
+function numpyTimings(file, repeats, env = process.env) {
   const script = `${PYTHON_COMMON}
 w = read_w(sys.argv[1]); repeats = int(sys.argv[2])
 np.linalg.svd(w[:256, :256], full_matrices=False)  # load the library
@@ -84,7 +85,7 @@ full = [both(True) for _ in range(repeats)]
 values = [both(False) for _ in range(repeats)]
 print(json.dumps({"full_s": statistics.median(full), "values_s": statistics.median(values), "numpy": np.__version__}))
 `;
-  const result = spawnSync('python3', ['-c', script, file, String(repeats)], { encoding: 'utf8', env: process.env });
+  const result = spawnSync('python3', ['-c', script, file, String(repeats)], { encoding: 'utf8', env });
   if (result.status !== 0) throw new Error(`numpy timing failed: ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').pop());
 }
@@ -149,8 +150,14 @@ async function main() {
   const files = SHAPES.map(ensureSyntheticWPos);
   const browser = NUMPY_ONLY ? SHAPES.map(() => []) : await browserTimings(files);
   const numpy = SHAPES.map((shape, i) => {
-    const timing = numpyTimings(files[i], isLarge(shape) ? 1 : NUMPY_REPEATS);
-    process.stderr.write(`${shape.rows}x${shape.cols} numpy: ${fmt(timing.full_s)} s full, ${fmt(timing.values_s)} s values\n`);
+    const repeats = isLarge(shape) ? 1 : NUMPY_REPEATS;
+    const timing = numpyTimings(files[i], repeats);
+    // One BLAS thread, like one worker: steadier than the threaded library on a busy machine.
+    const single = numpyTimings(files[i], repeats, { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' });
+    timing.single_full_s = single.full_s;
+    process.stderr.write(
+      `${shape.rows}x${shape.cols} numpy: ${fmt(timing.full_s)} s full, ${fmt(timing.values_s)} s values, ${fmt(single.full_s)} s full on 1 thread\n`,
+    );
     return timing;
   });
   const chromium = execFileSync(CHROMIUM_PATH, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -167,9 +174,9 @@ async function main() {
   );
   lines.push('');
   lines.push(
-    '| shape | example | dtype | numpy s | app s | ratio app/numpy | first chart s | first chart / numpy | numpy values-only s | peak worker memory | bytes fetched | longest main-thread task ms |',
+    '| shape | example | dtype | numpy s | app s | ratio app/numpy | first chart s | first chart / numpy | numpy values-only s | numpy 1 thread s | peak worker memory | bytes fetched | longest main-thread task ms |',
   );
-  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   SHAPES.forEach((shape, i) => {
     const runs = browser[i];
     const appS = median(runs.map((r) => r.analysisMs)) / 1000;
@@ -180,6 +187,7 @@ async function main() {
     lines.push(
       `| ${shape.rows}×${shape.cols} | ${shape.model} | ${shape.dtype} | ${fmt(numpy[i].full_s)} | ${fmt(appS)} | ` +
         `${fmt(appS / numpy[i].full_s)} | ${fmt(valuesS)} | ${fmt(valuesS / numpy[i].full_s)} | ${fmt(numpy[i].values_s)} | ` +
+        `${fmt(numpy[i].single_full_s)} | ` +
         `${mib(memory)} | ${Number.isFinite(bytes) ? bytes : 'n/a'} | ${runs.length ? fmt(longest, 0) : 'n/a'} |`,
     );
   });
