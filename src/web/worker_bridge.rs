@@ -77,9 +77,8 @@ type OnStage = Rc<dyn Fn(String)>;
 struct PendingJob {
     /// Matches the workers' answers to this job.
     job_id: u32,
-    /// Resolves the job's promise: with an array of every worker's answer (JSON text, in
-    /// slot order) on success, with one failure's JSON text, or with `undefined` when
-    /// cancelled.
+    /// Resolves the job's promise: with `true` on success (the answers, parsed once, wait in
+    /// [`Pool::finished`]), with one failure's JSON text, or with `undefined` when cancelled.
     resolve: Function,
     /// Receives the combined progress label while the job runs.
     on_stage: Rc<dyn Fn(String)>,
@@ -100,8 +99,8 @@ struct SlotProgress {
     takes_part: bool,
     /// The worker's latest stage label, until it answers.
     label: Option<String>,
-    /// The worker's final answer (the JSON text of `Done`).
-    answer: Option<String>,
+    /// The worker's final answer (`Done`), parsed once.
+    answer: Option<WorkerMessage>,
     /// The part and its values-only summary, once the worker sent them.
     values: Option<(AnalysisPart, Option<SvdSummary>)>,
 }
@@ -182,6 +181,8 @@ struct Pool {
     slots: Vec<Option<Slot>>,
     /// The job in flight, if any.
     job: Option<PendingJob>,
+    /// The answers of the job that just finished, with its id, until its caller takes them.
+    finished: Option<(u32, Vec<WorkerMessage>)>,
 }
 
 impl Pool {
@@ -286,7 +287,7 @@ fn on_worker_message(index: usize, data: &JsValue) {
                 };
                 if let Some(progress) = job.slots.get_mut(index) {
                     progress.label = None;
-                    progress.answer = Some(text.clone());
+                    progress.answer = Some(message.clone());
                     if let WorkerMessage::Done { part, summary, .. } = &message {
                         if progress.values.is_none() {
                             progress.values = Some((*part, summary.clone()));
@@ -301,14 +302,14 @@ fn on_worker_message(index: usize, data: &JsValue) {
                     }
                     AfterMessage::Stop(pool.take_busy_slots())
                 } else if job.is_complete() {
-                    let answers: Array = job
+                    let answers: Vec<WorkerMessage> = job
                         .slots
-                        .iter()
-                        .filter_map(|slot| slot.answer.as_deref())
-                        .map(JsValue::from_str)
+                        .iter_mut()
+                        .filter_map(|slot| slot.answer.take())
                         .collect();
                     if let Some(job) = pool.job.take() {
-                        let _ignored = job.resolve.call1(&JsValue::NULL, &answers);
+                        pool.finished = Some((job.job_id, answers));
+                        let _ignored = job.resolve.call1(&JsValue::NULL, &JsValue::TRUE);
                     }
                     AfterMessage::Nothing
                 } else {
@@ -600,8 +601,12 @@ pub async fn run_job(
             Ok(_) | Err(_) => unreadable(),
         });
     }
-    let answers: Array = answer.dyn_into().map_err(|_| unreadable())?;
-    collect_output(spec, &answers)
+    let answers = POOL
+        .with(|cell| cell.borrow_mut().finished.take())
+        .filter(|(job_id, _)| *job_id == spec.job_id)
+        .map(|(_, answers)| answers)
+        .ok_or_else(unreadable)?;
+    collect_output(spec, answers)
 }
 
 /// The error for an answer the page cannot read.
@@ -612,23 +617,22 @@ fn unreadable() -> WorkerError {
 }
 
 /// Puts the workers' `Done` answers together into the job's output.
-fn collect_output(spec: &JobSpec, answers: &Array) -> Result<JobOutput, WorkerError> {
+fn collect_output(spec: &JobSpec, answers: Vec<WorkerMessage>) -> Result<JobOutput, WorkerError> {
     let mut full = None;
     let mut dropped = None;
     let mut analysis_ms: f64 = 0.0;
     let mut decode_ms: f64 = 0.0;
     let mut worker_memory_bytes: u64 = 0;
-    for answer in answers.iter() {
-        let text = answer.as_string().ok_or_else(unreadable)?;
-        match serde_json::from_str::<WorkerMessage>(&text) {
-            Ok(WorkerMessage::Done {
+    for answer in answers {
+        match answer {
+            WorkerMessage::Done {
                 part,
                 summary,
                 analysis_ms: part_analysis_ms,
                 decode_ms: part_decode_ms,
                 memory_bytes,
                 ..
-            }) => {
+            } => {
                 worker_memory_bytes = worker_memory_bytes.max(memory_bytes);
                 analysis_ms = analysis_ms.max(part_analysis_ms);
                 decode_ms = decode_ms.max(part_decode_ms);
@@ -637,8 +641,8 @@ fn collect_output(spec: &JobSpec, answers: &Array) -> Result<JobOutput, WorkerEr
                     AnalysisPart::Dropped => dropped = summary,
                 }
             }
-            Ok(WorkerMessage::Failed { message, .. }) => return Err(WorkerError::Job { message }),
-            Ok(_) | Err(_) => return Err(unreadable()),
+            WorkerMessage::Failed { message, .. } => return Err(WorkerError::Job { message }),
+            _ => return Err(unreadable()),
         }
     }
     let full = full.ok_or_else(unreadable)?;
