@@ -1,4 +1,5 @@
-// The SVD runs off the main thread: while a long analysis runs, the page keeps painting frames.
+// The SVD runs off the main thread: while a long analysis runs, the page keeps painting frames. And
+// values come first: the rank is on the page while the vectors are still being computed.
 //
 // A requestAnimationFrame loop, installed before the app starts, stamps every frame. The analysis
 // window runs from the status "Starting the analysis" (the tensor bytes are in) to `ready`. If the
@@ -31,7 +32,7 @@ describe('analysis off the main thread', { timeout: TEST_TIMEOUT_MS }, () => {
   it('keeps painting frames while the workers compute the SVD', async (t) => {
     const app = await suite.newAppPage();
     await app.page.addInitScript(() => {
-      const watch = { frames: [], start: null, end: null };
+      const watch = { frames: [], start: null, end: null, rankWhileLoading: null };
       window.__offMainThread = watch;
       const frame = () => {
         watch.frames.push(performance.now());
@@ -44,6 +45,11 @@ describe('analysis off the main thread', { timeout: TEST_TIMEOUT_MS }, () => {
         const now = performance.now();
         if (watch.start === null && /Starting the analysis/.test(status.textContent ?? '')) watch.start = now;
         if (watch.start !== null && watch.end === null && status.getAttribute('data-state') === 'ready') watch.end = now;
+        // Values first: the rank is on the page while the vectors are still being computed.
+        const rank = document.querySelector('[data-testid="rank"]')?.textContent?.trim();
+        if (watch.rankWhileLoading === null && rank && status.getAttribute('data-state') === 'loading') {
+          watch.rankWhileLoading = rank;
+        }
       };
       new MutationObserver(check).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
     });
@@ -57,6 +63,17 @@ describe('analysis off the main thread', { timeout: TEST_TIMEOUT_MS }, () => {
     const inWindow = watch.frames.filter((t) => t >= watch.start && t <= watch.end);
     const stamps = [watch.start, ...inWindow, watch.end];
     const longestGapMs = Math.max(...stamps.slice(1).map((t, i) => t - stamps[i]));
+    const timings = await app.page.evaluate(() => {
+      const element = document.querySelector('[data-testid="timings"]');
+      return { valuesMs: Number(element?.getAttribute('data-values-ms')), analysisMs: Number(element?.getAttribute('data-analysis-ms')) };
+    });
+    const finalRank = (await app.results()).rank;
+    assert.equal(watch.rankWhileLoading, finalRank, 'the rank was drawn, and right, before the vectors were done');
+    assert.ok(
+      timings.valuesMs > 0 && timings.valuesMs <= timings.analysisMs,
+      `data-values-ms ${timings.valuesMs} should be positive and at most data-analysis-ms ${timings.analysisMs}`,
+    );
+    t.diagnostic(`values ${timings.valuesMs} ms, everything ${timings.analysisMs} ms after the bytes arrived`);
     t.diagnostic(`analysis window ${windowMs.toFixed(0)} ms, ${inWindow.length} frames, longest gap ${longestGapMs.toFixed(0)} ms`);
     // A decomposition on the page would leave one gap nearly as long as the whole window.
     assert.ok(inWindow.length >= 3, `only ${inWindow.length} frames painted in a ${windowMs.toFixed(0)} ms analysis`);
