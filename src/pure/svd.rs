@@ -1146,3 +1146,97 @@ pub fn fix_sign(vector: &mut [f64]) -> bool {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use nalgebra::linalg::SymmetricEigen;
+
+    /// A deterministic orthogonal matrix from the QR decomposition of a fixed pseudo-random one.
+    fn orthogonal(size: usize, seed: u64) -> DMatrix<f64> {
+        let mut state = seed;
+        let m = DMatrix::from_fn(size, size, |_, _| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 11) as f64) / 9_007_199_254_740_992.0 - 0.5
+        });
+        m.qr().q()
+    }
+
+    /// `W = P·diag(σ)·Qᵀ` with the given singular values (tall: rows ≥ columns).
+    fn with_singular_values(n_rows: usize, sigma: &[f64], seed: u64) -> DMatrix<f64> {
+        let n_cols = sigma.len();
+        let p = orthogonal(n_rows, seed).columns(0, n_cols).into_owned();
+        let q = orthogonal(n_cols, seed + 1);
+        p * DMatrix::from_diagonal(&nalgebra::DVector::from_row_slice(sigma)) * q.transpose()
+    }
+
+    #[test]
+    fn tridiagonal_reduction_keeps_the_eigenvalues_of_nalgebra() {
+        for (size, seed) in [(1, 3), (2, 5), (7, 11), (40, 13), (131, 17)] {
+            let a = orthogonal(size, seed);
+            let symmetric = &a
+                * DMatrix::from_fn(size, size, |r, c| if r == c { r as f64 - 3.5 } else { 0.0 })
+                * a.transpose();
+            let reduction = Tridiagonalisation::new(symmetric.clone());
+            let mut ours =
+                tridiagonal_eigenvalues(&reduction.diagonal, &reduction.off_diagonal).unwrap();
+            ours.sort_by(f64::total_cmp);
+            let mut theirs: Vec<f64> = SymmetricEigen::new(symmetric)
+                .eigenvalues
+                .iter()
+                .copied()
+                .collect();
+            theirs.sort_by(f64::total_cmp);
+            for (a, b) in ours.iter().zip(&theirs) {
+                assert!((a - b).abs() < 1e-10 * size as f64, "{size}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn repeated_singular_values_still_take_the_gram_route() {
+        // Clusters of exactly equal values: inverse iteration must separate the shifts and
+        // orthogonalise within each cluster.
+        let sigma = [3.0, 3.0, 3.0, 2.0, 1.0, 1.0, 0.5, 0.25];
+        for (n_rows, seed) in [(8, 1), (20, 7)] {
+            let m = with_singular_values(n_rows, &sigma, seed);
+            let svd = svd_top_k(MatrixWindow::whole(&m), 6).unwrap();
+            assert_eq!(svd.method, SvdMethod::Gram, "{n_rows} rows");
+            for (ours, expected) in svd.singular_values.iter().zip(sigma) {
+                assert!((ours - expected).abs() < 1e-12, "{ours} vs {expected}");
+            }
+            let gram = svd.u_top_k.transpose() * &svd.u_top_k;
+            assert!((gram - DMatrix::<f64>::identity(6, 6)).amax() < 1e-12);
+            // A wide matrix takes the Gram matrix of its rows and gives the same values.
+            let wide = svd_top_k(MatrixWindow::whole(&m.transpose()), 6).unwrap();
+            assert_eq!(wide.method, SvdMethod::Gram);
+            for (a, b) in wide.singular_values.iter().zip(&svd.singular_values) {
+                assert!((a - b).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn windows_read_blocks_in_place() {
+        let m = DMatrix::from_fn(6, 5, |r, c| (10 * r + c) as f64);
+        let rows = MatrixWindow::whole(&m).without_leading_rows(2).unwrap();
+        assert_eq!(rows.to_matrix(), m.rows(2, 4).into_owned());
+        let both = rows.without_leading_cols(3).unwrap();
+        assert_eq!(both.to_matrix(), m.view((2, 3), (4, 2)).into_owned());
+        assert_eq!(
+            both.view_transposed().into_owned(),
+            m.view((2, 3), (4, 2)).transpose()
+        );
+        assert!(MatrixWindow::whole(&m).without_leading_rows(6).is_none());
+        assert!(MatrixWindow::whole(&m).without_leading_cols(5).is_none());
+        let svd = svd_top_k(both, 2).unwrap();
+        let copy = thin_svd(&both.to_matrix()).unwrap();
+        for (a, b) in svd.singular_values.iter().zip(&copy.singular_values) {
+            assert!((a - b).abs() < 1e-9 * copy.singular_values[0]);
+        }
+    }
+}
