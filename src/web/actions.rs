@@ -393,7 +393,21 @@ async fn analyse_bytes(
             }));
         }
     });
-    let output = worker_bridge::run_job(&spec, bytes, on_stage, on_values).await?;
+    let output = match worker_bridge::run_job(&spec, bytes, on_stage, on_values).await {
+        Ok(output) => output,
+        Err(err) => {
+            // A cancelled or failed job must not leave its values on the page as if the
+            // vectors were still coming; a newer run has not drawn anything yet.
+            if values_ms.get().is_some()
+                && state
+                    .result
+                    .with_untracked(|r| r.as_ref().is_some_and(|r| r.vectors_pending))
+            {
+                state.result.set(None);
+            }
+            return Err(err);
+        }
+    };
     if is_current(generation) {
         let analysis_ms = now_ms() - bytes_arrived_ms;
         let values_ms = values_ms.get().unwrap_or(analysis_ms);
