@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Benchmark the app's SVD in headless Chromium against numpy, and report the gzipped wasm size.
+# Benchmark the app's analysis in headless Chromium against numpy, for every W_pos shape of the
+# README's performance table, and report the gzipped wasm sizes.
 #
-#   scripts/bench.sh                 release build, 5 page loads, numpy median of 5
-#   scripts/bench.sh --no-build      use the dist/ that is there
-#   scripts/bench.sh --runs 10       more page loads (other options go to tests/e2e/bench.mjs)
-# Prints a markdown table (also written to target/bench.md). Not a test: it asserts nothing about speed.
+#   scripts/bench.sh                           release build, 3 page loads per shape, numpy median of 3
+#   scripts/bench.sh --no-build                use the dist/ that is there
+#   scripts/bench.sh --runs 5                  more page loads (other options go to tests/e2e/bench.mjs)
+#   scripts/bench.sh --shapes 1024x768         only some shapes (1024x768,1024x1600,2048x2560,2050x9216)
+# Prints one markdown table (also written to target/bench.md). Not a test: it asserts nothing about speed.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -14,6 +14,7 @@ use poslens::pure::analysis::{
     thin_svd_jacobi, AnalysisError, AnalysisOptions, DropAxis, SvdMethod, ThinSvd,
 };
 use poslens::pure::decode::decode_matrix;
+use poslens::pure::svd::{svd_top_k, MatrixWindow};
 use proptest::prelude::*;
 use safetensors::Dtype;
 
@@ -111,6 +112,30 @@ proptest! {
         let scale = m.norm().max(1.0);
         for (a, b) in jacobi.singular_values.iter().zip(&default.singular_values) {
             prop_assert!((a - b).abs() <= 1e-9 * scale, "{} vs {}", a, b);
+        }
+    }
+
+    #[test]
+    fn top_k_route_agrees_with_jacobi(m in any_matrix(), k in 1usize..=40) {
+        let jacobi = thin_svd_jacobi(&m).unwrap();
+        let fast = svd_top_k(MatrixWindow::whole(&m), k).unwrap();
+        let scale = m.norm().max(1.0);
+        prop_assert_eq!(fast.singular_values.len(), jacobi.singular_values.len());
+        // The Gram route resolves singular values to about √ε·‖m‖ near zero.
+        for (a, b) in fast.singular_values.iter().zip(&jacobi.singular_values) {
+            prop_assert!((a - b).abs() <= 1e-7 * scale, "{} vs {} ({:?})", a, b, fast.method);
+        }
+        let k_eff = k.min(jacobi.singular_values.len());
+        prop_assert_eq!(fast.u_top_k.shape(), (m.nrows(), k_eff));
+        let gram_u = fast.u_top_k.transpose() * &fast.u_top_k;
+        prop_assert!((gram_u - DMatrix::<f64>::identity(k_eff, k_eff)).amax() < 1e-10);
+        // Each vector u_j satisfies ‖uᵀm‖ = σ_j.
+        for (j, column) in fast.u_top_k.column_iter().enumerate() {
+            let norm = (column.transpose() * &m).norm();
+            prop_assert!(
+                (norm - fast.singular_values[j]).abs() <= 1e-7 * scale,
+                "‖u_{}ᵀm‖ = {} but σ = {} ({:?})", j, norm, fast.singular_values[j], fast.method
+            );
         }
     }
 

@@ -18,8 +18,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use nalgebra::linalg::SVD;
 use nalgebra::DMatrix;
+
+pub use crate::pure::svd::{fix_sign, thin_svd, thin_svd_jacobi, SvdMethod, ThinSvd};
+use crate::pure::svd::{singular_values_first, MatrixWindow, SvdError};
 
 /// The notebook's relative threshold for the approximate rank: 1% of the largest singular value.
 pub const DEFAULT_THRESHOLD_REL: f64 = 0.01;
@@ -27,26 +29,6 @@ pub const DEFAULT_THRESHOLD_REL: f64 = 0.01;
 pub const DEFAULT_DROP_COUNT: usize = 5;
 /// Number of leading left singular vectors kept for the heatmaps.
 pub const DEFAULT_K_VECTORS: usize = 50;
-
-/// Tolerance (times machine epsilon) below which nalgebra treats a bidiagonal entry as zero.
-const SVD_EPS_FACTOR: f64 = 5.0;
-/// Fixed part of the iteration budget for the implicit-shift QR sweeps.
-const SVD_BASE_ITERATIONS: usize = 1_000;
-/// Iterations allowed per singular value on top of the fixed budget; convergence usually
-/// takes two or three, so this is a generous limit that still stops a runaway loop.
-const SVD_ITERATIONS_PER_VALUE: usize = 100;
-/// Looser nalgebra tolerance for the second attempt; values this small relative to the
-/// largest entry are far below anything the analysis reports.
-const SVD_LOOSE_EPS: f64 = 1e-12;
-/// Relative tolerance (of `‖m‖²_F`) when verifying an SVD result.
-const SVD_CHECK_TOLERANCE: f64 = 1e-9;
-/// Convergence threshold of the Jacobi fallback: columns count as orthogonal when
-/// `|cos angle|` is below this.
-const JACOBI_TOLERANCE: f64 = 1e-13;
-/// Share of `‖m‖²_F` below which a Jacobi column counts as zero (a norm ratio of 1e-14).
-const JACOBI_NEGLIGIBLE_ENERGY: f64 = 1e-28;
-/// Maximum number of Jacobi sweeps; quadratic convergence needs far fewer.
-const JACOBI_MAX_SWEEPS: usize = 60;
 
 /// Everything that can go wrong in the analysis.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -283,35 +265,6 @@ impl AnalysisStage {
     }
 }
 
-/// The left half of a thin SVD: `m = u · diag(singular_values) · v_t` for some `v_t` with
-/// orthonormal rows. Sorted by descending singular value, with deterministic column signs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ThinSvd {
-    /// Left singular vectors as columns, `n_rows × min(n_rows, n_cols)`.
-    pub u: DMatrix<f64>,
-    /// Singular values in descending order, length `min(n_rows, n_cols)`.
-    pub singular_values: Vec<f64>,
-    /// Which algorithm produced the verified result.
-    pub method: SvdMethod,
-}
-
-/// The algorithm that produced a [`ThinSvd`].
-///
-/// nalgebra's implicit-shift SVD is fast but, in some releases, returns wrong singular
-/// values for certain inputs (often rank-deficient ones, such as centred matrices). Every
-/// result is therefore verified, and the next method is tried when the check fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum SvdMethod {
-    /// nalgebra's SVD with its default tolerance.
-    Nalgebra,
-    /// nalgebra's SVD with a looser tolerance for negligible values.
-    NalgebraLooseTolerance,
-    /// nalgebra's SVD of the transpose, taking its right singular vectors.
-    NalgebraTransposed,
-    /// One-sided Jacobi rotations: slower but reliably accurate.
-    Jacobi,
-}
-
 /// Runs the whole analysis with default progress reporting switched off.
 ///
 /// # Errors
@@ -382,50 +335,64 @@ pub fn analyse_part(
     part: AnalysisPart,
     on_stage: &mut dyn FnMut(AnalysisStage),
 ) -> Result<Option<SvdSummary>, AnalysisError> {
+    analyse_part_values_first(w_pos, options, part, on_stage, &mut |_values| {})
+}
+
+/// [`analyse_part`], also handing `on_values` the part's summary without vectors (its
+/// `u_top_k` is empty) as soon as the singular values are known, before the vectors are
+/// computed. The returned summary is complete; its values are the ones reported early,
+/// unless verifying the vectors forced another method.
+///
+/// # Errors
+/// As [`analyse_with_progress`].
+pub fn analyse_part_values_first(
+    w_pos: &DMatrix<f64>,
+    options: &AnalysisOptions,
+    part: AnalysisPart,
+    on_stage: &mut dyn FnMut(AnalysisStage),
+    on_values: &mut dyn FnMut(&SvdSummary),
+) -> Result<Option<SvdSummary>, AnalysisError> {
     options.validate()?;
-    check_non_empty(w_pos)?;
-    check_finite(w_pos)?;
+    MatrixWindow::whole(w_pos).check()?;
 
     on_stage(AnalysisStage::Centering);
-    let (n_rows_in, _) = w_pos.shape();
-    if options.skip_offset_rows >= n_rows_in {
-        return Err(AnalysisError::SkipTooLarge {
+    let n_rows_in = w_pos.nrows();
+    // The offset rows and the dropped rows or columns are skipped in place: no copy of the
+    // matrix is made unless it is centred.
+    let skipped = MatrixWindow::whole(w_pos)
+        .without_leading_rows(options.skip_offset_rows)
+        .ok_or(AnalysisError::SkipTooLarge {
             skip_offset_rows: options.skip_offset_rows,
             n_rows: n_rows_in,
-        });
-    }
-    let skipped = if options.skip_offset_rows == 0 {
-        w_pos.clone()
-    } else {
-        w_pos
-            .rows(
-                options.skip_offset_rows,
-                n_rows_in - options.skip_offset_rows,
-            )
-            .into_owned()
-    };
-    let prepared = if options.center_rows {
-        center_rows(&skipped)
-    } else {
-        skipped
-    };
+        })?;
+    let centred = options
+        .center_rows
+        .then(|| center_rows_in_place(skipped.to_matrix()));
+    let prepared = centred.as_ref().map_or(skipped, MatrixWindow::whole);
 
     // Validate the drop before the expensive SVD so that a bad setting fails fast, in
-    // either part; only the dropped part needs the reduced copy itself.
-    if options.drop_count > 0 {
-        check_drop(&prepared, options.drop_axis, options.drop_count)?;
-    }
+    // either part.
+    let dropped = if options.drop_count > 0 {
+        Some(drop_window(
+            prepared,
+            options.drop_axis,
+            options.drop_count,
+        )?)
+    } else {
+        None
+    };
 
-    match part {
-        AnalysisPart::Full => {
+    let k_vectors = options.k_vectors;
+    let threshold_rel = options.threshold_rel;
+    match (part, dropped) {
+        (AnalysisPart::Full, _) => {
             on_stage(AnalysisStage::SvdFull);
-            svd_summary(&prepared, options.k_vectors, options.threshold_rel).map(Some)
+            summarise(prepared, k_vectors, threshold_rel, on_values).map(Some)
         }
-        AnalysisPart::Dropped if options.drop_count == 0 => Ok(None),
-        AnalysisPart::Dropped => {
-            let matrix = drop_leading(&prepared, options.drop_axis, options.drop_count)?;
+        (AnalysisPart::Dropped, None) => Ok(None),
+        (AnalysisPart::Dropped, Some(window)) => {
             on_stage(AnalysisStage::SvdDropped);
-            svd_summary(&matrix, options.k_vectors, options.threshold_rel).map(Some)
+            summarise(window, k_vectors, threshold_rel, on_values).map(Some)
         }
     }
 }
@@ -456,247 +423,56 @@ pub fn svd_summary(
 ) -> Result<SvdSummary, AnalysisError> {
     validate_threshold(threshold_rel)?;
     validate_k(k_vectors)?;
-    let (n_rows, n_cols) = m.shape();
-    let svd = thin_svd(m)?;
-    let k = k_vectors.min(svd.u.ncols());
-    let u_top_k: Vec<Vec<f64>> = svd
-        .u
+    summarise(
+        MatrixWindow::whole(m),
+        k_vectors,
+        threshold_rel,
+        &mut |_values| {},
+    )
+}
+
+/// The summary of one block: the singular values first (handed to `on_values` in a summary
+/// without vectors), then the leading left singular vectors.
+fn summarise(
+    window: MatrixWindow<'_>,
+    k_vectors: usize,
+    threshold_rel: f64,
+    on_values: &mut dyn FnMut(&SvdSummary),
+) -> Result<SvdSummary, AnalysisError> {
+    let values = singular_values_first(window)?;
+    let early = summary_of(&window, values.singular_values().to_vec(), threshold_rel);
+    on_values(&early);
+    let top_k = values.into_top_k(k_vectors)?;
+    let mut summary = if top_k.singular_values == early.singular_values {
+        early
+    } else {
+        summary_of(&window, top_k.singular_values, threshold_rel)
+    };
+    summary.u_top_k = top_k
+        .u_top_k
         .column_iter()
-        .take(k)
         .map(|column| column.iter().copied().collect())
         .collect();
-    let energy_share = energy_shares(&svd.singular_values);
+    Ok(summary)
+}
+
+/// A summary with the values, energies and rank, and no vectors yet.
+fn summary_of(
+    window: &MatrixWindow<'_>,
+    singular_values: Vec<f64>,
+    threshold_rel: f64,
+) -> SvdSummary {
+    let energy_share = energy_shares(&singular_values);
     let cumulative_energy = cumulative_sum(&energy_share);
-    Ok(SvdSummary {
-        n_rows,
-        n_cols,
-        rank_at_threshold: approx_rank(&svd.singular_values, threshold_rel),
-        singular_values: svd.singular_values,
+    SvdSummary {
+        n_rows: window.n_rows(),
+        n_cols: window.n_cols(),
+        rank_at_threshold: approx_rank(&singular_values, threshold_rel),
+        singular_values,
         energy_share,
         cumulative_energy,
         threshold_rel,
-        u_top_k,
-    })
-}
-
-/// Computes the left singular vectors and singular values of `m`, sorted by descending
-/// singular value, with the sign of each vector fixed (largest-magnitude entry positive).
-///
-/// The result is verified: with `b = uᵀ · m`, the rows of `b` must be orthogonal with
-/// squared norms `σ²`, and `Σ σ²` must equal `‖m‖²_F`. nalgebra is tried first (with two
-/// tolerances, then on the transpose); one-sided Jacobi rotations are the final fallback.
-///
-/// # Errors
-/// [`AnalysisError::EmptyMatrix`], [`AnalysisError::NonFinite`] or
-/// [`AnalysisError::SvdDidNotConverge`].
-pub fn thin_svd(m: &DMatrix<f64>) -> Result<ThinSvd, AnalysisError> {
-    check_non_empty(m)?;
-    check_finite(m)?;
-    let (n_rows, n_cols) = m.shape();
-    let min_dim = n_rows.min(n_cols);
-    let max_iterations = SVD_ITERATIONS_PER_VALUE
-        .saturating_mul(min_dim)
-        .saturating_add(SVD_BASE_ITERATIONS);
-
-    let attempts = [
-        (SvdMethod::Nalgebra, f64::EPSILON * SVD_EPS_FACTOR),
-        (SvdMethod::NalgebraLooseTolerance, SVD_LOOSE_EPS),
-    ];
-    for (method, eps) in attempts {
-        if let Some(svd) = SVD::try_new_unordered(m.clone(), true, false, eps, max_iterations) {
-            if let Some(u) = svd.u {
-                let sigma: Vec<f64> = svd.singular_values.iter().map(|s| s.abs()).collect();
-                if is_valid_left_svd(m, &u, &sigma) {
-                    return Ok(sorted_with_signs(&u, &sigma, method));
-                }
-            }
-        }
-    }
-
-    let eps = f64::EPSILON * SVD_EPS_FACTOR;
-    if let Some(svd) = SVD::try_new_unordered(m.transpose(), false, true, eps, max_iterations) {
-        if let Some(v_t) = svd.v_t {
-            let u = v_t.transpose();
-            let sigma: Vec<f64> = svd.singular_values.iter().map(|s| s.abs()).collect();
-            if is_valid_left_svd(m, &u, &sigma) {
-                return Ok(sorted_with_signs(&u, &sigma, SvdMethod::NalgebraTransposed));
-            }
-        }
-    }
-
-    thin_svd_jacobi(m)
-}
-
-/// Computes the same result as [`thin_svd`] with one-sided Jacobi rotations only.
-///
-/// The method orthogonalises the columns of `mᵀ` by plane rotations and accumulates the
-/// rotations, whose product holds the left singular vectors of `m`. It is accurate even
-/// for rank-deficient matrices but needs `O(n_rows² · (n_rows + n_cols))` work per sweep,
-/// so [`thin_svd`] uses it only when nalgebra's result fails verification.
-///
-/// # Errors
-/// [`AnalysisError::EmptyMatrix`], [`AnalysisError::NonFinite`], or
-/// [`AnalysisError::SvdDidNotConverge`] when the sweeps do not converge.
-pub fn thin_svd_jacobi(m: &DMatrix<f64>) -> Result<ThinSvd, AnalysisError> {
-    check_non_empty(m)?;
-    check_finite(m)?;
-    let (n_rows, n_cols) = m.shape();
-    // Column j of `y` is row j of `m`; column j of `w` starts as the unit vector e_j.
-    let mut y: Vec<Vec<f64>> = m
-        .row_iter()
-        .map(|row| row.iter().copied().collect())
-        .collect();
-    let mut w: Vec<Vec<f64>> = (0..n_rows)
-        .map(|j| {
-            (0..n_rows)
-                .map(|i| if i == j { 1.0 } else { 0.0 })
-                .collect()
-        })
-        .collect();
-
-    // Columns whose squared norm falls below this are rounding noise in the null space:
-    // rotating them against each other would never converge and changes nothing that matters.
-    let negligible_energy = JACOBI_NEGLIGIBLE_ENERGY * m.norm_squared();
-    let mut converged = false;
-    for _sweep in 0..JACOBI_MAX_SWEEPS {
-        let mut rotated = false;
-        for q in 1..n_rows {
-            let (y_left, y_right) = y.split_at_mut(q);
-            let (w_left, w_right) = w.split_at_mut(q);
-            let (Some(y_q), Some(w_q)) = (y_right.first_mut(), w_right.first_mut()) else {
-                continue;
-            };
-            for (y_p, w_p) in y_left.iter_mut().zip(w_left.iter_mut()) {
-                let alpha: f64 = y_p.iter().map(|x| x * x).sum();
-                let beta: f64 = y_q.iter().map(|x| x * x).sum();
-                let gamma: f64 = y_p.iter().zip(y_q.iter()).map(|(a, b)| a * b).sum();
-                if gamma == 0.0
-                    || alpha <= negligible_energy
-                    || beta <= negligible_energy
-                    || gamma.abs() <= JACOBI_TOLERANCE * (alpha * beta).sqrt()
-                {
-                    continue;
-                }
-                rotated = true;
-                // The rotation that makes columns p and q orthogonal (Hestenes' method).
-                let zeta = (beta - alpha) / (2.0 * gamma);
-                let t = zeta.signum() / (zeta.abs() + (1.0 + zeta * zeta).sqrt());
-                let c = 1.0 / (1.0 + t * t).sqrt();
-                let s = c * t;
-                rotate_pair(y_p, y_q, c, s);
-                rotate_pair(w_p, w_q, c, s);
-            }
-        }
-        if !rotated {
-            converged = true;
-            break;
-        }
-    }
-    if !converged {
-        return Err(AnalysisError::SvdDidNotConverge {
-            n_rows,
-            n_cols,
-            max_iterations: JACOBI_MAX_SWEEPS,
-        });
-    }
-
-    let sigma: Vec<f64> = y
-        .iter()
-        .map(|column| column.iter().map(|x| x * x).sum::<f64>().sqrt())
-        .collect();
-    let w_flat: Vec<f64> = w.into_iter().flatten().collect();
-    let u_all = DMatrix::from_vec(n_rows, n_rows, w_flat);
-    let mut svd = sorted_with_signs(&u_all, &sigma, SvdMethod::Jacobi);
-    // Only min(n_rows, n_cols) singular values can be non-zero; keep that many.
-    let min_dim = n_rows.min(n_cols);
-    svd.singular_values.truncate(min_dim);
-    svd.u = svd.u.columns(0, min_dim).into_owned();
-    Ok(svd)
-}
-
-/// Applies the plane rotation `(a, b) ← (c·a − s·b, s·a + c·b)` to two columns.
-fn rotate_pair(a: &mut [f64], b: &mut [f64], c: f64, s: f64) {
-    for (x, y) in a.iter_mut().zip(b.iter_mut()) {
-        let (old_x, old_y) = (*x, *y);
-        *x = c * old_x - s * old_y;
-        *y = s * old_x + c * old_y;
-    }
-}
-
-/// Checks that `u` and `sigma` form the left half of an SVD of `m`: with `b = uᵀ · m`,
-/// `b · bᵀ` must equal `diag(σ²)` and `Σ σ²` must equal `‖m‖²_F`, both to a small
-/// tolerance relative to `‖m‖²_F`.
-fn is_valid_left_svd(m: &DMatrix<f64>, u: &DMatrix<f64>, sigma: &[f64]) -> bool {
-    if u.nrows() != m.nrows() || u.ncols() != sigma.len() {
-        return false;
-    }
-    let total_energy = m.norm_squared();
-    let sigma_energy: f64 = sigma.iter().map(|s| s * s).sum();
-    if total_energy == 0.0 {
-        return sigma_energy == 0.0;
-    }
-    let tolerance = SVD_CHECK_TOLERANCE * total_energy;
-    if (sigma_energy - total_energy).abs() > tolerance {
-        return false;
-    }
-    let b = u.transpose() * m;
-    let gram = &b * b.transpose();
-    gram.column_iter().enumerate().all(|(j, column)| {
-        column.iter().enumerate().all(|(i, value)| {
-            let expected = if i == j {
-                sigma.get(i).map_or(f64::NAN, |s| s * s)
-            } else {
-                0.0
-            };
-            (value - expected).abs() <= tolerance
-        })
-    })
-}
-
-/// Sorts singular values in descending order, reorders the columns of `u` to match, and
-/// fixes each column's sign.
-fn sorted_with_signs(u: &DMatrix<f64>, sigma: &[f64], method: SvdMethod) -> ThinSvd {
-    let mut order: Vec<usize> = (0..sigma.len().min(u.ncols())).collect();
-    order.sort_by(|&a, &b| {
-        let sigma_a = sigma.get(a).copied().unwrap_or(0.0);
-        let sigma_b = sigma.get(b).copied().unwrap_or(0.0);
-        sigma_b.total_cmp(&sigma_a)
-    });
-    let singular_values: Vec<f64> = order
-        .iter()
-        .filter_map(|&i| sigma.get(i).copied())
-        .collect();
-    let mut u_flat: Vec<f64> = Vec::with_capacity(u.nrows().saturating_mul(order.len()));
-    for &src in &order {
-        let mut column: Vec<f64> = u.column(src).iter().copied().collect();
-        fix_sign(&mut column);
-        u_flat.extend(column);
-    }
-    ThinSvd {
-        u: DMatrix::from_vec(u.nrows(), order.len(), u_flat),
-        singular_values,
-        method,
-    }
-}
-
-/// Flips `vector` in place so that its largest-magnitude entry is positive (the first such
-/// entry on a tie) and returns whether it was flipped. All-zero vectors are left alone.
-pub fn fix_sign(vector: &mut [f64]) -> bool {
-    let mut best_abs = 0.0_f64;
-    let mut best_value = 0.0_f64;
-    for &value in vector.iter() {
-        if value.abs() > best_abs {
-            best_abs = value.abs();
-            best_value = value;
-        }
-    }
-    if best_value < 0.0 {
-        for value in vector.iter_mut() {
-            *value = -*value;
-        }
-        true
-    } else {
-        false
+        u_top_k: Vec::new(),
     }
 }
 
@@ -745,18 +521,22 @@ pub fn cumulative_sum(values: &[f64]) -> Vec<f64> {
 /// Subtracts each row's mean over its columns (`d_model`), like TransformerLens's
 /// `center_writing_weights`. A matrix without columns is returned unchanged.
 pub fn center_rows(m: &DMatrix<f64>) -> DMatrix<f64> {
+    center_rows_in_place(m.clone())
+}
+
+/// [`center_rows`] on a matrix the caller gives up.
+fn center_rows_in_place(mut m: DMatrix<f64>) -> DMatrix<f64> {
     let n_cols = m.ncols();
     if n_cols == 0 {
-        return m.clone();
+        return m;
     }
     // Converting a column count to f64 is exact for every realistic size.
     let n_cols_f64 = n_cols as f64;
     let row_means = m.column_sum() / n_cols_f64;
-    let mut centred = m.clone();
-    for mut column in centred.column_iter_mut() {
+    for mut column in m.column_iter_mut() {
         column -= &row_means;
     }
-    centred
+    m
 }
 
 /// Returns `m` without its first `count` rows or columns.
@@ -769,29 +549,27 @@ pub fn drop_leading(
     axis: DropAxis,
     count: usize,
 ) -> Result<DMatrix<f64>, AnalysisError> {
-    let remaining = check_drop(m, axis, count)?;
-    Ok(match axis {
-        DropAxis::Cols => m.columns(count, remaining).into_owned(),
-        DropAxis::Rows => m.rows(count, remaining).into_owned(),
-    })
+    drop_window(MatrixWindow::whole(m), axis, count).map(|window| window.to_matrix())
 }
 
-/// Returns how many rows or columns remain after dropping the first `count` along `axis`.
+/// Returns `window` without its first `count` rows or columns, without copying.
 ///
 /// # Errors
 /// [`AnalysisError::DropTooLarge`] when none would remain.
-fn check_drop(m: &DMatrix<f64>, axis: DropAxis, count: usize) -> Result<usize, AnalysisError> {
-    let dim = match axis {
-        DropAxis::Cols => m.ncols(),
-        DropAxis::Rows => m.nrows(),
+fn drop_window(
+    window: MatrixWindow<'_>,
+    axis: DropAxis,
+    count: usize,
+) -> Result<MatrixWindow<'_>, AnalysisError> {
+    let (remaining, dim) = match axis {
+        DropAxis::Cols => (window.without_leading_cols(count), window.n_cols()),
+        DropAxis::Rows => (window.without_leading_rows(count), window.n_rows()),
     };
-    dim.checked_sub(count)
-        .filter(|&remaining| remaining > 0)
-        .ok_or(AnalysisError::DropTooLarge {
-            axis,
-            drop_count: count,
-            dim,
-        })
+    remaining.ok_or(AnalysisError::DropTooLarge {
+        axis,
+        drop_count: count,
+        dim,
+    })
 }
 
 /// Rejects thresholds outside the open interval (0, 1), including NaN.
@@ -812,27 +590,24 @@ fn validate_k(k_vectors: usize) -> Result<(), AnalysisError> {
     }
 }
 
-/// Rejects matrices without rows or columns (nalgebra's SVD would panic on them).
-fn check_non_empty(m: &DMatrix<f64>) -> Result<(), AnalysisError> {
-    let (n_rows, n_cols) = m.shape();
-    if n_rows == 0 || n_cols == 0 {
-        Err(AnalysisError::EmptyMatrix { n_rows, n_cols })
-    } else {
-        Ok(())
-    }
-}
-
-/// Rejects matrices holding NaN or infinities, naming the first one in row-major order.
-fn check_finite(m: &DMatrix<f64>) -> Result<(), AnalysisError> {
-    if m.iter().all(|value| value.is_finite()) {
-        return Ok(());
-    }
-    for (row, values) in m.row_iter().enumerate() {
-        if let Some(col) = values.iter().position(|value| !value.is_finite()) {
-            return Err(AnalysisError::NonFinite { row, col });
+impl From<SvdError> for AnalysisError {
+    fn from(err: SvdError) -> Self {
+        match err {
+            SvdError::EmptyMatrix { n_rows, n_cols } => {
+                AnalysisError::EmptyMatrix { n_rows, n_cols }
+            }
+            SvdError::NonFinite { row, col } => AnalysisError::NonFinite { row, col },
+            SvdError::DidNotConverge {
+                n_rows,
+                n_cols,
+                max_iterations,
+            } => AnalysisError::SvdDidNotConverge {
+                n_rows,
+                n_cols,
+                max_iterations,
+            },
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

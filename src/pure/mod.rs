@@ -1,6 +1,7 @@
 //! The pure core, in pipeline order: plan the byte ranges of a safetensors file
 //! ([`format`](mod@format), [`shards`], [`hub`]), pick the positional embedding ([`detect`]),
-//! decode it ([`decode`]), analyse it ([`analysis`]), and lay out charts ([`chart`]).
+//! decode it ([`decode`]), analyse it ([`analysis`], with the decompositions in [`svd`]),
+//! and lay out charts ([`chart`]).
 //! Views beyond the notebook (cosine similarity, projections, right singular vectors,
 //! frequencies, subspace angles) live in [`views`].
 //! Settings travel in share links through [`url_state`]; results leave as text and files through
@@ -19,6 +20,7 @@ pub mod format;
 pub mod hub;
 pub mod offline;
 pub mod shards;
+pub mod svd;
 pub mod transfer;
 pub mod url_state;
 pub mod views;

@@ -17,7 +17,7 @@ use crate::pure::transfer::ErrorKind;
 use crate::pure::transfer::TransferError;
 use crate::pure::url_state::{self, CompareEntry, ViewSettings};
 use crate::web::fetch::FetchError;
-use crate::web::js::sleep_ms;
+use crate::web::js::{now_ms, sleep_ms};
 use crate::web::perf;
 use crate::web::protocol::JobSpec;
 use crate::web::source::{
@@ -569,7 +569,8 @@ fn remember_opened(
     }));
 }
 
-/// Sends the tensor bytes to the worker and stores the results.
+/// Sends the tensor bytes to the workers and stores the results: the singular values as soon
+/// as they are known (drawn while the vectors are computed), then everything.
 async fn analyse_bytes(
     state: AppState,
     generation: u32,
@@ -587,12 +588,17 @@ async fn analyse_bytes(
                     view: view.clone(),
                     analysis,
                     analysis_ms: 0.0,
+                    values_ms: 0.0,
+                    worker_analysis_ms: 0.0,
+                    vectors_pending: false,
+                    worker_memory_bytes: 0,
                     decode_ms: 0.0,
                 }));
             }
             return Ok(());
         }
     }
+    let bytes_arrived_ms = now_ms();
     state.status.set(Status::Loading {
         label: "Starting the analysis".to_owned(),
     });
@@ -609,7 +615,40 @@ async fn analyse_bytes(
             state.status.set(Status::Loading { label });
         }
     });
-    let output = worker_bridge::run_job(&spec, bytes, on_stage).await?;
+    let values_view = view.clone();
+    let values_ms = Rc::new(Cell::new(None::<f64>));
+    let values_ms_in = Rc::clone(&values_ms);
+    let on_values: worker_bridge::OnValues = Rc::new(move |analysis| {
+        let elapsed_ms = now_ms() - bytes_arrived_ms;
+        values_ms_in.set(Some(elapsed_ms));
+        if is_current(generation) {
+            state.result.set(Some(ResultInfo {
+                view: values_view.clone(),
+                analysis,
+                analysis_ms: 0.0,
+                values_ms: elapsed_ms,
+                worker_analysis_ms: 0.0,
+                vectors_pending: true,
+                worker_memory_bytes: 0,
+                decode_ms: 0.0,
+            }));
+        }
+    });
+    let output = match worker_bridge::run_job(&spec, bytes, on_stage, on_values).await {
+        Ok(output) => output,
+        Err(err) => {
+            // A cancelled or failed job must not leave its values on the page as if the
+            // vectors were still coming; a newer run has not drawn anything yet.
+            if values_ms.get().is_some()
+                && state
+                    .result
+                    .with_untracked(|r| r.as_ref().is_some_and(|r| r.vectors_pending))
+            {
+                state.result.set(None);
+            }
+            return Err(err);
+        }
+    };
     if let Some(entry_id) = entry_id {
         let analysis = output.analysis.clone();
         spawn_local(async move {
@@ -618,10 +657,16 @@ async fn analyse_bytes(
     }
     if is_current(generation) {
         state.result_from_store.set(false);
+        let analysis_ms = now_ms() - bytes_arrived_ms;
+        let values_ms = values_ms.get().unwrap_or(analysis_ms);
         state.result.set(Some(ResultInfo {
             view: view.clone(),
             analysis: output.analysis,
-            analysis_ms: output.analysis_ms,
+            analysis_ms,
+            values_ms,
+            worker_analysis_ms: output.analysis_ms,
+            vectors_pending: false,
+            worker_memory_bytes: output.worker_memory_bytes,
             decode_ms: output.decode_ms,
         }));
     }
@@ -907,7 +952,7 @@ async fn analyse_compared(
         n_cols: view.n_cols,
         options,
     };
-    match worker_bridge::run_job(&spec, &bytes, Rc::new(|_: String| {})).await {
+    match worker_bridge::run_job(&spec, &bytes, Rc::new(|_: String| {}), Rc::new(|_| {})).await {
         Ok(output) => Ok((opened.commit_sha, view.tensor_name, output.analysis.full)),
         Err(WorkerError::Cancelled) => Err(CompareFailure::Deferred),
         Err(err) => Err(CompareFailure::Failed(capitalise(&err.to_string()))),

@@ -3,7 +3,8 @@
 //! A job goes to a worker as a JavaScript object `{ spec, bytes }`: `spec` is the JSON of
 //! [`PartJob`] (a [`JobSpec`] and the part of the analysis that worker computes) and `bytes`
 //! the raw tensor bytes as an `ArrayBuffer` (transferred to one worker, copied to the other).
-//! Every answer is the JSON text of one [`WorkerMessage`].
+//! Every answer is the JSON text of one [`WorkerMessage`]: stages, then `Values` as soon as
+//! the singular values are known, then `Done` with the vectors too (or `Failed`).
 
 use crate::pure::analysis::{AnalysisOptions, AnalysisPart, SvdSummary};
 use crate::pure::format::Dtype;
@@ -53,6 +54,16 @@ pub enum WorkerMessage {
         /// A short description of the step.
         label: String,
     },
+    /// A worker knows its part's singular values; the vectors are still being computed.
+    Values {
+        /// The job this is about.
+        job_id: u32,
+        /// The part this worker computes.
+        part: AnalysisPart,
+        /// The part's values, energies and rank, with no vectors (`u_top_k` is empty); `None`
+        /// for the dropped part when nothing is dropped.
+        summary: Option<SvdSummary>,
+    },
     /// A worker finished its part of a job.
     Done {
         /// The job this is about.
@@ -66,6 +77,9 @@ pub enum WorkerMessage {
         analysis_ms: f64,
         /// Time spent decoding the bytes into a matrix, in milliseconds.
         decode_ms: f64,
+        /// The size of the worker's WebAssembly memory after the part, in bytes. That memory
+        /// never shrinks, so this is the worker's peak.
+        memory_bytes: u64,
     },
     /// A job failed; the message says what happened and what to do.
     Failed {

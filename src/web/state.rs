@@ -107,9 +107,18 @@ pub struct ResultInfo {
     pub view: MatrixView,
     /// Everything the analysis computed.
     pub analysis: Analysis,
-    /// Wall time from the decoded matrix to all results: the longest of the two workers'
-    /// own times, each from its decoded matrix to its part of the analysis.
+    /// Wall time on the page from the moment the tensor bytes arrived to all results, in
+    /// milliseconds (0 while the vectors are still being computed).
     pub analysis_ms: f64,
+    /// Wall time on the page from the moment the tensor bytes arrived to every singular value.
+    pub values_ms: f64,
+    /// The longest of the workers' own times from their decoded matrix to their part's result,
+    /// in milliseconds (the compute alone, without start-up, transfer and decoding).
+    pub worker_analysis_ms: f64,
+    /// Whether the singular vectors are still being computed (the values are already here).
+    pub vectors_pending: bool,
+    /// The largest WebAssembly memory of the analysis workers, in bytes (0 until known).
+    pub worker_memory_bytes: u64,
     /// Time spent decoding the bytes.
     pub decode_ms: f64,
 }

@@ -16,7 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
-use crate::pure::analysis::{assemble, Analysis, AnalysisPart};
+use crate::pure::analysis::{assemble, Analysis, AnalysisPart, SvdSummary};
 use crate::web::js::js_error_text;
 use crate::web::protocol::{JobSpec, PartJob, WorkerMessage, BYTES_KEY, SPEC_KEY};
 
@@ -63,18 +63,31 @@ pub struct JobOutput {
     pub analysis_ms: f64,
     /// Time spent decoding the bytes, in milliseconds (the longest of the workers' times).
     pub decode_ms: f64,
+    /// The largest WebAssembly memory of the workers taking part, in bytes (their peak).
+    pub worker_memory_bytes: u64,
 }
+
+/// Receives the analysis without vectors as soon as every part's singular values are known.
+pub type OnValues = Rc<dyn Fn(Analysis)>;
+
+/// Receives a progress label.
+type OnStage = Rc<dyn Fn(String)>;
 
 /// The job in flight, spread over one or two workers.
 struct PendingJob {
     /// Matches the workers' answers to this job.
     job_id: u32,
-    /// Resolves the job's promise: with an array of every worker's answer (JSON text, in
-    /// slot order) on success, with one failure's JSON text, or with `undefined` when
-    /// cancelled.
+    /// Resolves the job's promise: with `true` on success (the answers, parsed once, wait in
+    /// [`Pool::finished`]), with one failure's JSON text, or with `undefined` when cancelled.
     resolve: Function,
     /// Receives the combined progress label while the job runs.
     on_stage: Rc<dyn Fn(String)>,
+    /// Receives the values-only analysis once, when every part's values are known.
+    on_values: OnValues,
+    /// The job's settings, to assemble the values-only analysis.
+    options: crate::pure::analysis::AnalysisOptions,
+    /// Whether `on_values` was called.
+    values_reported: bool,
     /// Per slot: whether it takes part, its latest stage label, and its answer once given.
     slots: Vec<SlotProgress>,
 }
@@ -86,8 +99,10 @@ struct SlotProgress {
     takes_part: bool,
     /// The worker's latest stage label, until it answers.
     label: Option<String>,
-    /// The worker's final answer (the JSON text of `Done`).
-    answer: Option<String>,
+    /// The worker's final answer (`Done`), parsed once.
+    answer: Option<WorkerMessage>,
+    /// The part and its values-only summary, once the worker sent them.
+    values: Option<(AnalysisPart, Option<SvdSummary>)>,
 }
 
 impl PendingJob {
@@ -100,6 +115,29 @@ impl PendingJob {
             }
         }
         labels.join(" · ")
+    }
+
+    /// Returns the values-only analysis the first time every worker taking part has sent its
+    /// values (or its answer), and `None` before that and afterwards.
+    fn take_values(&mut self) -> Option<Analysis> {
+        if self.values_reported
+            || !self
+                .slots
+                .iter()
+                .all(|slot| !slot.takes_part || slot.values.is_some())
+        {
+            return None;
+        }
+        self.values_reported = true;
+        let mut full = None;
+        let mut dropped = None;
+        for (part, summary) in self.slots.iter().filter_map(|slot| slot.values.clone()) {
+            match part {
+                AnalysisPart::Full => full = summary,
+                AnalysisPart::Dropped => dropped = summary,
+            }
+        }
+        full.map(|full| assemble(&self.options, full, dropped))
     }
 
     /// Returns true when every worker taking part has answered.
@@ -143,6 +181,8 @@ struct Pool {
     slots: Vec<Option<Slot>>,
     /// The job in flight, if any.
     job: Option<PendingJob>,
+    /// The answers of the job that just finished, with its id, until its caller takes them.
+    finished: Option<(u32, Vec<WorkerMessage>)>,
 }
 
 impl Pool {
@@ -176,6 +216,8 @@ enum AfterMessage {
     Nothing,
     /// Report a progress label.
     Stage(Rc<dyn Fn(String)>, String),
+    /// Report the values-only analysis, then maybe a progress label.
+    Values(OnValues, Analysis, Option<(OnStage, String)>),
     /// Terminate these workers, whose results are no longer wanted.
     Stop(Vec<Slot>),
 }
@@ -210,6 +252,24 @@ fn on_worker_message(index: usize, data: &JsValue) {
                 }
                 AfterMessage::Stage(Rc::clone(&job.on_stage), job.combined_label())
             }
+            WorkerMessage::Values {
+                job_id,
+                part,
+                summary,
+            } => {
+                let Some(job) = pool.job.as_mut().filter(|job| job.job_id == *job_id) else {
+                    return AfterMessage::Nothing;
+                };
+                if let Some(progress) = job.slots.get_mut(index) {
+                    progress.values = Some((*part, summary.clone()));
+                }
+                match job.take_values() {
+                    Some(analysis) => {
+                        AfterMessage::Values(Rc::clone(&job.on_values), analysis, None)
+                    }
+                    None => AfterMessage::Nothing,
+                }
+            }
             WorkerMessage::Done { job_id, .. } | WorkerMessage::Failed { job_id, .. } => {
                 let matches = pool
                     .job
@@ -227,7 +287,12 @@ fn on_worker_message(index: usize, data: &JsValue) {
                 };
                 if let Some(progress) = job.slots.get_mut(index) {
                     progress.label = None;
-                    progress.answer = Some(text.clone());
+                    progress.answer = Some(message.clone());
+                    if let WorkerMessage::Done { part, summary, .. } = &message {
+                        if progress.values.is_none() {
+                            progress.values = Some((*part, summary.clone()));
+                        }
+                    }
                 }
                 if is_failure {
                     // The first failure decides the job; the other worker's result is moot.
@@ -237,18 +302,24 @@ fn on_worker_message(index: usize, data: &JsValue) {
                     }
                     AfterMessage::Stop(pool.take_busy_slots())
                 } else if job.is_complete() {
-                    let answers: Array = job
+                    let answers: Vec<WorkerMessage> = job
                         .slots
-                        .iter()
-                        .filter_map(|slot| slot.answer.as_deref())
-                        .map(JsValue::from_str)
+                        .iter_mut()
+                        .filter_map(|slot| slot.answer.take())
                         .collect();
                     if let Some(job) = pool.job.take() {
-                        let _ignored = job.resolve.call1(&JsValue::NULL, &answers);
+                        pool.finished = Some((job.job_id, answers));
+                        let _ignored = job.resolve.call1(&JsValue::NULL, &JsValue::TRUE);
                     }
                     AfterMessage::Nothing
                 } else {
-                    AfterMessage::Stage(Rc::clone(&job.on_stage), job.combined_label())
+                    let stage = (Rc::clone(&job.on_stage), job.combined_label());
+                    match job.take_values() {
+                        Some(analysis) => {
+                            AfterMessage::Values(Rc::clone(&job.on_values), analysis, Some(stage))
+                        }
+                        None => AfterMessage::Stage(stage.0, stage.1),
+                    }
                 }
             }
         }
@@ -258,6 +329,12 @@ fn on_worker_message(index: usize, data: &JsValue) {
         AfterMessage::Nothing => {}
         AfterMessage::Stage(on_stage, label) => {
             if !label.is_empty() {
+                on_stage(label);
+            }
+        }
+        AfterMessage::Values(on_values, analysis, stage) => {
+            on_values(analysis);
+            if let Some((on_stage, label)) = stage.filter(|(_, label)| !label.is_empty()) {
                 on_stage(label);
             }
         }
@@ -401,7 +478,8 @@ pub fn cancel() {
 /// The whole-matrix SVD goes to the first worker and, when something is dropped, the
 /// dropped variant to the second, so both run at the same time. The bytes are copied into
 /// one fresh `ArrayBuffer`, which is cloned to the first worker and transferred to the last.
-/// `on_stage` receives each progress label (both workers' steps, joined).
+/// `on_stage` receives each progress label (both workers' steps, joined), and `on_values`
+/// the analysis without vectors once every part's singular values are known.
 ///
 /// # Errors
 /// See [`WorkerError`]. A failure in either worker fails the job.
@@ -409,6 +487,7 @@ pub async fn run_job(
     spec: &JobSpec,
     tensor_bytes: &[u8],
     on_stage: Rc<dyn Fn(String)>,
+    on_values: OnValues,
 ) -> Result<JobOutput, WorkerError> {
     // A job still running belongs to an abandoned run: stop it first.
     cancel();
@@ -472,6 +551,9 @@ pub async fn run_job(
                 job_id: spec.job_id,
                 resolve,
                 on_stage: Rc::clone(&on_stage),
+                on_values: Rc::clone(&on_values),
+                options: spec.options.clone(),
+                values_reported: false,
                 slots: (0..POOL_SIZE.max(parts.len()))
                     .map(|index| SlotProgress {
                         takes_part: index < parts.len(),
@@ -519,8 +601,12 @@ pub async fn run_job(
             Ok(_) | Err(_) => unreadable(),
         });
     }
-    let answers: Array = answer.dyn_into().map_err(|_| unreadable())?;
-    collect_output(spec, &answers)
+    let answers = POOL
+        .with(|cell| cell.borrow_mut().finished.take())
+        .filter(|(job_id, _)| *job_id == spec.job_id)
+        .map(|(_, answers)| answers)
+        .ok_or_else(unreadable)?;
+    collect_output(spec, answers)
 }
 
 /// The error for an answer the page cannot read.
@@ -531,21 +617,23 @@ fn unreadable() -> WorkerError {
 }
 
 /// Puts the workers' `Done` answers together into the job's output.
-fn collect_output(spec: &JobSpec, answers: &Array) -> Result<JobOutput, WorkerError> {
+fn collect_output(spec: &JobSpec, answers: Vec<WorkerMessage>) -> Result<JobOutput, WorkerError> {
     let mut full = None;
     let mut dropped = None;
     let mut analysis_ms: f64 = 0.0;
     let mut decode_ms: f64 = 0.0;
-    for answer in answers.iter() {
-        let text = answer.as_string().ok_or_else(unreadable)?;
-        match serde_json::from_str::<WorkerMessage>(&text) {
-            Ok(WorkerMessage::Done {
+    let mut worker_memory_bytes: u64 = 0;
+    for answer in answers {
+        match answer {
+            WorkerMessage::Done {
                 part,
                 summary,
                 analysis_ms: part_analysis_ms,
                 decode_ms: part_decode_ms,
+                memory_bytes,
                 ..
-            }) => {
+            } => {
+                worker_memory_bytes = worker_memory_bytes.max(memory_bytes);
                 analysis_ms = analysis_ms.max(part_analysis_ms);
                 decode_ms = decode_ms.max(part_decode_ms);
                 match part {
@@ -553,8 +641,8 @@ fn collect_output(spec: &JobSpec, answers: &Array) -> Result<JobOutput, WorkerEr
                     AnalysisPart::Dropped => dropped = summary,
                 }
             }
-            Ok(WorkerMessage::Failed { message, .. }) => return Err(WorkerError::Job { message }),
-            Ok(_) | Err(_) => return Err(unreadable()),
+            WorkerMessage::Failed { message, .. } => return Err(WorkerError::Job { message }),
+            _ => return Err(unreadable()),
         }
     }
     let full = full.ok_or_else(unreadable)?;
@@ -565,5 +653,6 @@ fn collect_output(spec: &JobSpec, answers: &Array) -> Result<JobOutput, WorkerEr
         analysis: assemble(&spec.options, full, dropped),
         analysis_ms,
         decode_ms,
+        worker_memory_bytes,
     })
 }

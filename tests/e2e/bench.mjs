@@ -1,82 +1,91 @@
-// Benchmark (not a test): the app's SVD analysis of the GPT-2-shaped W_pos (1024 × 768) in headless
-// Chromium, against numpy's np.linalg.svd of the same matrix, plus the gzipped size of the wasm files.
+// Benchmark (not a test): the app's analysis in headless Chromium (real page, real workers, local Hub
+// stand-in) against numpy's np.linalg.svd of the same matrices, for the W_pos shapes of the Hub's
+// largest learned positional embeddings, plus the gzipped size of the wasm files.
 //
-//   node tests/e2e/bench.mjs [--runs 5] [--numpy-repeats 5] [--numpy-only]
+//   node tests/e2e/bench.mjs [--runs 3] [--numpy-repeats 3] [--shapes 1024x768,2050x9216] [--numpy-only]
 // (scripts/bench.sh builds the app and the data first, then runs this.)
-// Prints a markdown table.
+// Prints one markdown table (also written to target/bench.md).
+//
+// Each shape is a synthetic W_pos (tests/e2e/lib/synthetic_w_pos.mjs) in a one-tensor safetensors
+// file under .cache/e2e/bench/, served by the Hub stand-in. Per shape:
+// - numpy s: median time of np.linalg.svd(full_matrices=False) of W and of W[:, 5:] (the app's two
+//   analyses), in float64, in the same run; "numpy values-only s" is the same with compute_uv=False,
+//   and "numpy 1 thread s" the full SVDs with OPENBLAS_NUM_THREADS=1;
+// - app s: `[data-testid=timings][data-analysis-ms]`, from the tensor bytes' arrival to every result;
+// - first chart s: `data-values-ms`, from the same moment to the histogram and rank on the page;
+// - peak worker memory: `data-worker-memory-bytes`, the larger worker's WebAssembly memory;
+// - bytes fetched: `[data-testid=bytes-fetched][data-bytes]`;
+// - longest main-thread task: the Long Tasks API's longest task during fetch and analysis.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  CHROMIUM_PATH,
-  DIST_DIR,
-  GPT2_LIKE_PATH,
-  GPT2_LIKE_REPO,
-  REPO_ROOT,
-  loadGolden,
-  startSuite,
-} from './lib/harness.mjs';
+import { CHROMIUM_PATH, DIST_DIR, REPO_ROOT, startSuite } from './lib/harness.mjs';
+import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
 
 function argument(name, fallback) {
   const at = process.argv.indexOf(name);
-  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+  return at >= 0 ? process.argv[at + 1] : fallback;
 }
 
-const RUNS = argument('--runs', 5);
-const NUMPY_REPEATS = argument('--numpy-repeats', 5);
+const RUNS = Number(argument('--runs', 3));
+const NUMPY_REPEATS = Number(argument('--numpy-repeats', 3));
 /** --numpy-only skips the browser (to check the numpy side and the sizes alone). */
 const NUMPY_ONLY = process.argv.includes('--numpy-only');
 
+/** The table of the issue: W_pos shapes on the Hub, with an example model each. */
+const ALL_SHAPES = [
+  { rows: 1024, cols: 768, dtype: 'F32', model: 'gpt2' },
+  { rows: 1024, cols: 1600, dtype: 'F32', model: 'gpt2-xl' },
+  { rows: 2048, cols: 2560, dtype: 'F16', model: 'gpt-neo-2.7B' },
+  { rows: 2050, cols: 9216, dtype: 'F16', model: 'OPT-66B' },
+];
+const wanted = argument('--shapes', null)?.split(',');
+const SHAPES = ALL_SHAPES.filter((s) => !wanted || wanted.includes(`${s.rows}x${s.cols}`));
+/** Larger shapes get one page load and one numpy repeat: each takes many seconds. */
+const isLarge = (shape) => shape.rows * shape.cols > 2_000_000;
+
 const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = [...values].filter(Number.isFinite).sort((a, b) => a - b);
+  if (!sorted.length) return NaN;
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
-const fmt = (value, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const fmt = (value, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const mib = (bytes) => (Number.isFinite(bytes) && bytes > 0 ? `${(bytes / 1048576).toFixed(0)} MiB` : 'n/a');
 
-/** Time numpy's SVD of the same W_pos, full and with 5 columns dropped; median of `repeats` runs. */
-function numpyTimings(golden, env) {
-  const script = String.raw`
-import ctypes, json, statistics, sys, time
+const PYTHON_COMMON = String.raw`
+import json, os, struct, sys, time, statistics
 import numpy as np
-path, begin, rows, cols, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-with open(path, "rb") as f:
-    f.seek(begin)
-    w = np.frombuffer(f.read(rows * cols * 4), dtype="<f4").reshape(rows, cols).astype(np.float64)
 
-def corename():
-    # Which OpenBLAS kernel runs (threadpoolctl does the same), read from the loaded library.
-    try:
-        with open("/proc/self/maps") as maps:
-            libs = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line})
-        for lib in libs:
-            handle = ctypes.CDLL(lib)
-            for prefix in ("openblas_get_corename", "scipy_openblas_get_corename64_", "openblas_get_corename64_"):
-                fn = getattr(handle, prefix, None)
-                if fn is not None:
-                    fn.restype = ctypes.c_char_p
-                    return fn().decode()
-    except OSError:
-        pass
-    return "unknown"
-
-np.linalg.svd(w, full_matrices=False)  # warm-up
-times = []
-for _ in range(repeats):
-    start = time.perf_counter()
-    np.linalg.svd(w, full_matrices=False)
-    np.linalg.svd(w[:, 5:], full_matrices=False)
-    times.append((time.perf_counter() - start) * 1000.0)
-print(json.dumps({"median_ms": statistics.median(times), "times_ms": times, "numpy": np.__version__, "kernel": corename()}))
+def read_w(path):
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        entry = header["wpe.weight"]
+        begin, end = entry["data_offsets"]
+        f.seek(8 + n + begin)
+        raw = f.read(end - begin)
+    dtype = {"F32": "<f4", "F16": "<f2"}[entry["dtype"]]
+    return np.frombuffer(raw, dtype=dtype).reshape(entry["shape"]).astype(np.float64)
 `;
-  const [rows, cols] = golden.shape;
-  const result = spawnSync(
-    'python3',
-    ['-c', script, GPT2_LIKE_PATH, String(golden.byte_range[0]), String(rows), String(cols), String(NUMPY_REPEATS)],
-    { env, encoding: 'utf8' },
-  );
+
+/** numpy's medians for the two SVDs (full and 5 columns dropped), with and without vectors. */
+function numpyTimings(file, repeats, env = process.env) {
+  const script = `${PYTHON_COMMON}
+w = read_w(sys.argv[1]); repeats = int(sys.argv[2])
+np.linalg.svd(w[:256, :256], full_matrices=False)  # load the library
+def both(uv):
+    start = time.perf_counter()
+    np.linalg.svd(w, full_matrices=False, compute_uv=uv)
+    np.linalg.svd(w[:, 5:], full_matrices=False, compute_uv=uv)
+    return time.perf_counter() - start
+full = [both(True) for _ in range(repeats)]
+values = [both(False) for _ in range(repeats)]
+print(json.dumps({"full_s": statistics.median(full), "values_s": statistics.median(values), "numpy": np.__version__}))
+`;
+  const result = spawnSync('python3', ['-c', script, file, String(repeats)], { encoding: 'utf8', env });
   if (result.status !== 0) throw new Error(`numpy timing failed: ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').pop());
 }
@@ -94,52 +103,94 @@ function wasmSizes() {
     });
 }
 
-async function browserTimings(golden) {
-  const suite = await startSuite();
-  const runs = [];
+const repoOf = (shape) => `bench/w-pos-${shape.rows}x${shape.cols}`;
+
+/** Load the app once per run and shape; read what `[data-testid=timings]` reports. */
+async function browserTimings(files) {
+  const repos = Object.fromEntries(SHAPES.map((shape, i) => [repoOf(shape), { files: { 'model.safetensors': files[i] } }]));
+  const suite = await startSuite({ repos });
+  const byShape = [];
   try {
-    for (let i = 0; i < RUNS; i += 1) {
-      const app = await suite.newAppPage();
-      await app.open(suite.hubQuery(GPT2_LIKE_REPO));
-      await app.waitReady();
-      const r = await app.results();
-      if (Number(r.rank) !== golden.full.rank_at_threshold) {
-        throw new Error(`run ${i}: rank ${r.rank} differs from numpy's ${golden.full.rank_at_threshold}`);
+    for (const shape of SHAPES) {
+      const runs = [];
+      const n = isLarge(shape) ? 1 : RUNS;
+      for (let i = 0; i < n; i += 1) {
+        const app = await suite.newAppPage();
+        await app.open(suite.hubQuery(repoOf(shape)));
+        await app.waitReady({ timeout: 600_000 });
+        const r = await app.page.evaluate(() => {
+          const attr = (id, name) => Number(document.querySelector(`[data-testid="${id}"]`)?.getAttribute(name));
+          return {
+            analysisMs: attr('timings', 'data-analysis-ms'),
+            valuesMs: attr('timings', 'data-values-ms'),
+            workerMs: attr('timings', 'data-worker-analysis-ms'),
+            workerMemoryBytes: attr('timings', 'data-worker-memory-bytes'),
+            longestTaskMs: attr('timings', 'data-longest-task-ms'),
+            bytesFetched: attr('bytes-fetched', 'data-bytes'),
+            shape: document.querySelector('[data-testid="shape"]')?.textContent ?? '',
+          };
+        });
+        runs.push(r);
+        process.stderr.write(
+          `${shape.rows}x${shape.cols} run ${i + 1}/${n}: values ${r.valuesMs} ms, all ${r.analysisMs} ms ` +
+            `(workers' own compute ${r.workerMs} ms), ` +
+            `memory ${mib(r.workerMemoryBytes)}, longest task ${r.longestTaskMs} ms\n`,
+        );
+        await app.page.context().close();
       }
-      runs.push({ analysisMs: Number(r.analysisMs), longestTaskMs: Number(r.longestTaskMs) });
-      process.stderr.write(`run ${i + 1}/${RUNS}: analysis ${r.analysisMs} ms, longest main-thread task ${r.longestTaskMs} ms\n`);
-      await app.page.context().close();
+      byShape.push(runs);
     }
   } finally {
     await suite.close();
   }
-  return runs;
+  return byShape;
 }
 
 async function main() {
-  const golden = loadGolden('gpt2-like');
-  const runs = NUMPY_ONLY ? [] : await browserTimings(golden);
-  const asIs = numpyTimings(golden, process.env);
-  const unsetEnv = { ...process.env };
-  delete unsetEnv.OPENBLAS_CORETYPE;
-  delete unsetEnv.OPENBLAS_L2_SIZE;
-  const unset = numpyTimings(golden, unsetEnv);
-  const browserMs = median(runs.map((r) => r.analysisMs));
-  const longestMs = median(runs.map((r) => r.longestTaskMs));
+  const files = SHAPES.map(ensureSyntheticWPos);
+  const browser = NUMPY_ONLY ? SHAPES.map(() => []) : await browserTimings(files);
+  const numpy = SHAPES.map((shape, i) => {
+    const repeats = isLarge(shape) ? 1 : NUMPY_REPEATS;
+    const timing = numpyTimings(files[i], repeats);
+    // One BLAS thread, like one worker: steadier than the threaded library on a busy machine.
+    const single = numpyTimings(files[i], repeats, { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' });
+    timing.single_full_s = single.full_s;
+    process.stderr.write(
+      `${shape.rows}x${shape.cols} numpy: ${fmt(timing.full_s)} s full, ${fmt(timing.values_s)} s values, ${fmt(single.full_s)} s full on 1 thread\n`,
+    );
+    return timing;
+  });
   const chromium = execFileSync(CHROMIUM_PATH, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   const openblasEnv = `OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'}, OPENBLAS_L2_SIZE=${process.env.OPENBLAS_L2_SIZE ?? '(unset)'}`;
+  const [load1] = os.loadavg();
 
   const lines = [];
-  lines.push(`## poslens benchmark: SVD of W_pos ${golden.shape_label} (full + first 5 columns dropped)`);
+  lines.push('## poslens benchmark: full + first 5 columns dropped, every singular value and 50 left vectors each');
   lines.push('');
-  lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}; ${chromium}; numpy ${asIs.numpy}. Browser: ${RUNS} page loads; numpy: median of ${NUMPY_REPEATS}.`);
+  lines.push(
+    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, load average ${load1.toFixed(1)} at the end; ${chromium}; ` +
+      `numpy ${numpy[0]?.numpy ?? '?'} (${openblasEnv}). App: median of ${RUNS} page loads (1 for shapes above 2M elements); ` +
+      `numpy: median of ${NUMPY_REPEATS} (1 for the large shapes), both SVDs, float64.`,
+  );
   lines.push('');
-  lines.push('| measurement | median ms | runs (ms) | browser / this |');
-  lines.push('|---|---:|---|---:|');
-  lines.push(`| browser: data-analysis-ms | ${fmt(browserMs)} | ${runs.map((r) => fmt(r.analysisMs, 0)).join(', ')} | 1.00 |`);
-  lines.push(`| browser: data-longest-task-ms (main thread) | ${fmt(longestMs)} | ${runs.map((r) => fmt(r.longestTaskMs, 0)).join(', ')} | |`);
-  lines.push(`| numpy, environment as is (${openblasEnv}; kernel ${asIs.kernel}) | ${fmt(asIs.median_ms)} | ${asIs.times_ms.map((t) => fmt(t, 0)).join(', ')} | ${fmt(browserMs / asIs.median_ms, 2)} |`);
-  lines.push(`| numpy, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (kernel ${unset.kernel}) | ${fmt(unset.median_ms)} | ${unset.times_ms.map((t) => fmt(t, 0)).join(', ')} | ${fmt(browserMs / unset.median_ms, 2)} |`);
+  lines.push(
+    '| shape | example | dtype | numpy s | app s | ratio app/numpy | first chart s | first chart / numpy | numpy values-only s | numpy 1 thread s | peak worker memory | bytes fetched | longest main-thread task ms |',
+  );
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  SHAPES.forEach((shape, i) => {
+    const runs = browser[i];
+    const appS = median(runs.map((r) => r.analysisMs)) / 1000;
+    const valuesS = median(runs.map((r) => r.valuesMs)) / 1000;
+    const memory = Math.max(...runs.map((r) => r.workerMemoryBytes), 0);
+    const bytes = median(runs.map((r) => r.bytesFetched));
+    const longest = Math.max(...runs.map((r) => r.longestTaskMs), 0);
+    lines.push(
+      `| ${shape.rows}×${shape.cols} | ${shape.model} | ${shape.dtype} | ${fmt(numpy[i].full_s)} | ${fmt(appS)} | ` +
+        `${fmt(appS / numpy[i].full_s)} | ${fmt(valuesS)} | ${fmt(valuesS / numpy[i].full_s)} | ${fmt(numpy[i].values_s)} | ` +
+        `${fmt(numpy[i].single_full_s)} | ` +
+        `${mib(memory)} | ${Number.isFinite(bytes) ? bytes : 'n/a'} | ${runs.length ? fmt(longest, 0) : 'n/a'} |`,
+    );
+  });
   lines.push('');
   lines.push('| dist file | bytes | gzip -9 bytes |');
   lines.push('|---|---:|---:|');

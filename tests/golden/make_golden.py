@@ -33,7 +33,7 @@ import numpy as np
 TENSOR_NAME = "embeddings.position_embeddings.weight"
 SOURCE_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 DROP_COUNT = 5
-K_VECTORS = 5
+K_VECTORS = 50
 THRESHOLDS = [0.001, 0.01, 0.1]
 SOURCE_NOTE = (
     "Positional embedding of sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), "
@@ -120,6 +120,13 @@ def summarise(matrix_f64):
         ranks[repr(t)] = int(np.sum(s > t * s_max))
         closest_gaps[repr(t)] = float(np.min(np.abs(s / s_max - t)))
     energy = s**2 / np.sum(s**2)
+    # Relative gap of each of the first K_VECTORS singular values to its nearest neighbour,
+    # min(|s_i - s_{i-1}|, |s_i - s_{i+1}|) / s_max: a singular vector is well determined
+    # (and comparable across implementations) only when this gap is clearly non-zero.
+    gaps = []
+    for i in range(min(K_VECTORS, len(s))):
+        neighbours = [abs(s[i] - s[j]) for j in (i - 1, i + 1) if 0 <= j < len(s)]
+        gaps.append(float(min(neighbours) / s_max) if neighbours else 1.0)
     u_top = fix_signs(u[:, :K_VECTORS])
     return {
         "n_rows": int(matrix_f64.shape[0]),
@@ -129,6 +136,7 @@ def summarise(matrix_f64):
         "closest_relative_gap_to_threshold": closest_gaps,
         "cumulative_energy_top_10": [float(x) for x in np.cumsum(energy)[:10]],
         "u_top_k": [[float(x) for x in u_top[:, j]] for j in range(u_top.shape[1])],
+        "relative_gap_top_k": gaps,
     }
 
 

@@ -122,6 +122,27 @@ pub fn StatusPanel() -> impl IntoView {
             .with(|r| r.as_ref().map(|r| r.analysis_ms))
             .unwrap_or(0.0)
     };
+    let values_ms = move || {
+        state
+            .result
+            .with(|r| r.as_ref().map(|r| r.values_ms))
+            .unwrap_or(0.0)
+    };
+    let worker_analysis_ms = move || {
+        state
+            .result
+            .with(|r| r.as_ref().map_or(0.0, |r| r.worker_analysis_ms))
+    };
+    let worker_memory_bytes = move || {
+        state
+            .result
+            .with(|r| r.as_ref().map_or(0, |r| r.worker_memory_bytes))
+    };
+    let vectors_pending = move || {
+        state
+            .result
+            .with(|r| r.as_ref().is_some_and(|r| r.vectors_pending))
+    };
     let decode_ms = move || {
         state
             .result
@@ -222,16 +243,26 @@ pub fn StatusPanel() -> impl IntoView {
                     <dd
                         data-testid="timings"
                         data-analysis-ms=move || format!("{:.1}", analysis_ms())
+                        data-values-ms=move || format!("{:.1}", values_ms())
+                        data-worker-memory-bytes=move || worker_memory_bytes().to_string()
+                        data-worker-analysis-ms=move || format!("{:.1}", worker_analysis_ms())
                         data-longest-task-ms=move || format!("{:.1}", state.longest_task_ms.get())
                         data-result-source=move || if state.result_from_store.get() { "saved" } else { "computed" }
                     >
-                        {move || if state.result.with(Option::is_some) {
-                            format!("{:.0} ms in the workers", analysis_ms())
+                        {move || if vectors_pending() {
+                            format!("values in {:.0} ms; singular vectors still computing", values_ms())
+                        } else if state.result.with(Option::is_some) {
+                            format!("values in {:.0} ms, everything in {:.0} ms", values_ms(), analysis_ms())
                         } else {
                             "—".to_owned()
                         }}
-                        <small>{move || if state.result.with(Option::is_some) {
-                            format!(" (+{:.0} ms decoding; longest page task {:.0} ms)", decode_ms(), state.longest_task_ms.get())
+                        <small>{move || if state.result.with(Option::is_some) && !vectors_pending() {
+                            format!(
+                                " after the bytes arrived (decoding {:.0} ms; worker memory {}; longest page task {:.0} ms)",
+                                decode_ms(),
+                                format_bytes(worker_memory_bytes()),
+                                state.longest_task_ms.get(),
+                            )
                         } else {
                             String::new()
                         }}</small>
