@@ -15,7 +15,9 @@ const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8
 
 /** Run axe-core in the page; return the serious and critical violations, summarised. */
 async function seriousViolations(page) {
-  await page.addScriptTag({ content: AXE_SOURCE });
+  // Evaluated through the debugging protocol, which the page's Content-Security-Policy does not
+  // govern (an injected <script> would be refused, as it should be).
+  await page.evaluate(AXE_SOURCE);
   const violations = await page.evaluate(async () => {
     // eslint-disable-next-line no-undef
     const result = await axe.run(document, { resultTypes: ['violations'] });
@@ -84,7 +86,7 @@ describe('accessibility', { timeout: TEST_TIMEOUT_MS }, () => {
     await app.waitReady();
     const rank = (await app.page.getByTestId('rank').textContent()).trim();
     const labels = await app.page.locator('svg.chart-svg, canvas.heatmap-canvas').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')));
-    assert.equal(labels.length, 8);
+    assert.ok(labels.length >= 8, `at least the notebook's 8 charts, got ${labels.length}`);
     assert.equal(labels[0], `Singular values of W_pos: rank ${rank} of 384 at threshold 1%`);
     assert.ok(labels.every((label) => label && label.length > 20), labels.join('\n'));
   });

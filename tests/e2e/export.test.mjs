@@ -26,6 +26,9 @@ const NAME_PREFIX = /^sentence-transformers--all-MiniLM-L6-v2@[0-9a-f]{7}_embedd
 
 /** Click a button and return the download it starts: its suggested name and bytes (also kept in test-artifacts/exports/). */
 async function download(page, locator) {
+  // Chromium drops a download that starts while the previous one (here an asynchronous PNG export)
+  // is still being handed over; a person cannot click that fast, so pace the clicks like one.
+  await page.waitForTimeout(400);
   const [event] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), locator.click()]);
   const name = event.suggestedFilename();
   fs.mkdirSync(EXPORT_DIR, { recursive: true });

@@ -263,7 +263,7 @@ pub fn CompareSection() -> impl IntoView {
                 <button class="primary" data-testid="compare-add" on:click=move |_| on_add(())>"Add"</button>
             </div>
             {move || add_note.get().map(|note| view! { <p class="clip-note" data-testid="compare-note">{note}</p> })}
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0" role="region" aria-label="Compared models">
                 <table class="sv-table compare-table" data-testid="compare-table">
                     <thead>
                         <tr>
@@ -339,7 +339,7 @@ pub fn CompareSection() -> impl IntoView {
                 </div>
             </header>
             <div class="chart-box narrow" data-testid="compare-spectra" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
-                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
+                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img" aria-label="Normalised singular values σ/σ₀ of the main and compared models, on a log scale">
                     {move || spectra.with(|(_, x_scale, y_scale, paths, _)| view! {
                         {y_log_axis(area, *y_scale, "σ/σ₀ (log scale)".to_owned())}
                         {x_axis(area, *x_scale, 8, "direction index".to_owned())}

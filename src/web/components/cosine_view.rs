@@ -264,7 +264,8 @@ pub fn CosineView(
                 </div>
                 <div class="cosine-plot" on:mousemove=on_move on:mousedown=on_down on:mouseup=on_up
                     on:mouseleave=move |_| { tooltip.set(None); drag_start.set(None); }>
-                    <canvas node_ref=canvas_ref class="heatmap-canvas" data-testid="cosine-map"
+                    <canvas node_ref=canvas_ref class="heatmap-canvas" data-testid="cosine-map" role="img"
+                        aria-label="Cosine similarity between positions of W_pos; drag across it to zoom into a window"
                         data-state=move || if computing.get() { "computing" } else if grid.with(Option::is_some) { "ready" } else { "idle" }
                         data-start=move || grid_attr(|g| g.start)
                         data-end=move || grid_attr(|g| g.end)

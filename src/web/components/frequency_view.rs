@@ -75,7 +75,7 @@ pub fn FrequencyView(
                 <h3>"Dominant period of each left singular vector"</h3>
             </header>
             <div class="chart-box" data-testid="frequency-chart" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
-                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
+                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img" aria-label="Dominant period in positions of each left singular vector, from its DFT">
                     {move || {
                         let (x_scale, y_scale) = scales();
                         let n = n_positions.get().max(1) as f64;
@@ -101,7 +101,7 @@ pub fn FrequencyView(
                 <div class="position-gradient" style=period_gradient()></div>
                 <span>{move || format!("{} positions", n_positions.get())}</span>
             </div>
-            <div class="table-scroll short">
+            <div class="table-scroll short" tabindex="0" role="region" aria-label="Dominant periods of the left singular vectors">
                 <table class="sv-table" data-testid="frequency-table">
                     <thead><tr><th>"vector"</th><th>"period (positions)"</th><th>"DFT bin"</th><th>"power share"</th></tr></thead>
                     <tbody>

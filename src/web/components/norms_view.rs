@@ -105,7 +105,7 @@ pub fn NormsView(
                 data-max-norm=move || argmax.get().map(|(_, v)| v.to_string()).unwrap_or_default()
                 on:mousemove=on_move on:click=on_click
                 on:mouseleave=move |_| { tooltip.set(None); hover.set(None); }>
-                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
+                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img" aria-label="Norm of W_pos at each position; a click drops the rows up to that position">
                     {move || geometry.with(|(_, x_scale, y_scale, path)| view! {
                         {y_axis(area, *y_scale, 6, "‖W_pos[p]‖".to_owned())}
                         {x_axis(area, *x_scale, 8, "position p".to_owned())}

@@ -128,7 +128,7 @@ pub fn PairPlot(
             </header>
             <div class="chart-box" data-testid="pair-plot" data-x=move || x_dir.get().to_string() data-y=move || y_dir.get().to_string()
                 on:mousemove=on_move on:mouseleave=move |_| { tooltip.set(None); hover.set(None); }>
-                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
+                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img" aria-label="Positions projected on two singular directions, coloured by position index">
                     {move || geometry.with(|g| g.as_ref().map(|(_, _, x_scale, y_scale, points)| {
                         let n = points.len().max(2) as f64;
                         let path: String = points.iter().enumerate().map(|(i, (x, y))| {

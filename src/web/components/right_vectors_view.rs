@@ -124,7 +124,8 @@ pub fn RightVectorsView(
                         <span style="top: 100%">{move || shape().0.saturating_sub(1).to_string()}</span>
                     </div>
                     <div class="heatmap-plot" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
-                        <canvas node_ref=canvas_ref class="heatmap-canvas" data-testid="vt-heatmap"
+                        <canvas node_ref=canvas_ref class="heatmap-canvas" data-testid="vt-heatmap" role="img"
+                            aria-label="Right singular vectors: the first rows of Vᵀ over the model dimensions"
                             data-abs-max=move || abs_max.get().to_string()
                             data-rows=move || shape().0.to_string() data-cols=move || shape().1.to_string()></canvas>
                         <Tooltip content=tooltip/>
@@ -147,7 +148,7 @@ pub fn RightVectorsView(
             </article>
             <article class="card">
                 <h3>{move || format!("Model dimensions holding 90% of each vᵢ (of {})", d_model())}</h3>
-                <div class="table-scroll">
+                <div class="table-scroll" tabindex="0" role="region" aria-label="Model dimensions holding 90% of each right singular vector">
                     <table class="sv-table" data-testid="vt-dims">
                         <thead><tr><th>"vector"</th><th>"dimensions for 90%"</th><th>"share of d_model"</th></tr></thead>
                         <tbody>

@@ -155,7 +155,7 @@ pub fn SpectrumViews(
                 </header>
                 <div class="chart-box" data-testid="scree" data-rank=move || rank.get().to_string() data-threshold-sigma=move || threshold_sigma().to_string()
                     on:mousemove=on_scree_move on:mouseleave=move |_| scree_tooltip.set(None)>
-                    <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
+                    <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img" aria-label="Scree plot: singular values on a log scale, with the rank threshold and the rank marked">
                         {move || scree.with(|(_, x_scale, y_scale, path)| {
                             let t_y = y_scale.map(threshold_sigma());
                             let rank_x = x_scale.map(rank.get() as f64 + 0.5);
@@ -182,7 +182,7 @@ pub fn SpectrumViews(
                     data-dirs-99=move || marker_count(1).to_string()
                     data-dirs-99-9=move || marker_count(2).to_string()
                     on:mousemove=on_energy_move on:mouseleave=move |_| energy_tooltip.set(None)>
-                    <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img">
+                    <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img" aria-label="Cumulative energy of the singular values, with 90%, 99% and 99.9% marked">
                         {move || energy_geometry.with(|(_, x_scale, y_scale, path)| view! {
                             {y_axis(area, *y_scale, 5, "share of energy".to_owned())}
                             {x_log_axis(area, *x_scale, "number of leading directions (log scale)".to_owned())}
