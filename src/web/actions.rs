@@ -141,7 +141,6 @@ pub fn start_run(state: AppState, run_source: RunSource) {
         }));
         return;
     };
-    worker_bridge::warm_up();
     perf::reset_longest_task();
     if let Some(kind) = run_source.kind() {
         state.last_kind.set(kind);
@@ -361,6 +360,9 @@ async fn run_pipeline(
     let tensor = match cached {
         Some(cached) => cached,
         None => {
+            // The workers load their WebAssembly while the tensor arrives (not earlier: a run
+            // answered from storage with a stored result never needs them).
+            worker_bridge::warm_up();
             let before_bytes = run.network_bytes.get();
             let bytes = source::read_tensor(&opened, &view, run)
                 .await
@@ -599,6 +601,7 @@ async fn analyse_bytes(
         }
     }
     let bytes_arrived_ms = now_ms();
+    worker_bridge::warm_up();
     state.status.set(Status::Loading {
         label: "Starting the analysis".to_owned(),
     });

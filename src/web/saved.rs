@@ -318,7 +318,8 @@ pub async fn open_hub_with_store(
             return open_saved_hub(&entry_id, Some(note), run).await
         }
         HubPlan::Unavailable(err) => return Err(err.into()),
-        HubPlan::Network => {}
+        // The network it is: let the analysis workers load while the requests run.
+        HubPlan::Network => crate::web::worker_bridge::warm_up(),
     }
     let resolved = source::resolve_revision(request, run).await?;
     if let Some(info) = &resolved.info {
