@@ -11,11 +11,11 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use nalgebra::DMatrix;
-use wasm_bindgen::{Clamped, JsCast};
-use web_sys::{CanvasRenderingContext2d, ImageData, MouseEvent};
+use web_sys::MouseEvent;
 
 use crate::pure::chart::{self, format_tick, nice_step, nice_ticks, HeatmapLayout};
 use crate::pure::views::cosine::{CosineGrid, CosinePlan, DEFAULT_MAX_CELLS_PER_SIDE};
+use crate::web::components::heatmap::paint;
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
 use crate::web::js::sleep_ms;
 
@@ -28,30 +28,6 @@ fn span_text(range: &std::ops::Range<usize>) -> String {
         range.start.to_string()
     } else {
         format!("{}–{}", range.start, range.end - 1)
-    }
-}
-
-/// Paints the grid with the diverging map on ±1, one pixel per cell.
-fn paint(canvas: &web_sys::HtmlCanvasElement, grid: &CosineGrid) {
-    let Ok(side) = u32::try_from(grid.n_cells) else {
-        return;
-    };
-    if side == 0 {
-        return;
-    }
-    canvas.set_width(side);
-    canvas.set_height(side);
-    let rgba = chart::heatmap_rgba(&grid.rows(), 1.0);
-    let Some(context) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|context| context.dyn_into::<CanvasRenderingContext2d>().ok())
-    else {
-        return;
-    };
-    if let Ok(image) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), side, side) {
-        let _ignored = context.put_image_data(&image, 0.0, 0.0);
     }
 }
 
@@ -127,7 +103,8 @@ pub fn CosineView(
     Effect::new(move |_| {
         grid.with(|grid| {
             if let (Some(grid), Some(canvas)) = (grid.as_ref(), canvas_ref.get()) {
-                paint(&canvas, grid);
+                // The diverging map on ±1, one pixel per cell.
+                paint(&canvas, &grid.rows(), 1.0);
             }
         });
     });

@@ -120,8 +120,9 @@ pub fn ColorRangeControl() -> impl IntoView {
     }
 }
 
-/// Draws RGBA pixels, one per cell, onto the canvas (which CSS stretches to fit).
-fn paint(canvas: &web_sys::HtmlCanvasElement, rows: &[Vec<f64>], abs_max: f64) {
+/// Draws RGBA pixels, one per cell, onto the canvas (which CSS stretches to fit), with the
+/// diverging colour map on `±abs_max`. Shared by every canvas heatmap on the page.
+pub fn paint(canvas: &web_sys::HtmlCanvasElement, rows: &[Vec<f64>], abs_max: f64) {
     let n_rows = rows.len();
     let n_cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let (Ok(width), Ok(height)) = (u32::try_from(n_cols), u32::try_from(n_rows)) else {

@@ -3,37 +3,12 @@
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
-use wasm_bindgen::{Clamped, JsCast};
-use web_sys::{CanvasRenderingContext2d, ImageData, MouseEvent};
+use web_sys::MouseEvent;
 
 use crate::pure::chart::{self, format_tick, nice_step, HeatmapLayout};
 use crate::pure::views::right_vectors::RightVectors;
+use crate::web::components::heatmap::paint;
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
-
-/// Paints one pixel per entry.
-fn paint(canvas: &web_sys::HtmlCanvasElement, rows: &[Vec<f64>], abs_max: f64) {
-    let n_cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let (Ok(width), Ok(height)) = (u32::try_from(n_cols), u32::try_from(rows.len())) else {
-        return;
-    };
-    if width == 0 || height == 0 {
-        return;
-    }
-    canvas.set_width(width);
-    canvas.set_height(height);
-    let rgba = chart::heatmap_rgba(rows, abs_max);
-    let Some(context) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|context| context.dyn_into::<CanvasRenderingContext2d>().ok())
-    else {
-        return;
-    };
-    if let Ok(image) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), width, height) {
-        let _ignored = context.put_image_data(&image, 0.0, 0.0);
-    }
-}
 
 /// The Vᵀ heatmap and the 90%-mass table.
 #[component]
