@@ -360,9 +360,12 @@ async fn run_pipeline(
     let tensor = match cached {
         Some(cached) => cached,
         None => {
-            // The workers load their WebAssembly while the tensor arrives (not earlier: a run
-            // answered from storage with a stored result never needs them).
-            worker_bridge::warm_up();
+            // The workers load their WebAssembly while the tensor arrives over the network.
+            // Not for saved bytes: they arrive at once, and a stored result may need no
+            // worker at all (`analyse_bytes` warms them up when it does).
+            if matches!(opened.source, source::ByteSource::Hub { .. }) {
+                worker_bridge::warm_up();
+            }
             let before_bytes = run.network_bytes.get();
             let bytes = source::read_tensor(&opened, &view, run)
                 .await

@@ -318,8 +318,15 @@ pub async fn open_hub_with_store(
             return open_saved_hub(&entry_id, Some(note), run).await
         }
         HubPlan::Unavailable(err) => return Err(err.into()),
-        // The network it is: let the analysis workers load while the requests run.
-        HubPlan::Network => crate::web::worker_bridge::warm_up(),
+        // The network it is. Let the analysis workers load while the requests run, unless
+        // this branch was saved before: then the revision call most often names a saved
+        // commit, the bytes come from storage, and a stored result needs no worker at all
+        // (the run warms them up itself if the tensor has to be fetched after all).
+        HubPlan::Network => {
+            if index.for_rev(&lookup, request.rev).is_empty() {
+                crate::web::worker_bridge::warm_up();
+            }
+        }
     }
     let resolved = source::resolve_revision(request, run).await?;
     if let Some(info) = &resolved.info {

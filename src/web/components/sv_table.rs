@@ -48,28 +48,14 @@ pub fn SvTable() -> impl IntoView {
             });
         });
     };
+    // Hundreds of rows (one per singular value): the body is written as one HTML string, which
+    // the browser parses in one go, rather than element by element from WebAssembly. Every
+    // piece of it is a formatted number, so nothing in it needs escaping.
     let rows_view = move |summary: Option<SvdSummary>, testid: &'static str| {
-        let Some(summary) = summary else {
-            return view! { <tbody data-testid=testid></tbody> }.into_any();
-        };
-        let cutoff = threshold() * summary.singular_values.first().copied().unwrap_or(0.0);
-        view! {
-            <tbody data-testid=testid>
-                {summary.singular_values.iter().enumerate().map(|(i, &value)| {
-                    let share = summary.energy_share.get(i).copied().unwrap_or(f64::NAN);
-                    let cumulative = summary.cumulative_energy.get(i).copied().unwrap_or(f64::NAN);
-                    view! {
-                        <tr data-value=value.to_string() class:below=value <= cutoff>
-                            <td>{i}</td>
-                            <td class="mono">{format!("{value:.6}")}</td>
-                            <td class="mono">{format!("{:.4}%", share * 100.0)}</td>
-                            <td class="mono">{format!("{:.4}%", cumulative * 100.0)}</td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        }
-        .into_any()
+        let html = summary
+            .map(|summary| rows_html(&summary, threshold()))
+            .unwrap_or_default();
+        view! { <tbody data-testid=testid inner_html=html></tbody> }
     };
 
     view! {
@@ -102,4 +88,32 @@ pub fn SvTable() -> impl IntoView {
             </div>
         </section>
     }
+}
+
+/// The table body's rows: index, σ, energy share and cumulative share, with the exact value
+/// in `data-value` and the rows at or below the rank threshold marked `below`.
+fn rows_html(summary: &SvdSummary, threshold_rel: f64) -> String {
+    use std::fmt::Write as _;
+    let cutoff = threshold_rel * summary.singular_values.first().copied().unwrap_or(0.0);
+    let mut html = String::with_capacity(summary.singular_values.len() * 160);
+    for (i, &value) in summary.singular_values.iter().enumerate() {
+        let share = summary.energy_share.get(i).copied().unwrap_or(f64::NAN);
+        let cumulative = summary
+            .cumulative_energy
+            .get(i)
+            .copied()
+            .unwrap_or(f64::NAN);
+        let class = if value <= cutoff {
+            r#" class="below""#
+        } else {
+            ""
+        };
+        let _infallible = write!(
+            html,
+            r#"<tr data-value="{value}"{class}><td>{i}</td><td class="mono">{value:.6}</td><td class="mono">{:.4}%</td><td class="mono">{:.4}%</td></tr>"#,
+            share * 100.0,
+            cumulative * 100.0,
+        );
+    }
+    html
 }
