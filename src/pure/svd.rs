@@ -56,12 +56,15 @@ const GRAM_CHECK_TOLERANCE: f64 = 1e-9;
 const GRAM_NEGATIVE_TOLERANCE: f64 = 1e-9;
 /// Largest deviation of `U_kᵀU_k` from the identity accepted for the Gram route's vectors.
 const GRAM_ORTHONORMAL_TOLERANCE: f64 = 1e-10;
-/// Columns per block when forming the lower triangle of the Gram matrix.
-const GRAM_BLOCK_COLS: usize = 128;
-/// nalgebra 0.35 multiplies matrices with a side of at most this many elements by its own
-/// loops instead of `matrixmultiply`, and those loops misread views whose rows are strided
-/// (such as a transposed view); such small products get contiguous copies first.
-const NALGEBRA_SMALL_DIM: usize = 5;
+/// Entries of each sample summed together into one tile of the Gram matrix: a tile is
+/// `GRAM_PANEL × GRAM_PANEL`.
+const GRAM_PANEL: usize = 4;
+/// Samples copied into the panels at a time (a few hundred kilobytes to a few megabytes).
+const GRAM_CHUNK_SAMPLES: usize = 256;
+/// Reflectors made per panel of the blocked reduction to tridiagonal form.
+const TRIDIAGONAL_PANEL: usize = 32;
+/// Independent partial sums of a dot product, so that its loop vectorises.
+const DOT_LANES: usize = 4;
 /// Iteration budget per eigenvalue of the tridiagonal QL iteration (two or three suffice).
 const QL_ITERATIONS_PER_VALUE: usize = 60;
 /// Inverse-iteration solves per eigenvector; an accurate shift converges in one or two.
@@ -223,17 +226,6 @@ impl<'a> MatrixWindow<'a> {
             Dyn(self.n_cols),
             Dyn(1),
             Dyn(self.col_stride),
-        )
-    }
-
-    /// The transposed block as a nalgebra view (no copy).
-    fn view_transposed(&self) -> StridedView<'a> {
-        StridedView::from_slice_with_strides_generic(
-            self.data,
-            Dyn(self.n_cols),
-            Dyn(self.n_rows),
-            Dyn(self.col_stride),
-            Dyn(1),
         )
     }
 
@@ -487,75 +479,94 @@ struct Tridiagonalisation {
 
 impl Tridiagonalisation {
     /// Reduces `matrix`, of which only the lower triangle (with the diagonal) is read.
+    ///
+    /// Blocked as LAPACK's `dsytrd`: the reflectors are made [`TRIDIAGONAL_PANEL`] columns at
+    /// a time. Within a panel, each column is brought up to date on its own and the trailing
+    /// block is read once per column (for `A₂₂·v`) with the panel's pending update subtracted
+    /// from the product; after the panel, one rank-`2·width` update `A₂₂ −= V·Wᵀ + W·Vᵀ`
+    /// applies it, tile by tile. The unblocked reduction reads and writes the trailing block
+    /// for every column.
     fn new(mut matrix: DMatrix<f64>) -> Self {
         let size = matrix.nrows();
-        let mut taus = Vec::with_capacity(size.saturating_sub(1));
+        let n_reflectors = size.saturating_sub(1);
+        let mut taus = Vec::with_capacity(n_reflectors);
         let mut diagonal = Vec::with_capacity(size);
-        let mut off_diagonal = Vec::with_capacity(size.saturating_sub(1));
+        let mut off_diagonal = Vec::with_capacity(n_reflectors);
+        // The panel's reflectors `v` and vectors `w`, as columns of length `size` that are
+        // zero above each reflector's first row.
+        let mut v_panel = vec![0.0_f64; size * TRIDIAGONAL_PANEL];
+        let mut w_panel = vec![0.0_f64; size * TRIDIAGONAL_PANEL];
         let mut p: Vec<f64> = Vec::with_capacity(size);
-        for i in 0..size {
-            let (done, trailing) = matrix.as_mut_slice().split_at_mut((i + 1) * size);
-            let column_i = done.get_mut(i * size..).unwrap_or_default();
-            diagonal.push(column_i.get(i).copied().unwrap_or(0.0));
-            let Some(x) = column_i.get_mut(i + 1..) else {
-                break;
-            };
-            if x.is_empty() {
-                break;
-            }
-            let (tau, beta) = householder(x);
-            taus.push(tau);
-            off_diagonal.push(beta);
-            if tau == 0.0 {
-                continue;
-            }
-            let v: &[f64] = x;
-            let n_trailing = v.len();
-            // p = τ·A₂₂·v from the lower triangle of A₂₂ (rows and columns i + 1..), in one pass.
-            p.clear();
-            p.resize(n_trailing, 0.0);
-            for (jj, column) in trailing.chunks_exact(size).enumerate() {
-                let Some(lower) = column.get(i + 1 + jj..) else {
-                    continue;
-                };
-                let (Some(&v_j), Some(v_below)) = (v.get(jj), v.get(jj + 1..)) else {
-                    continue;
-                };
-                let (Some(&a_jj), Some(a_below)) = (lower.first(), lower.get(1..)) else {
-                    continue;
-                };
-                let mut dot = a_jj * v_j;
-                if let Some(p_below) = p.get_mut(jj + 1..) {
-                    for ((p_r, &a), &v_r) in p_below.iter_mut().zip(a_below).zip(v_below) {
-                        *p_r += a * v_j;
-                        dot += a * v_r;
+        let mut first = 0;
+        while first < n_reflectors {
+            let width = TRIDIAGONAL_PANEL.min(n_reflectors - first);
+            v_panel.fill(0.0);
+            w_panel.fill(0.0);
+            for jj in 0..width {
+                let j = first + jj;
+                let (done, trailing) = matrix.as_mut_slice().split_at_mut((j + 1) * size);
+                let column_j = done.get_mut(j * size + j..).unwrap_or_default();
+                // Bring column j (from the diagonal down) up to date with the panel so far.
+                for (v_l, w_l) in v_panel
+                    .chunks_exact(size)
+                    .zip(w_panel.chunks_exact(size))
+                    .take(jj)
+                {
+                    let (Some(&v_lj), Some(&w_lj)) = (v_l.get(j), w_l.get(j)) else {
+                        continue;
+                    };
+                    let v_rows = v_l.get(j..).unwrap_or_default();
+                    let w_rows = w_l.get(j..).unwrap_or_default();
+                    for ((a, &v_r), &w_r) in column_j.iter_mut().zip(v_rows).zip(w_rows) {
+                        *a -= v_r * w_lj + w_r * v_lj;
                     }
                 }
-                if let Some(p_j) = p.get_mut(jj) {
-                    *p_j += dot;
+                diagonal.push(column_j.first().copied().unwrap_or(0.0));
+                let x = column_j.get_mut(1..).unwrap_or_default();
+                let (tau, beta) = householder(x);
+                taus.push(tau);
+                off_diagonal.push(beta);
+                if tau == 0.0 {
+                    // No reflection: its v and w stay zero and change nothing.
+                    continue;
+                }
+                let v: &[f64] = x;
+                // p = A₂₂·v from the lower triangle of the trailing block as it was at the
+                // start of the panel…
+                p.clear();
+                p.resize(v.len(), 0.0);
+                symmetric_product(trailing, size, j + 1, v, &mut p);
+                // …minus the panel's pending update: (V·Wᵀ + W·Vᵀ)·v on rows j + 1...
+                for (v_l, w_l) in v_panel
+                    .chunks_exact(size)
+                    .zip(w_panel.chunks_exact(size))
+                    .take(jj)
+                {
+                    let v_rows = v_l.get(j + 1..).unwrap_or_default();
+                    let w_rows = w_l.get(j + 1..).unwrap_or_default();
+                    let w_dot_v = dot(w_rows, v);
+                    let v_dot_v = dot(v_rows, v);
+                    for ((p_r, &v_r), &w_r) in p.iter_mut().zip(v_rows).zip(w_rows) {
+                        *p_r -= v_r * w_dot_v + w_r * v_dot_v;
+                    }
+                }
+                // w = τ·p − (τ²/2)(pᵀv)·v.
+                let correction = -0.5 * tau * tau * dot(&p, v);
+                let start = jj * size + j + 1;
+                if let Some(w_column) = w_panel.get_mut(start..(jj + 1) * size) {
+                    for ((w_r, &p_r), &v_r) in w_column.iter_mut().zip(&p).zip(v) {
+                        *w_r = tau * p_r + correction * v_r;
+                    }
+                }
+                if let Some(v_column) = v_panel.get_mut(start..(jj + 1) * size) {
+                    v_column.copy_from_slice(v);
                 }
             }
-            let p_dot_v: f64 = p.iter().zip(v).map(|(a, b)| a * b).sum();
-            // w = τ·p − (τ²/2)(pᵀv)·v, then A₂₂ −= v·wᵀ + w·vᵀ on the lower triangle.
-            let correction = -0.5 * tau * tau * p_dot_v;
-            for (p_r, &v_r) in p.iter_mut().zip(v) {
-                *p_r = tau * *p_r + correction * v_r;
-            }
-            let w: &[f64] = &p;
-            for (jj, column) in trailing.chunks_exact_mut(size).enumerate() {
-                let Some(lower) = column.get_mut(i + 1 + jj..) else {
-                    continue;
-                };
-                let (Some(&v_j), Some(&w_j)) = (v.get(jj), w.get(jj)) else {
-                    continue;
-                };
-                let (Some(v_tail), Some(w_tail)) = (v.get(jj..), w.get(jj..)) else {
-                    continue;
-                };
-                for ((a, &v_r), &w_r) in lower.iter_mut().zip(v_tail).zip(w_tail) {
-                    *a -= v_r * w_j + w_r * v_j;
-                }
-            }
+            rank_2k_update(&mut matrix, first + width, &v_panel, &w_panel, width);
+            first += width;
+        }
+        if let Some(last) = size.checked_sub(1) {
+            diagonal.push(matrix.get((last, last)).copied().unwrap_or(0.0));
         }
         Self {
             reflectors: matrix,
@@ -594,6 +605,131 @@ impl Tridiagonalisation {
     }
 }
 
+/// Adds `A₂₂·v` to `p`, where `A₂₂` is the symmetric block of rows and columns
+/// `first..size` of the column-major `size × size` matrix whose columns from `first` on are
+/// `trailing` (only the lower triangle is read, in one pass).
+fn symmetric_product(trailing: &[f64], size: usize, first: usize, v: &[f64], p: &mut [f64]) {
+    for (jj, column) in trailing.chunks_exact(size).enumerate() {
+        let Some(lower) = column.get(first + jj..) else {
+            continue;
+        };
+        let (Some(&v_j), Some(v_below)) = (v.get(jj), v.get(jj + 1..)) else {
+            continue;
+        };
+        let (Some(&a_jj), Some(a_below)) = (lower.first(), lower.get(1..)) else {
+            continue;
+        };
+        let mut row_j = a_jj * v_j;
+        if let Some(p_below) = p.get_mut(jj + 1..) {
+            row_j += symmetric_column_step(p_below, a_below, v_below, v_j);
+        }
+        if let Some(p_j) = p.get_mut(jj) {
+            *p_j += row_j;
+        }
+    }
+}
+
+/// `aᵀ·b`, summed in [`DOT_LANES`] independent lanes so that the loop vectorises.
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut lanes = [0.0_f64; DOT_LANES];
+    let mut a_chunks = a.chunks_exact(DOT_LANES);
+    let mut b_chunks = b.chunks_exact(DOT_LANES);
+    for (a_chunk, b_chunk) in (&mut a_chunks).zip(&mut b_chunks) {
+        for ((lane, &a_r), &b_r) in lanes.iter_mut().zip(a_chunk).zip(b_chunk) {
+            *lane += a_r * b_r;
+        }
+    }
+    let tail: f64 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(a_r, b_r)| a_r * b_r)
+        .sum();
+    lanes.iter().sum::<f64>() + tail
+}
+
+/// The first `width` columns (each of length `size`) of `panel`, from row `first` on.
+fn panel_columns(panel: &[f64], size: usize, width: usize, first: usize) -> Vec<&[f64]> {
+    panel
+        .chunks_exact(size)
+        .take(width)
+        .map(|column| column.get(first..).unwrap_or_default())
+        .collect()
+}
+
+/// `A −= V·Wᵀ + W·Vᵀ` on the lower triangle of rows and columns `first..`, where `V` and `W`
+/// are the first `width` columns (each of length `size`) of `v_panel` and `w_panel`.
+///
+/// The update is a product with `2·width` samples, `[V W]` times `[W V]ᵀ`: both are copied
+/// into panels of [`GRAM_PANEL`] rows and summed tile by tile with [`tile_product`].
+fn rank_2k_update(
+    matrix: &mut DMatrix<f64>,
+    first: usize,
+    v_panel: &[f64],
+    w_panel: &[f64],
+    width: usize,
+) {
+    let size = matrix.nrows();
+    let n_rows = size.saturating_sub(first);
+    if n_rows == 0 || width == 0 {
+        return;
+    }
+    let n_samples = 2 * width;
+    let n_panels = n_rows.div_ceil(GRAM_PANEL);
+    let panel_len = n_samples * GRAM_PANEL;
+    // left[p][k][c] = [V W](first + GRAM_PANEL·p + c, k), right the same for [W V].
+    let mut left = vec![0.0_f64; n_panels * panel_len];
+    let mut right = vec![0.0_f64; n_panels * panel_len];
+    let v_columns = panel_columns(v_panel, size, width, first);
+    let w_columns = panel_columns(w_panel, size, width, first);
+    let left_samples = v_columns.iter().chain(&w_columns);
+    let right_samples = w_columns.iter().chain(&v_columns);
+    for (packed, samples) in [(&mut left, left_samples), (&mut right, right_samples)] {
+        for (k, column) in samples.enumerate() {
+            for (p, entries) in column.chunks(GRAM_PANEL).enumerate() {
+                let start = p * panel_len + k * GRAM_PANEL;
+                if let Some(slots) = packed.get_mut(start..start + entries.len()) {
+                    slots.copy_from_slice(entries);
+                }
+            }
+        }
+    }
+    for (p, left_p) in left.chunks_exact(panel_len).enumerate() {
+        for (q, right_q) in right.chunks_exact(panel_len).take(p + 1).enumerate() {
+            let tile = tile_product(left_p, right_q);
+            add_lower_tile(matrix, first, p, q, &tile, -1.0);
+        }
+    }
+}
+
+/// One column of the symmetric product `p = A·v` from the lower triangle: adds `a·v_j` to
+/// `p` (the column's share of the rows below the diagonal) and returns `aᵀ·v` (the share of
+/// row `j`, by symmetry). The dot product is summed in [`DOT_LANES`] independent lanes so
+/// that the loop vectorises.
+fn symmetric_column_step(p: &mut [f64], a: &[f64], v: &[f64], v_j: f64) -> f64 {
+    let mut lanes = [0.0_f64; DOT_LANES];
+    let mut p_chunks = p.chunks_exact_mut(DOT_LANES);
+    let mut a_chunks = a.chunks_exact(DOT_LANES);
+    let mut v_chunks = v.chunks_exact(DOT_LANES);
+    for ((p_chunk, a_chunk), v_chunk) in (&mut p_chunks).zip(&mut a_chunks).zip(&mut v_chunks) {
+        for (((lane, p_r), &a_r), &v_r) in lanes.iter_mut().zip(p_chunk).zip(a_chunk).zip(v_chunk) {
+            *p_r += a_r * v_j;
+            *lane += a_r * v_r;
+        }
+    }
+    let mut dot: f64 = lanes.iter().sum();
+    for ((p_r, &a_r), &v_r) in p_chunks
+        .into_remainder()
+        .iter_mut()
+        .zip(a_chunks.remainder())
+        .zip(v_chunks.remainder())
+    {
+        *p_r += a_r * v_j;
+        dot += a_r * v_r;
+    }
+    dot
+}
+
 /// Turns `x` into the reflector `v` (with `v[0] = 1`) of `H = I − τ·v·vᵀ`, where
 /// `H·x = β·e₁`, and returns `(τ, β)` (LAPACK's `dlarfg`); `τ = 0` when `x` is already
 /// a multiple of `e₁`.
@@ -618,29 +754,118 @@ fn householder(x: &mut [f64]) -> (f64, f64) {
 
 /// Forms the lower triangle (with the diagonal) of the Gram matrix of the smaller side:
 /// `WᵀW` for a tall block, `W·Wᵀ` for a wide one. The strict upper triangle stays zero.
+///
+/// Both are `G = Σ_k x_k·x_kᵀ` over the samples `x_k` of the larger side (the rows of a tall
+/// block, the columns of a wide one). The samples are copied a chunk at a time into panels
+/// of [`GRAM_PANEL`] entries, so that each `GRAM_PANEL × GRAM_PANEL` tile of `G` is summed
+/// from two short contiguous runs; only the tiles on or below the diagonal are formed.
 fn gram_lower(window: &MatrixWindow<'_>) -> DMatrix<f64> {
-    let (a, a_t) = if window.n_rows >= window.n_cols {
-        (window.view(), window.view_transposed())
+    let is_tall = window.n_rows >= window.n_cols;
+    let (size, n_samples) = if is_tall {
+        (window.n_cols, window.n_rows)
     } else {
-        (window.view_transposed(), window.view())
+        (window.n_rows, window.n_cols)
     };
-    let size = a.ncols();
     let mut gram = DMatrix::<f64>::zeros(size, size);
-    let mut start = 0;
-    while start < size {
-        let width = GRAM_BLOCK_COLS.min(size - start);
-        let height = size - start;
-        let left = a_t.rows(start, height);
-        let right = a.columns(start, width);
-        let mut block = gram.view_mut((start, start), (height, width));
-        if height.min(width).min(left.ncols()) > NALGEBRA_SMALL_DIM {
-            block.gemm(1.0, &left, &right, 0.0);
-        } else {
-            block.gemm(1.0, &left.into_owned(), &right.into_owned(), 0.0);
+    let n_panels = size.div_ceil(GRAM_PANEL);
+    let panel_len = GRAM_CHUNK_SAMPLES * GRAM_PANEL;
+    // panels[p][k][c] = x_(first + k)[GRAM_PANEL·p + c], zero past the last entry.
+    let mut panels = vec![0.0_f64; n_panels * panel_len];
+    let mut first = 0;
+    while first < n_samples {
+        let n_chunk = GRAM_CHUNK_SAMPLES.min(n_samples - first);
+        pack_samples(window, is_tall, first, n_chunk, &mut panels);
+        for (p, panel_p) in panels.chunks_exact(panel_len).enumerate() {
+            let panel_p = panel_p.get(..n_chunk * GRAM_PANEL).unwrap_or_default();
+            for (q, panel_q) in panels.chunks_exact(panel_len).take(p + 1).enumerate() {
+                let panel_q = panel_q.get(..n_chunk * GRAM_PANEL).unwrap_or_default();
+                let tile = tile_product(panel_p, panel_q);
+                add_lower_tile(&mut gram, 0, p, q, &tile, 1.0);
+            }
         }
-        start += width;
+        first += n_chunk;
     }
     gram
+}
+
+/// Copies samples `first..first + n_chunk` into the panels (see [`gram_lower`]).
+fn pack_samples(
+    window: &MatrixWindow<'_>,
+    is_tall: bool,
+    first: usize,
+    n_chunk: usize,
+    panels: &mut [f64],
+) {
+    let panel_len = GRAM_CHUNK_SAMPLES * GRAM_PANEL;
+    if is_tall {
+        // Sample k is row k: entry i of it is column i's k-th element.
+        for (i, column) in window.columns().enumerate() {
+            let (p, c) = (i / GRAM_PANEL, i % GRAM_PANEL);
+            let Some(panel) = panels.get_mut(p * panel_len..(p + 1) * panel_len) else {
+                continue;
+            };
+            let rows = column.get(first..first + n_chunk).unwrap_or_default();
+            for (slot, &value) in panel.iter_mut().skip(c).step_by(GRAM_PANEL).zip(rows) {
+                *slot = value;
+            }
+        }
+    } else {
+        // Sample k is column k, already contiguous.
+        for (k, column) in window.columns().skip(first).take(n_chunk).enumerate() {
+            for (p, entries) in column.chunks(GRAM_PANEL).enumerate() {
+                let start = p * panel_len + k * GRAM_PANEL;
+                if let Some(slots) = panels.get_mut(start..start + entries.len()) {
+                    slots.copy_from_slice(entries);
+                }
+            }
+        }
+    }
+}
+
+/// `tile[j][i] = Σ_k a_k[i]·b_k[j]` over two panels of interleaved samples.
+fn tile_product(panel_a: &[f64], panel_b: &[f64]) -> [[f64; GRAM_PANEL]; GRAM_PANEL] {
+    let mut tile = [[0.0_f64; GRAM_PANEL]; GRAM_PANEL];
+    for (a, b) in panel_a
+        .chunks_exact(GRAM_PANEL)
+        .zip(panel_b.chunks_exact(GRAM_PANEL))
+    {
+        for (tile_column, &b_j) in tile.iter_mut().zip(b) {
+            for (entry, &a_i) in tile_column.iter_mut().zip(a) {
+                *entry += a_i * b_j;
+            }
+        }
+    }
+    tile
+}
+
+/// Adds `scale·tile` to tile `(p, q)` of the block of rows and columns `first..` of
+/// `matrix`, on and below the diagonal only.
+fn add_lower_tile(
+    matrix: &mut DMatrix<f64>,
+    first: usize,
+    p: usize,
+    q: usize,
+    tile: &[[f64; GRAM_PANEL]; GRAM_PANEL],
+    scale: f64,
+) {
+    let size = matrix.nrows();
+    let first_row = first + p * GRAM_PANEL;
+    let n_tile_rows = GRAM_PANEL.min(size.saturating_sub(first_row));
+    for (j, tile_column) in tile.iter().enumerate() {
+        let col = first + q * GRAM_PANEL + j;
+        if col >= size {
+            break;
+        }
+        // Rows from max(first_row, col): on or below the diagonal.
+        let skip = col.saturating_sub(first_row);
+        let start = col * size + first_row;
+        let Some(target) = matrix.as_mut_slice().get_mut(start..start + n_tile_rows) else {
+            continue;
+        };
+        for (entry, &value) in target.iter_mut().zip(tile_column).skip(skip) {
+            *entry += scale * value;
+        }
+    }
 }
 
 /// `‖G‖²_F` of a symmetric matrix from its lower triangle.
@@ -1185,7 +1410,7 @@ mod tests {
             let mut ours =
                 tridiagonal_eigenvalues(&reduction.diagonal, &reduction.off_diagonal).unwrap();
             ours.sort_by(f64::total_cmp);
-            let mut theirs: Vec<f64> = SymmetricEigen::new(symmetric)
+            let mut theirs: Vec<f64> = SymmetricEigen::new(symmetric.clone())
                 .eigenvalues
                 .iter()
                 .copied()
@@ -1193,6 +1418,52 @@ mod tests {
             theirs.sort_by(f64::total_cmp);
             for (a, b) in ours.iter().zip(&theirs) {
                 assert!((a - b).abs() < 1e-10 * size as f64, "{size}: {a} vs {b}");
+            }
+            // Q·T·Qᵀ gives the matrix back, whatever the panel boundaries.
+            let q = reduction.apply_q(DMatrix::identity(size, size));
+            let t = DMatrix::from_fn(size, size, |r, c| match r.abs_diff(c) {
+                0 => reduction.diagonal[r],
+                1 => reduction.off_diagonal[r.min(c)],
+                _ => 0.0,
+            });
+            let rebuilt = &q * t * q.transpose();
+            assert!((rebuilt - &symmetric).amax() < 1e-11 * size as f64, "{size}");
+        }
+    }
+
+    #[test]
+    fn gram_lower_matches_the_product_for_tall_wide_and_offset_blocks() {
+        // Sizes off the tile width and sample counts past one chunk of samples.
+        let m = DMatrix::from_fn(601, 263, |r, c| ((r * 31 + c * 17) % 97) as f64 / 97.0 - 0.4);
+        let whole = MatrixWindow::whole(&m);
+        let windows = [
+            (whole, m.clone()),
+            (
+                whole.without_leading_cols(5).unwrap(),
+                m.columns(5, 258).into_owned(),
+            ),
+            (
+                whole.without_leading_rows(3).unwrap(),
+                m.rows(3, 598).into_owned(),
+            ),
+        ];
+        for (window, copy) in windows {
+            for (block, expected) in [
+                (window, copy.transpose() * &copy),
+                (
+                    MatrixWindow::whole(&copy.transpose()),
+                    &copy.transpose() * &copy,
+                ),
+            ] {
+                let gram = gram_lower(&block);
+                let size = expected.nrows();
+                assert_eq!(gram.shape(), (size, size));
+                for c in 0..size {
+                    for r in 0..size {
+                        let want = if r >= c { expected[(r, c)] } else { 0.0 };
+                        assert!((gram[(r, c)] - want).abs() < 1e-9, "({r}, {c})");
+                    }
+                }
             }
         }
     }
@@ -1227,10 +1498,6 @@ mod tests {
         assert_eq!(rows.to_matrix(), m.rows(2, 4).into_owned());
         let both = rows.without_leading_cols(3).unwrap();
         assert_eq!(both.to_matrix(), m.view((2, 3), (4, 2)).into_owned());
-        assert_eq!(
-            both.view_transposed().into_owned(),
-            m.view((2, 3), (4, 2)).transpose()
-        );
         assert!(MatrixWindow::whole(&m).without_leading_rows(6).is_none());
         assert!(MatrixWindow::whole(&m).without_leading_cols(5).is_none());
         let svd = svd_top_k(both, 2).unwrap();
