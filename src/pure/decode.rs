@@ -149,19 +149,28 @@ pub fn decode_matrix(
         return Err(wrong_length());
     }
 
-    // The values are gathered in row-major order, exactly as stored.
-    let values_row_major: Vec<f64> = match dtype {
-        Dtype::F32 => read_elements::<4>(bytes, |b| f64::from(f32::from_le_bytes(b))),
-        Dtype::F16 => read_elements::<2>(bytes, |b| half::f16::from_le_bytes(b).to_f64()),
-        Dtype::BF16 => read_elements::<2>(bytes, |b| half::bf16::from_le_bytes(b).to_f64()),
-        Dtype::F64 => read_elements::<8>(bytes, f64::from_le_bytes),
-        _ => {
-            return Err(DecodeError::UnsupportedDtype {
-                tensor_name: tensor_name.to_owned(),
-                dtype,
-            })
+    // The values are gathered in row-major order, exactly as stored, one row at a time.
+    let row_len_bytes = n_cols
+        .saturating_mul(element_size_bytes(dtype).unwrap_or(1))
+        .max(1);
+    let mut values_row_major = vec![0.0_f64; n_rows.saturating_mul(n_cols)];
+    for (row_bytes, row) in bytes
+        .chunks(row_len_bytes)
+        .zip(values_row_major.chunks_mut(n_cols.max(1)))
+    {
+        match dtype {
+            Dtype::F32 => read_row::<4>(row_bytes, row, |b| f64::from(f32::from_le_bytes(b))),
+            Dtype::F16 => read_row::<2>(row_bytes, row, |b| half::f16::from_le_bytes(b).to_f64()),
+            Dtype::BF16 => read_row::<2>(row_bytes, row, |b| half::bf16::from_le_bytes(b).to_f64()),
+            Dtype::F64 => read_row::<8>(row_bytes, row, f64::from_le_bytes),
+            _ => {
+                return Err(DecodeError::UnsupportedDtype {
+                    tensor_name: tensor_name.to_owned(),
+                    dtype,
+                })
+            }
         }
-    };
+    }
 
     if let Some((flat_index, value)) = values_row_major
         .iter()
@@ -179,24 +188,43 @@ pub fn decode_matrix(
         });
     }
 
-    // The length was checked above; this re-check keeps `from_row_slice` from ever panicking.
+    // The length was checked above; this re-check keeps the copy below exact.
     if n_rows.checked_mul(n_cols) != Some(values_row_major.len()) {
         return Err(wrong_length());
     }
-    Ok(DMatrix::from_row_slice(n_rows, n_cols, &values_row_major))
+    let mut matrix = DMatrix::<f64>::zeros(n_rows, n_cols);
+    for (col, column) in matrix
+        .as_mut_slice()
+        .chunks_exact_mut(n_rows.max(1))
+        .enumerate()
+    {
+        gather_column(&values_row_major, col, n_cols, column);
+    }
+    Ok(matrix)
 }
 
-/// Reads consecutive `N`-byte little-endian elements with `convert`, copying each element
-/// into an array first so that the buffer's alignment never matters.
-fn read_elements<const N: usize>(bytes: &[u8], convert: impl Fn([u8; N]) -> f64) -> Vec<f64> {
-    bytes
-        .chunks_exact(N)
-        .map(|chunk| {
-            let mut element = [0u8; N];
-            element.copy_from_slice(chunk);
-            convert(element)
-        })
-        .collect()
+/// Reads one row of consecutive `N`-byte little-endian elements with `convert`, copying each
+/// element into an array first so that the buffer's alignment never matters.
+///
+/// One call per row, not inlined: the browser optimises a WebAssembly function only after
+/// it has run hot, and a call already running stays on the baseline code, so a decoder made
+/// of many short calls switches to optimised code early.
+#[inline(never)]
+fn read_row<const N: usize>(bytes: &[u8], row: &mut [f64], convert: impl Fn([u8; N]) -> f64) {
+    for (value, chunk) in row.iter_mut().zip(bytes.chunks_exact(N)) {
+        let mut element = [0u8; N];
+        element.copy_from_slice(chunk);
+        *value = convert(element);
+    }
+}
+
+/// Copies column `col` of a row-major matrix with `n_cols` columns into `column`.
+#[inline(never)]
+fn gather_column(values_row_major: &[f64], col: usize, n_cols: usize, column: &mut [f64]) {
+    let entries = values_row_major.get(col..).unwrap_or_default();
+    for (target, &value) in column.iter_mut().zip(entries.iter().step_by(n_cols.max(1))) {
+        *target = value;
+    }
 }
 
 /// Labels a non-finite value for error messages.

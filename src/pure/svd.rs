@@ -21,6 +21,12 @@
 //! digits, while values below about `1e-8·σ_max` are rounding noise (numpy's own noise floor
 //! is `ε·σ_max`). The charts and the approximate rank only look far above that.
 //!
+//! The inner kernels (tile products, the symmetric product's column steps, dot products,
+//! reflections, QL sweeps) are functions of their own, never inlined. A browser first runs
+//! WebAssembly on baseline code and optimises a function once it has run hot, but a call
+//! already running stays on the code it started with; short kernels called thousands of
+//! times switch to optimised code early in the first decomposition of a page.
+//!
 //! Every result is verified, and a failed check falls back to the next method:
 //! - values: `Σλ` must equal `‖W‖²_F` and `Σλ²` must equal `‖G‖²_F`, no eigenvalue may be
 //!   clearly negative;
@@ -594,20 +600,26 @@ impl Tridiagonalisation {
                 let Some(tail) = column.as_mut_slice().get_mut(i + 1..) else {
                     continue;
                 };
-                let dot: f64 = tail.iter().zip(v).map(|(a, b)| a * b).sum();
-                let scale = tau * dot;
-                for (a, &v_r) in tail.iter_mut().zip(v) {
-                    *a -= scale * v_r;
-                }
+                reflect(tail, v, tau);
             }
         }
         z
     }
 }
 
+/// Applies `H = I − τ·v·vᵀ` to `x` in place.
+#[inline(never)]
+fn reflect(x: &mut [f64], v: &[f64], tau: f64) {
+    let scale = tau * dot(x, v);
+    for (x_r, &v_r) in x.iter_mut().zip(v) {
+        *x_r -= scale * v_r;
+    }
+}
+
 /// Adds `A₂₂·v` to `p`, where `A₂₂` is the symmetric block of rows and columns
 /// `first..size` of the column-major `size × size` matrix whose columns from `first` on are
 /// `trailing` (only the lower triangle is read, in one pass).
+#[inline(never)]
 fn symmetric_product(trailing: &[f64], size: usize, first: usize, v: &[f64], p: &mut [f64]) {
     for (jj, column) in trailing.chunks_exact(size).enumerate() {
         let Some(lower) = column.get(first + jj..) else {
@@ -630,6 +642,7 @@ fn symmetric_product(trailing: &[f64], size: usize, first: usize, v: &[f64], p: 
 }
 
 /// `aᵀ·b`, summed in [`DOT_LANES`] independent lanes so that the loop vectorises.
+#[inline(never)]
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut lanes = [0.0_f64; DOT_LANES];
     let mut a_chunks = a.chunks_exact(DOT_LANES);
@@ -706,6 +719,7 @@ fn rank_2k_update(
 /// `p` (the column's share of the rows below the diagonal) and returns `aᵀ·v` (the share of
 /// row `j`, by symmetry). The dot product is summed in [`DOT_LANES`] independent lanes so
 /// that the loop vectorises.
+#[inline(never)]
 fn symmetric_column_step(p: &mut [f64], a: &[f64], v: &[f64], v_j: f64) -> f64 {
     let mut lanes = [0.0_f64; DOT_LANES];
     let mut p_chunks = p.chunks_exact_mut(DOT_LANES);
@@ -823,6 +837,7 @@ fn pack_samples(
 }
 
 /// `tile[j][i] = Σ_k a_k[i]·b_k[j]` over two panels of interleaved samples.
+#[inline(never)]
 fn tile_product(panel_a: &[f64], panel_b: &[f64]) -> [[f64; GRAM_PANEL]; GRAM_PANEL] {
     let mut tile = [[0.0_f64; GRAM_PANEL]; GRAM_PANEL];
     for (a, b) in panel_a
@@ -850,9 +865,23 @@ fn add_lower_tile(
 ) {
     let size = matrix.nrows();
     let first_row = first + p * GRAM_PANEL;
+    let first_col = first + q * GRAM_PANEL;
+    if p > q && first_row + GRAM_PANEL <= size {
+        // A whole tile below the diagonal: four runs of four entries.
+        let start = first_col * size + first_row;
+        let Some(block) = matrix.as_mut_slice().get_mut(start..) else {
+            return;
+        };
+        for (column, tile_column) in block.chunks_mut(size).zip(tile) {
+            for (entry, &value) in column.iter_mut().zip(tile_column) {
+                *entry += scale * value;
+            }
+        }
+        return;
+    }
     let n_tile_rows = GRAM_PANEL.min(size.saturating_sub(first_row));
     for (j, tile_column) in tile.iter().enumerate() {
-        let col = first + q * GRAM_PANEL + j;
+        let col = first_col + j;
         if col >= size {
             break;
         }
@@ -949,6 +978,7 @@ fn tridiagonal_eigenvalues(diagonal: &[f64], off_diagonal: &[f64]) -> Option<Vec
 }
 
 /// One implicit QL sweep with a Wilkinson-like shift over the unreduced block `l..=m`.
+#[inline(never)]
 fn ql_sweep(d: &mut [f64], e: &mut [f64], l: usize, m: usize) -> Option<()> {
     let d_l = *d.get(l)?;
     let e_l = *e.get(l)?;
@@ -1427,14 +1457,19 @@ mod tests {
                 _ => 0.0,
             });
             let rebuilt = &q * t * q.transpose();
-            assert!((rebuilt - &symmetric).amax() < 1e-11 * size as f64, "{size}");
+            assert!(
+                (rebuilt - &symmetric).amax() < 1e-11 * size as f64,
+                "{size}"
+            );
         }
     }
 
     #[test]
     fn gram_lower_matches_the_product_for_tall_wide_and_offset_blocks() {
         // Sizes off the tile width and sample counts past one chunk of samples.
-        let m = DMatrix::from_fn(601, 263, |r, c| ((r * 31 + c * 17) % 97) as f64 / 97.0 - 0.4);
+        let m = DMatrix::from_fn(601, 263, |r, c| {
+            ((r * 31 + c * 17) % 97) as f64 / 97.0 - 0.4
+        });
         let whole = MatrixWindow::whole(&m);
         let windows = [
             (whole, m.clone()),

@@ -12,6 +12,7 @@ use crate::pure::analysis::{
     analyse_part, analyse_part_values_first, AnalysisOptions, AnalysisPart, AnalysisStage,
 };
 use crate::pure::decode::decode_matrix;
+use crate::pure::format::Dtype;
 use crate::web::js::now_ms;
 use crate::web::protocol::{PartJob, WorkerMessage, BYTES_KEY, SPEC_KEY};
 
@@ -38,9 +39,9 @@ pub fn run_worker() {
 const VECTORS_PER_VALUES_TIME: f64 = 0.8;
 
 /// Rows of the small matrix analysed once at start-up.
-const WARM_UP_ROWS: usize = 160;
+const WARM_UP_ROWS: usize = 200;
 /// Columns of the small matrix analysed once at start-up.
-const WARM_UP_COLS: usize = 120;
+const WARM_UP_COLS: usize = 150;
 
 /// Runs both parts of the analysis once on a small synthetic matrix and discards the result.
 ///
@@ -49,7 +50,8 @@ const WARM_UP_COLS: usize = 120;
 /// swapped for its optimised version, so the SVD of a real matrix, one long call, would stay
 /// on slow code for its whole run. This warm-up makes the analysis code hot while the page
 /// is still downloading the tensor, so the optimised code is in place when the job arrives.
-/// It takes a few milliseconds and changes no result.
+/// It takes a few milliseconds and changes no result. The size spans several panels of the
+/// blocked reduction, so every kernel of the decomposition runs.
 fn warm_up_engine() {
     let matrix = DMatrix::from_fn(WARM_UP_ROWS, WARM_UP_COLS, |row, col| {
         // Converting small indices to f64 is exact; the sines give a full-rank matrix.
@@ -57,6 +59,29 @@ fn warm_up_engine() {
         let col_f64 = col as f64 + 1.0;
         (row_f64 * col_f64 * 0.37).sin() + 0.01 * row_f64
     });
+    // Decoding is part of every job too: each stored type once, from the same values.
+    let values_f32: Vec<f32> = matrix.transpose().iter().map(|&v| v as f32).collect();
+    let bytes_f32: Vec<u8> = values_f32.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let bytes_f64: Vec<u8> = values_f32
+        .iter()
+        .flat_map(|&v| f64::from(v).to_le_bytes())
+        .collect();
+    let bytes_f16: Vec<u8> = values_f32
+        .iter()
+        .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+        .collect();
+    let bytes_bf16: Vec<u8> = values_f32
+        .iter()
+        .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
+        .collect();
+    for (dtype, bytes) in [
+        (Dtype::F32, &bytes_f32),
+        (Dtype::F64, &bytes_f64),
+        (Dtype::F16, &bytes_f16),
+        (Dtype::BF16, &bytes_bf16),
+    ] {
+        let _ignored = decode_matrix(bytes, dtype, WARM_UP_ROWS, WARM_UP_COLS, "warm-up");
+    }
     let options = AnalysisOptions::default();
     for part in [AnalysisPart::Full, AnalysisPart::Dropped] {
         if let Ok(summary) = analyse_part(&matrix, &options, part, &mut |_stage| {}) {
