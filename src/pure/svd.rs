@@ -756,7 +756,7 @@ fn householder(x: &mut [f64]) -> (f64, f64) {
     if rest_norm == 0.0 {
         return (0.0, alpha);
     }
-    let beta = -alpha.hypot(rest_norm).copysign(alpha);
+    let beta = -hypot(alpha, rest_norm).copysign(alpha);
     let tau = (beta - alpha) / beta;
     let scale = 1.0 / (alpha - beta);
     for value in rest.iter_mut() {
@@ -977,13 +977,24 @@ fn tridiagonal_eigenvalues(diagonal: &[f64], off_diagonal: &[f64]) -> Option<Vec
     Some(d)
 }
 
+/// `√(a² + b²)`: the plain formula where `a² + b²` is a normal number (no overflow, no
+/// underflow), the careful and much slower `f64::hypot` otherwise.
+fn hypot(a: f64, b: f64) -> f64 {
+    let sum_squares = a * a + b * b;
+    if sum_squares.is_normal() {
+        sum_squares.sqrt()
+    } else {
+        a.hypot(b)
+    }
+}
+
 /// One implicit QL sweep with a Wilkinson-like shift over the unreduced block `l..=m`.
 #[inline(never)]
 fn ql_sweep(d: &mut [f64], e: &mut [f64], l: usize, m: usize) -> Option<()> {
     let d_l = *d.get(l)?;
     let e_l = *e.get(l)?;
     let mut g = (*d.get(l + 1)? - d_l) / (2.0 * e_l);
-    let mut r = g.hypot(1.0);
+    let mut r = hypot(g, 1.0);
     g = *d.get(m)? - d_l + e_l / (g + r.copysign(g));
     let (mut s, mut c, mut p) = (1.0_f64, 1.0_f64, 0.0_f64);
     let mut i = m;
@@ -992,7 +1003,7 @@ fn ql_sweep(d: &mut [f64], e: &mut [f64], l: usize, m: usize) -> Option<()> {
         let e_i = *e.get(i)?;
         let f = s * e_i;
         let b = c * e_i;
-        r = f.hypot(g);
+        r = hypot(f, g);
         *e.get_mut(i + 1)? = r;
         if r == 0.0 {
             // Underflow: the block splits here; the caller searches again.
