@@ -149,20 +149,25 @@ pub fn decode_matrix(
         return Err(wrong_length());
     }
 
-    // The values are gathered in row-major order, exactly as stored, one row at a time.
+    // The stored rows are decoded one at a time and scattered into the column-major matrix:
+    // no second full-size copy of the matrix exists at any moment.
     let row_len_bytes = n_cols
         .saturating_mul(element_size_bytes(dtype).unwrap_or(1))
         .max(1);
-    let mut values_row_major = vec![0.0_f64; n_rows.saturating_mul(n_cols)];
-    for (row_bytes, row) in bytes
-        .chunks(row_len_bytes)
-        .zip(values_row_major.chunks_mut(n_cols.max(1)))
-    {
+    let mut matrix = DMatrix::<f64>::zeros(n_rows, n_cols);
+    let mut row_values = vec![0.0_f64; n_cols];
+    for (row, row_bytes) in bytes.chunks(row_len_bytes).enumerate() {
         match dtype {
-            Dtype::F32 => read_row::<4>(row_bytes, row, |b| f64::from(f32::from_le_bytes(b))),
-            Dtype::F16 => read_row::<2>(row_bytes, row, |b| half::f16::from_le_bytes(b).to_f64()),
-            Dtype::BF16 => read_row::<2>(row_bytes, row, |b| half::bf16::from_le_bytes(b).to_f64()),
-            Dtype::F64 => read_row::<8>(row_bytes, row, f64::from_le_bytes),
+            Dtype::F32 => read_row::<4>(row_bytes, &mut row_values, |b| {
+                f64::from(f32::from_le_bytes(b))
+            }),
+            Dtype::F16 => read_row::<2>(row_bytes, &mut row_values, |b| {
+                half::f16::from_le_bytes(b).to_f64()
+            }),
+            Dtype::BF16 => read_row::<2>(row_bytes, &mut row_values, |b| {
+                half::bf16::from_le_bytes(b).to_f64()
+            }),
+            Dtype::F64 => read_row::<8>(row_bytes, &mut row_values, f64::from_le_bytes),
             _ => {
                 return Err(DecodeError::UnsupportedDtype {
                     tensor_name: tensor_name.to_owned(),
@@ -170,35 +175,20 @@ pub fn decode_matrix(
                 })
             }
         }
-    }
-
-    if let Some((flat_index, value)) = values_row_major
-        .iter()
-        .enumerate()
-        .find(|(_, value)| !value.is_finite())
-    {
-        // `n_cols` is non-zero here because the buffer holds at least one element.
-        let row = flat_index.checked_div(n_cols).unwrap_or(0);
-        let col = flat_index.checked_rem(n_cols).unwrap_or(0);
-        return Err(DecodeError::NonFinite {
-            tensor_name: tensor_name.to_owned(),
-            row,
-            col,
-            value_label: non_finite_label(*value).to_owned(),
-        });
-    }
-
-    // The length was checked above; this re-check keeps the copy below exact.
-    if n_rows.checked_mul(n_cols) != Some(values_row_major.len()) {
-        return Err(wrong_length());
-    }
-    let mut matrix = DMatrix::<f64>::zeros(n_rows, n_cols);
-    for (col, column) in matrix
-        .as_mut_slice()
-        .chunks_exact_mut(n_rows.max(1))
-        .enumerate()
-    {
-        gather_column(&values_row_major, col, n_cols, column);
+        // Rows are checked in order, so the first value named is the first in row-major order.
+        if let Some((col, value)) = row_values
+            .iter()
+            .enumerate()
+            .find(|(_, value)| !value.is_finite())
+        {
+            return Err(DecodeError::NonFinite {
+                tensor_name: tensor_name.to_owned(),
+                row,
+                col,
+                value_label: non_finite_label(*value).to_owned(),
+            });
+        }
+        scatter_row(&row_values, row, n_rows, matrix.as_mut_slice());
     }
     Ok(matrix)
 }
@@ -218,11 +208,11 @@ fn read_row<const N: usize>(bytes: &[u8], row: &mut [f64], convert: impl Fn([u8;
     }
 }
 
-/// Copies column `col` of a row-major matrix with `n_cols` columns into `column`.
+/// Writes `row_values` into row `row` of the column-major `elements` with `n_rows` rows.
 #[inline(never)]
-fn gather_column(values_row_major: &[f64], col: usize, n_cols: usize, column: &mut [f64]) {
-    let entries = values_row_major.get(col..).unwrap_or_default();
-    for (target, &value) in column.iter_mut().zip(entries.iter().step_by(n_cols.max(1))) {
+fn scatter_row(row_values: &[f64], row: usize, n_rows: usize, elements: &mut [f64]) {
+    let targets = elements.get_mut(row..).unwrap_or_default();
+    for (target, &value) in targets.iter_mut().step_by(n_rows.max(1)).zip(row_values) {
         *target = value;
     }
 }
