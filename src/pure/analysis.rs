@@ -21,7 +21,7 @@ use std::str::FromStr;
 use nalgebra::DMatrix;
 
 pub use crate::pure::svd::{fix_sign, thin_svd, thin_svd_jacobi, SvdMethod, ThinSvd};
-use crate::pure::svd::{singular_values_first, MatrixWindow, SvdError};
+use crate::pure::svd::{singular_values_first_reporting, MatrixWindow, SvdError};
 
 /// The notebook's relative threshold for the approximate rank: 1% of the largest singular value.
 pub const DEFAULT_THRESHOLD_REL: f64 = 0.01;
@@ -265,6 +265,28 @@ impl AnalysisStage {
     }
 }
 
+/// Time after which a progress line estimates the time left, in milliseconds (shorter runs
+/// are over before an estimate would help, and their first shares are too noisy).
+const ESTIMATE_AFTER_MS: f64 = 1000.0;
+
+/// The progress line of a part while its singular values are computed: the share done and,
+/// once the run has lasted a second, the time left at the pace so far. For example
+/// "Full matrix: singular values 40%, about 3 s left".
+pub fn values_progress_label(part: AnalysisPart, done_share: f64, elapsed_ms: f64) -> String {
+    let part_label = match part {
+        AnalysisPart::Full => "Full matrix",
+        AnalysisPart::Dropped => "After dropping",
+    };
+    let done_share = done_share.clamp(0.0, 1.0);
+    let percent = (done_share * 100.0).floor();
+    if elapsed_ms >= ESTIMATE_AFTER_MS && done_share >= 0.01 {
+        let left_s = (elapsed_ms * (1.0 - done_share) / done_share / 1000.0).ceil();
+        format!("{part_label}: singular values {percent:.0}%, about {left_s:.0} s left")
+    } else {
+        format!("{part_label}: singular values {percent:.0}%")
+    }
+}
+
 /// Runs the whole analysis with default progress reporting switched off.
 ///
 /// # Errors
@@ -335,13 +357,22 @@ pub fn analyse_part(
     part: AnalysisPart,
     on_stage: &mut dyn FnMut(AnalysisStage),
 ) -> Result<Option<SvdSummary>, AnalysisError> {
-    analyse_part_values_first(w_pos, options, part, on_stage, &mut |_values| {})
+    analyse_part_values_first(
+        w_pos,
+        options,
+        part,
+        on_stage,
+        &mut |_values| {},
+        &mut |_done_share| {},
+    )
 }
 
 /// [`analyse_part`], also handing `on_values` the part's summary without vectors (its
 /// `u_top_k` is empty) as soon as the singular values are known, before the vectors are
 /// computed. The returned summary is complete; its values are the ones reported early,
-/// unless verifying the vectors forced another method.
+/// unless verifying the vectors forced another method. `on_progress` hears the share of the
+/// values' work done so far, from 0 to 1 (see
+/// [`crate::pure::svd::singular_values_first_reporting`]).
 ///
 /// # Errors
 /// As [`analyse_with_progress`].
@@ -351,6 +382,7 @@ pub fn analyse_part_values_first(
     part: AnalysisPart,
     on_stage: &mut dyn FnMut(AnalysisStage),
     on_values: &mut dyn FnMut(&SvdSummary),
+    on_progress: &mut dyn FnMut(f64),
 ) -> Result<Option<SvdSummary>, AnalysisError> {
     options.validate()?;
     MatrixWindow::whole(w_pos).check()?;
@@ -387,12 +419,12 @@ pub fn analyse_part_values_first(
     match (part, dropped) {
         (AnalysisPart::Full, _) => {
             on_stage(AnalysisStage::SvdFull);
-            summarise(prepared, k_vectors, threshold_rel, on_values).map(Some)
+            summarise(prepared, k_vectors, threshold_rel, on_values, on_progress).map(Some)
         }
         (AnalysisPart::Dropped, None) => Ok(None),
         (AnalysisPart::Dropped, Some(window)) => {
             on_stage(AnalysisStage::SvdDropped);
-            summarise(window, k_vectors, threshold_rel, on_values).map(Some)
+            summarise(window, k_vectors, threshold_rel, on_values, on_progress).map(Some)
         }
     }
 }
@@ -428,6 +460,7 @@ pub fn svd_summary(
         k_vectors,
         threshold_rel,
         &mut |_values| {},
+        &mut |_done_share| {},
     )
 }
 
@@ -438,8 +471,9 @@ fn summarise(
     k_vectors: usize,
     threshold_rel: f64,
     on_values: &mut dyn FnMut(&SvdSummary),
+    on_progress: &mut dyn FnMut(f64),
 ) -> Result<SvdSummary, AnalysisError> {
-    let values = singular_values_first(window)?;
+    let values = singular_values_first_reporting(window, on_progress)?;
     let early = summary_of(&window, values.singular_values().to_vec(), threshold_rel);
     on_values(&early);
     let top_k = values.into_top_k(k_vectors)?;
@@ -615,6 +649,22 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
     use super::*;
+
+    #[test]
+    fn values_progress_lines_estimate_only_long_runs() {
+        assert_eq!(
+            values_progress_label(AnalysisPart::Full, 0.25, 400.0),
+            "Full matrix: singular values 25%"
+        );
+        assert_eq!(
+            values_progress_label(AnalysisPart::Dropped, 0.4, 2000.0),
+            "After dropping: singular values 40%, about 3 s left"
+        );
+        assert_eq!(
+            values_progress_label(AnalysisPart::Full, 0.0, 5000.0),
+            "Full matrix: singular values 0%"
+        );
+    }
 
     #[test]
     fn diagonal_matrix_has_sorted_values_and_rank() {

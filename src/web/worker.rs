@@ -9,7 +9,8 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use nalgebra::DMatrix;
 
 use crate::pure::analysis::{
-    analyse_part, analyse_part_values_first, AnalysisOptions, AnalysisPart, AnalysisStage,
+    analyse_part, analyse_part_values_first, values_progress_label, AnalysisOptions, AnalysisPart,
+    AnalysisStage,
 };
 use crate::pure::decode::decode_matrix;
 use crate::pure::format::Dtype;
@@ -37,6 +38,9 @@ pub fn run_worker() {
 /// The time the singular vectors take, as a share of the time the values took (about 0.6 to
 /// 0.8 natively at 1024 × 768 and 1024 × 1600; the larger share keeps the estimate honest).
 const VECTORS_PER_VALUES_TIME: f64 = 0.8;
+
+/// Least time between two progress lines of one worker, in milliseconds.
+const PROGRESS_EVERY_MS: f64 = 250.0;
 
 /// Rows of the small matrix analysed once at start-up.
 const WARM_UP_ROWS: usize = 200;
@@ -205,8 +209,25 @@ fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
         };
         post(scope, &WorkerMessage::Stage { job_id, label });
     };
-    let outcome =
-        analyse_part_values_first(&matrix, &spec.options, part, &mut on_stage, &mut on_values);
+    // A progress line at most every PROGRESS_EVERY_MS, with an estimate on long runs.
+    let mut last_progress_ms = analysis_start_ms;
+    let mut on_progress = |done_share: f64| {
+        let now = now_ms();
+        if now - last_progress_ms < PROGRESS_EVERY_MS {
+            return;
+        }
+        last_progress_ms = now;
+        let label = values_progress_label(part, done_share, now - analysis_start_ms);
+        post(scope, &WorkerMessage::Stage { job_id, label });
+    };
+    let outcome = analyse_part_values_first(
+        &matrix,
+        &spec.options,
+        part,
+        &mut on_stage,
+        &mut on_values,
+        &mut on_progress,
+    );
     let analysis_ms = now_ms() - analysis_start_ms;
     let message = match outcome {
         Ok(summary) => WorkerMessage::Done {
