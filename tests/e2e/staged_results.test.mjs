@@ -1,4 +1,4 @@
-// The results are drawn over several browser tasks (no single long main-thread task mounts them
+// The results are drawn in several steps (so that no single long main-thread task mounts them
 // all), and `data-state="ready"` still means that every notebook result is on the page.
 // Structural only: nothing here measures time.
 
@@ -44,7 +44,7 @@ describe('results drawn in steps', { timeout: TEST_TIMEOUT_MS }, () => {
     await suite?.close();
   });
 
-  it('mounts the cards and the table body in several tasks, and says ready only when all are there', async () => {
+  it('mounts the cards and the table body in several steps, and says ready only when all are there', async () => {
     const app = await suite.newAppPage();
     await app.page.context().addInitScript(recordSnapshots);
     await app.open(suite.hubQuery(MINILM_REPO));

@@ -38,7 +38,7 @@ pub async fn copy_text(text: &str) -> bool {
 #[component]
 pub fn StatusPanel() -> impl IntoView {
     let state = expect_context::<AppState>();
-    // Finished, but some results are still being drawn (one card per browser task): not
+    // Finished, but some results are still being drawn (a few cards per browser task): not
     // ready yet.
     let drawing = move || {
         state.drawing_steps.with(|n| *n > 0) && state.status.with(|s| matches!(s, Status::Ready))

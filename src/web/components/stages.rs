@@ -1,10 +1,10 @@
 //! Spreads the drawing of results over several browser tasks, so that no single task of the
 //! main thread runs long (the Long Tasks API counts every task over 50 ms).
 //!
-//! Cards put their work on one queue of steps; the queue runs one step per browser task, in
-//! the order the steps were queued (page order), and yields to the browser between steps
-//! through a `MessageChannel` (unlike a zero-delay timer, it is not clamped to 4 ms when
-//! nested). A step that belongs to the notebook's results holds back `data-state="ready"`
+//! Cards put their work on one queue of steps; the queue runs the steps in the order they
+//! were queued (page order; the notebook's results before the views), a few milliseconds'
+//! worth per browser task, and yields to the browser between tasks through a
+//! `MessageChannel` (unlike a zero-delay timer, it is not clamped to 4 ms when nested). A step that belongs to the notebook's results holds back `data-state="ready"`
 //! ([`AppState::drawing_steps`]) until it has run; the views beyond the notebook queue steps
 //! that do not.
 
@@ -16,6 +16,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::web::js::now_ms;
 use crate::web::perf;
 use crate::web::state::AppState;
 
@@ -68,6 +69,10 @@ pub async fn yield_to_browser() {
     let _ignored = JsFuture::from(promise).await;
 }
 
+/// How long steps may follow one another in one browser task, in milliseconds. A task runs
+/// at most this plus its last step.
+const STEP_BUDGET_MS: f64 = 8.0;
+
 /// Whether a step holds back `data-state="ready"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
@@ -90,7 +95,7 @@ thread_local! {
     static RUNNING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Queues `run` for a later browser task of its own. Steps of [`Gate::Results`] hold back
+/// Queues `run` for a later browser task. Steps of [`Gate::Results`] hold back
 /// `data-state="ready"` until they (and every such step queued before the queue empties)
 /// have run.
 pub fn enqueue(state: AppState, gate: Gate, run: impl FnOnce() + 'static) {
@@ -108,11 +113,24 @@ pub fn enqueue(state: AppState, gate: Gate, run: impl FnOnce() + 'static) {
     }
 }
 
-/// Runs the queue, one step per browser task, until it is empty.
+/// Lets the microtasks queued so far run (the effects a step set off redraw the page in
+/// microtasks), then continues in the same browser task.
+async fn run_microtasks() {
+    let _ignored = JsFuture::from(js_sys::Promise::resolve(&JsValue::UNDEFINED)).await;
+}
+
+/// Runs the queue until it is empty: steps follow one another in the same browser task for
+/// up to STEP_BUDGET_MS (with the redrawing they set off), then the queue yields.
 async fn run_queue(state: AppState) {
     let mut done_results_steps = 0_usize;
+    let mut task_started_ms = None::<f64>;
     loop {
-        yield_to_browser().await;
+        let within_budget =
+            task_started_ms.is_some_and(|started| now_ms() - started < STEP_BUDGET_MS);
+        if !within_budget {
+            yield_to_browser().await;
+            task_started_ms = Some(now_ms());
+        }
         // The results' steps first (in their order), then the views' (in theirs).
         let Some(step) = QUEUE.with(|queue| {
             let mut queue = queue.borrow_mut();
@@ -125,6 +143,7 @@ async fn run_queue(state: AppState) {
             break;
         };
         (step.run)();
+        run_microtasks().await;
         if step.gate == Gate::Results {
             done_results_steps += 1;
         }
@@ -135,6 +154,7 @@ async fn run_queue(state: AppState) {
             // with the longest task up to here.
             yield_to_browser().await;
             yield_to_browser().await;
+            task_started_ms = Some(now_ms());
             state.longest_task_ms.set(perf::longest_task_ms());
             let done = done_results_steps;
             state.drawing_steps.update(|n| *n = n.saturating_sub(done));
@@ -145,7 +165,7 @@ async fn run_queue(state: AppState) {
 }
 
 /// Returns a flag that turns true in a queued step of its own: a card shows its content
-/// from then on, so that the cards of one result mount one per browser task.
+/// from then on, so that the cards of one result do not all mount in one browser task.
 pub fn mount_flag(gate: Gate) -> Signal<bool> {
     let state = expect_context::<AppState>();
     let shown = RwSignal::new(false);
@@ -157,7 +177,8 @@ pub fn mount_flag(gate: Gate) -> Signal<bool> {
 }
 
 /// Returns a copy of `source` that takes each new value in a queued step of its own, so that
-/// a result arriving redraws the cards one per browser task. The first value is taken at once.
+/// a result arriving does not redraw every card in one browser task. The first value is taken
+/// at once.
 pub fn staged<T>(gate: Gate, source: impl Fn() -> T + Send + Sync + 'static) -> Signal<T>
 where
     T: Clone + PartialEq + Send + Sync + 'static,

@@ -57,7 +57,7 @@ pub fn SvTable() -> impl IntoView {
     // Hundreds of rows (one per singular value): the body is written as HTML strings, which
     // the browser parses in one go, rather than element by element from WebAssembly. Every
     // piece of it is a formatted number, so nothing in it needs escaping. New values are
-    // written ROWS_PER_STEP rows per browser task; a threshold change or the "after dropping"
+    // written ROWS_PER_STEP rows per queued step; a threshold change or the "after dropping"
     // switch rewrites the body at once.
     let body = NodeRef::<Tbody>::new();
     let written = StoredValue::new(None::<TableColumns>);
@@ -127,7 +127,7 @@ pub fn SvTable() -> impl IntoView {
     }
 }
 
-/// Rows written to the table body per browser task when new values arrive.
+/// Rows written to the table body per queued step when new values arrive.
 const ROWS_PER_STEP: usize = 256;
 
 /// The columns of the table: σ, energy share and cumulative share.

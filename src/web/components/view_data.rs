@@ -1,6 +1,6 @@
 //! The matrix and SVD summary every view of the full analysis reads: the analysed W_pos
 //! (offset rows skipped and rows centred as the analysis did), decoded once on the page
-//! from the cached tensor bytes, a few rows per browser task.
+//! from the cached tensor bytes, a few rows per queued step.
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -34,10 +34,10 @@ impl PartialEq for ViewInput {
     }
 }
 
-/// Rows of the tensor decoded per browser task.
+/// Rows of the tensor decoded per queued step.
 const DECODE_ROWS_PER_STEP: usize = 256;
 
-/// The views' input being built, a few rows per browser task.
+/// The views' input being built, a few rows per queued step.
 struct Build {
     /// The tensor's bytes.
     bytes: Rc<Vec<u8>>,
@@ -121,7 +121,7 @@ impl Build {
 }
 
 /// Returns the views' input, rebuilt when a new analysis is complete: the tensor is decoded
-/// a few rows per browser task (queued after the notebook's results), so that no single
+/// a few rows per queued step (queued after the notebook's results), so that no single
 /// task decodes the whole matrix. `None` while there is no complete analysis or the build
 /// is under way.
 pub fn view_input(state: AppState) -> ReadSignal<Option<Result<ViewInput, String>>> {

@@ -72,7 +72,7 @@ pub fn ViewsSection() -> impl IntoView {
     let threshold = Signal::derive(move || state.settings.with(|s| s.threshold_rel));
     let n_positions = Signal::derive(move || summary.with(|s| s.as_ref().map_or(0, |s| s.n_rows)));
 
-    // The cards mount one per browser task, after the views' input is built; a new analysis
+    // The cards mount one per queued step, after the views' input is built; a new analysis
     // unmounts them and mounts them again the same way.
     let stage = RwSignal::new(0_usize);
     let stage_generation = StoredValue::new(0_u32);
@@ -122,7 +122,7 @@ pub fn ViewsSection() -> impl IntoView {
                 }
             });
         }
-        // Rows of Vᵀ, a few per browser task, gathered here until the last step.
+        // Rows of Vᵀ, a few per queued step, gathered here until the last step.
         let rows = Rc::new(RefCell::new(Some(Vec::<Vec<f64>>::new())));
         for first in (0..summary.u_top_k.len()).step_by(VT_ROWS_PER_STEP) {
             let (matrix, summary, rows) =
