@@ -3,8 +3,10 @@
 //!
 //! Cards put their work on one queue of steps; the queue runs the steps in the order they
 //! were queued (page order; the notebook's results before the views), a few milliseconds'
-//! worth per browser task, and yields to the browser between tasks through a
-//! `MessageChannel` (unlike a zero-delay timer, it is not clamped to 4 ms when nested). A step that belongs to the notebook's results holds back `data-state="ready"`
+//! worth per browser task, and yields to the browser between tasks: through a
+//! `MessageChannel` while results are waiting (unlike a zero-delay timer, it is not clamped
+//! to 4 ms when nested), through a timer for the views (which leaves the browser time to
+//! render in between). A step that belongs to the notebook's results holds back `data-state="ready"`
 //! ([`AppState::drawing_steps`]) until it has run; the views beyond the notebook queue steps
 //! that do not.
 
@@ -16,7 +18,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::web::js::now_ms;
+use crate::web::js::{now_ms, sleep_ms};
 use crate::web::perf;
 use crate::web::state::AppState;
 
@@ -128,7 +130,15 @@ async fn run_queue(state: AppState) {
         let within_budget =
             task_started_ms.is_some_and(|started| now_ms() - started < STEP_BUDGET_MS);
         if !within_budget {
-            yield_to_browser().await;
+            let results_waiting =
+                QUEUE.with(|queue| queue.borrow().iter().any(|s| s.gate == Gate::Results));
+            if results_waiting {
+                yield_to_browser().await;
+            } else {
+                // The views wait for a timer: back-to-back message tasks would keep the
+                // browser from rendering (and from updating what is on screen) meanwhile.
+                sleep_ms(0).await;
+            }
             task_started_ms = Some(now_ms());
         }
         // The results' steps first (in their order), then the views' (in theirs).

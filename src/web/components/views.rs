@@ -167,6 +167,7 @@ pub fn ViewsSection() -> impl IntoView {
     });
 
     view! {
+        <div class="views-section">
         <h2 class="section-title">"Beyond the notebook"</h2>
         {move || problem().map(|p| view! { <section class="card notes"><p>{p}</p></section> })}
         <Show when=move || from_stage(1)>
@@ -194,5 +195,6 @@ pub fn ViewsSection() -> impl IntoView {
         <Show when=move || from_stage(7)>
             <RightVectorsView right=right.into()/>
         </Show>
+        </div>
     }
 }
