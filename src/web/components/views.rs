@@ -15,7 +15,6 @@ use nalgebra::DMatrix;
 
 use crate::pure::analysis::SvdSummary;
 use crate::pure::views::frequency::{frequency_table, FrequencyPeak};
-use crate::pure::views::projection::row_norms;
 use crate::pure::views::right_vectors::{
     dims_for_mass, right_singular_vector, RightVectors, DEFAULT_MASS_SHARE,
 };
@@ -33,7 +32,19 @@ use crate::web::state::AppState;
 const MOUNT_STAGES: usize = 7;
 
 /// Rows of Vᵀ computed between two yields to the browser.
-const VT_ROWS_PER_STEP: usize = 8;
+const VT_ROWS_PER_STEP: usize = 4;
+
+/// The Euclidean norm of each row of `w` (one per position), read column by column as the
+/// matrix is stored: walking its rows touches a new cache line for every element.
+fn row_norms_by_columns(w: &DMatrix<f64>) -> Vec<f64> {
+    let mut squares = vec![0.0_f64; w.nrows()];
+    for column in w.column_iter() {
+        for (sum, &x) in squares.iter_mut().zip(column.iter()) {
+            *sum += x * x;
+        }
+    }
+    squares.into_iter().map(f64::sqrt).collect()
+}
 
 /// Every view of the full analysis.
 #[component]
@@ -113,10 +124,17 @@ pub fn ViewsSection() -> impl IntoView {
         right.set(None);
         let is_current = move || generation.try_get_value() == Some(this_generation);
         {
-            let (matrix, summary) = (Arc::clone(&matrix), Arc::clone(&summary));
+            let matrix = Arc::clone(&matrix);
             enqueue(state, Gate::Views, move || {
                 if is_current() {
-                    let _ignored = norms.try_set(row_norms(&matrix));
+                    let _ignored = norms.try_set(row_norms_by_columns(&matrix));
+                }
+            });
+        }
+        {
+            let summary = Arc::clone(&summary);
+            enqueue(state, Gate::Views, move || {
+                if is_current() {
                     let _ignored =
                         peaks.try_set(frequency_table(&summary.u_top_k, summary.u_top_k.len()));
                 }
