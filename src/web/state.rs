@@ -176,6 +176,9 @@ pub struct AppState {
     pub current_entry_id: RwSignal<Option<String>>,
     /// Whether the shown result came from storage rather than from a new SVD.
     pub result_from_store: RwSignal<bool>,
+    /// Queued drawing steps of the results still to run; the page says "ready" only when
+    /// none is left (see `components::stages`).
+    pub drawing_steps: RwSignal<usize>,
 }
 
 /// A failed save for offline use, with what it needed.
@@ -216,6 +219,7 @@ impl AppState {
             save_error: RwSignal::new(None),
             current_entry_id: RwSignal::new(None),
             result_from_store: RwSignal::new(false),
+            drawing_steps: RwSignal::new(0),
         }
     }
 

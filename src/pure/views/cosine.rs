@@ -20,11 +20,29 @@ pub const DEFAULT_MAX_CELLS_PER_SIDE: usize = 512;
 /// Returns `w` with each row scaled to unit length; a zero row stays zero (its cosine with
 /// anything is then 0).
 pub fn unit_rows(w: &DMatrix<f64>) -> DMatrix<f64> {
+    // Column by column, as the matrix is stored: walking rows of a column-major matrix
+    // touches a new cache line for every element.
+    let mut squares = vec![0.0_f64; w.nrows()];
+    for column in w.column_iter() {
+        for (sum, &x) in squares.iter_mut().zip(column.iter()) {
+            *sum += x * x;
+        }
+    }
+    let scales: Vec<f64> = squares
+        .iter()
+        .map(|&sum| {
+            let norm = sum.sqrt();
+            if norm > 0.0 && norm.is_finite() {
+                1.0 / norm
+            } else {
+                1.0
+            }
+        })
+        .collect();
     let mut unit = w.clone();
-    for mut row in unit.row_iter_mut() {
-        let norm = row.norm();
-        if norm > 0.0 && norm.is_finite() {
-            row /= norm;
+    for mut column in unit.column_iter_mut() {
+        for (x, &scale) in column.iter_mut().zip(&scales) {
+            *x *= scale;
         }
     }
     unit
@@ -129,13 +147,17 @@ impl CosinePlan {
         let per_cell = positions_per_cell(len, max_cells_per_side);
         let n_cells = len.div_ceil(per_cell);
         let unit = unit_rows(&w.rows(window.start, len).into_owned());
+        // cell_means[(dim, cell)] is the mean of the cell's unit rows in `dim`; each column of
+        // `unit` (one dimension, all positions) is read in storage order.
         let mut cell_means = DMatrix::<f64>::zeros(w.ncols(), n_cells);
-        for (cell, mut column) in cell_means.column_iter_mut().enumerate() {
-            let first = cell * per_cell;
-            let count = per_cell.min(len - first);
-            let block = unit.rows(first, count);
-            let mean = block.row_sum().transpose() / count as f64;
-            column.copy_from(&mean);
+        for (dim, unit_column) in unit.column_iter().enumerate() {
+            let positions = unit_column.as_slice();
+            for (cell, block) in positions.chunks(per_cell).enumerate() {
+                let mean = block.iter().sum::<f64>() / block.len() as f64;
+                if let Some(slot) = cell_means.get_mut((dim, cell)) {
+                    *slot = mean;
+                }
+            }
         }
         Ok(CosinePlan {
             start: window.start,

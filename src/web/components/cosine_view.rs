@@ -17,10 +17,14 @@ use crate::pure::chart::{self, format_tick, nice_step, nice_ticks, HeatmapLayout
 use crate::pure::views::cosine::{CosineGrid, CosinePlan, DEFAULT_MAX_CELLS_PER_SIDE};
 use crate::web::components::heatmap::paint;
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
-use crate::web::js::sleep_ms;
+use crate::web::js::{now_ms, sleep_ms};
 
-/// Cell rows computed between two yields to the browser.
-const BAND_CELL_ROWS: usize = 24;
+/// Cell rows of the first band computed between two yields to the browser.
+const FIRST_BAND_CELL_ROWS: usize = 8;
+/// The most cell rows of one band.
+const MAX_BAND_CELL_ROWS: usize = 128;
+/// The time one band should take, in milliseconds.
+const BAND_TARGET_MS: f64 = 12.0;
 
 /// Formats the positions one cell covers: `12` or `12–15`.
 fn span_text(range: &std::ops::Range<usize>) -> String {
@@ -73,7 +77,7 @@ pub fn CosineView(
         spawn_local(async move {
             // Let the page settle (and finish drawing other charts) first.
             sleep_ms(0).await;
-            if generation.get_value() != this_generation {
+            if generation.try_get_value() != Some(this_generation) {
                 return;
             }
             let plan = match CosinePlan::new(&matrix, start..end, DEFAULT_MAX_CELLS_PER_SIDE) {
@@ -87,13 +91,21 @@ pub fn CosineView(
             let n_cells = plan.n_cells();
             let mut values = Vec::with_capacity(n_cells * n_cells);
             let mut first = 0;
+            // The band height follows the time the last band took, so that each band takes
+            // about BAND_TARGET_MS on this machine.
+            let mut band_rows = FIRST_BAND_CELL_ROWS;
             while first < n_cells {
-                values.extend(plan.cell_rows(first..first + BAND_CELL_ROWS));
-                first += BAND_CELL_ROWS;
                 sleep_ms(0).await;
-                if generation.get_value() != this_generation {
+                if generation.try_get_value() != Some(this_generation) {
                     return;
                 }
+                let started_ms = now_ms();
+                values.extend(plan.cell_rows(first..first + band_rows));
+                first += band_rows;
+                let elapsed_ms = (now_ms() - started_ms).max(0.1);
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let next = (band_rows as f64 * BAND_TARGET_MS / elapsed_ms) as usize;
+                band_rows = next.clamp(1, 4 * band_rows).min(MAX_BAND_CELL_ROWS);
             }
             grid.set(Some(plan.grid(values)));
             computing.set(false);

@@ -11,6 +11,7 @@ use crate::pure::export::{
 use crate::web::components::download::save_bytes;
 use crate::web::components::export_toolbar::export_subject;
 use crate::web::components::progress::copy_text;
+use crate::web::components::stages::{mount_flag, Gate};
 use crate::web::state::{AppState, SourceKind, RUNTIME};
 
 /// How many of the largest singular values the Python snippet prints.
@@ -168,7 +169,9 @@ pub fn DataExports() -> impl IntoView {
         });
     };
 
+    let shown = mount_flag(Gate::Results);
     view! {
+        <Show when=move || shown.get()>
         <section class="card export-card" aria-labelledby="export-heading">
             <header class="chart-head">
                 <h3 id="export-heading">"Export the results"</h3>
@@ -198,5 +201,6 @@ pub fn DataExports() -> impl IntoView {
                 <pre data-testid="python-snippet" tabindex="0">{move || snippet.get()}</pre>
             </details>
         </section>
+        </Show>
     }
 }

@@ -11,6 +11,7 @@ use crate::pure::chart::{self, format_tick, nice_step, nice_ticks, HeatmapLayout
 use crate::pure::url_state::parse_color_clip;
 use crate::web::actions;
 use crate::web::components::export_toolbar::{ChartKind, ChartToolbar};
+use crate::web::components::stages::{mount_flag, staged, Gate};
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
 use crate::web::state::AppState;
 
@@ -174,6 +175,8 @@ pub fn Heatmap(
     #[prop(optional)]
     dropped: bool,
 ) -> impl IntoView {
+    // New vectors are taken in a browser task of their own (see `stages`).
+    let rows = staged(Gate::Results, move || rows.get());
     let canvas_ref = NodeRef::<Canvas>::new();
     let card = NodeRef::<leptos::html::Article>::new();
     let plot_ref = NodeRef::<Div>::new();
@@ -377,7 +380,9 @@ pub fn Heatmap(
             parts.join(", ")
         )
     };
+    let shown = mount_flag(Gate::Results);
     view! {
+        <Show when=move || shown.get()>
         <article class="card chart" node_ref=card>
             <header class="chart-head">
                 <h3>{move || title.get()}</h3>
@@ -434,5 +439,6 @@ pub fn Heatmap(
                 }
             />
         </article>
+        </Show>
     }
 }

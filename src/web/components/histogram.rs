@@ -7,6 +7,7 @@ use web_sys::MouseEvent;
 use crate::pure::analysis::approx_rank;
 use crate::pure::chart::{self, format_tick, nice_step, Margins, PlotArea};
 use crate::web::components::export_toolbar::{ChartKind, ChartToolbar};
+use crate::web::components::stages::{mount_flag, Gate};
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
 use crate::web::state::AppState;
 
@@ -96,7 +97,9 @@ pub fn Histogram(
         }));
     };
 
+    let shown = mount_flag(Gate::Results);
     view! {
+        <Show when=move || shown.get()>
         <article class="card chart" node_ref=card>
             <header class="chart-head">
                 <h3>{move || title.get()}</h3>
@@ -157,5 +160,6 @@ pub fn Histogram(
             <p class="caption">"The dashed line marks the rank threshold (threshold × largest σ)."</p>
             <ChartToolbar title=title what=what card=card kind=ChartKind::Svg/>
         </article>
+        </Show>
     }
 }

@@ -5,6 +5,7 @@ use web_sys::MouseEvent;
 
 use crate::pure::chart::{self, format_tick, nearest_index, nice_step, Margins, PlotArea};
 use crate::web::components::export_toolbar::{ChartKind, ChartToolbar};
+use crate::web::components::stages::{mount_flag, staged, Gate};
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
 
 /// The chart's drawing box, in SVG user units.
@@ -23,6 +24,8 @@ pub fn LinePlot(
     #[prop(optional)]
     dropped: bool,
 ) -> impl IntoView {
+    // New vectors are taken in a browser task of their own (see `stages`).
+    let rows = staged(Gate::Results, move || rows.get());
     let card = NodeRef::<leptos::html::Article>::new();
     let what = Signal::derive(move || {
         let n = rows.with(Vec::len);
@@ -103,7 +106,9 @@ pub fn LinePlot(
         }));
     };
 
+    let shown = mount_flag(Gate::Results);
     view! {
+        <Show when=move || shown.get()>
         <article class="card chart" node_ref=card>
             <header class="chart-head">
                 <h3>{move || title.get()}</h3>
@@ -164,5 +169,6 @@ pub fn LinePlot(
             </div>
             <ChartToolbar title=title what=what card=card kind=ChartKind::Svg/>
         </article>
+        </Show>
     }
 }

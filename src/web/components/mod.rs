@@ -21,6 +21,7 @@ pub mod rank;
 pub mod right_vectors_view;
 pub mod source_panel;
 pub mod spectrum_view;
+pub mod stages;
 pub mod sv_table;
 pub mod tooltip;
 pub mod view_data;

@@ -38,9 +38,23 @@ pub async fn copy_text(text: &str) -> bool {
 #[component]
 pub fn StatusPanel() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let data_state = move || state.status.with(Status::as_str);
+    // Finished, but some results are still being drawn (a few cards per browser task): not
+    // ready yet.
+    let drawing = move || {
+        state.drawing_steps.with(|n| *n > 0) && state.status.with(|s| matches!(s, Status::Ready))
+    };
+    let data_state = move || {
+        if drawing() {
+            "loading"
+        } else {
+            state.status.with(Status::as_str)
+        }
+    };
     let is_loading = move || state.status.with(|s| matches!(s, Status::Loading { .. }));
     let status_text = move || {
+        if drawing() {
+            return "Drawing the results…".to_owned();
+        }
         state.status.with(|status| match status {
             Status::Idle { note } => note.clone().unwrap_or_else(|| "Idle".to_owned()),
             Status::Loading { label } => format!("{label}…"),
@@ -189,7 +203,7 @@ pub fn StatusPanel() -> impl IntoView {
     view! {
         <section class="card status-panel">
             <div class="status-row">
-                <div data-testid="status" data-state=data_state class="status" class:busy=is_loading>
+                <div data-testid="status" data-state=data_state class="status" class:busy=move || is_loading() || drawing()>
                     <span class="dot"></span>
                     <span class="status-text">{status_text}</span>
                 </div>

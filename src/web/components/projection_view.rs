@@ -56,6 +56,24 @@ fn direction_select(
     }
 }
 
+/// The dots of the pair scatter, one `circle` per position coloured by its index, as SVG
+/// markup: a thousand dots are parsed by the browser in one go, rather than made element by
+/// element from WebAssembly. Every attribute is a number or a colour the page formats.
+fn dots_svg(points: &[(f64, f64)], n: f64) -> String {
+    use std::fmt::Write as _;
+    let mut svg = String::with_capacity(points.len() * 96);
+    for (p, (x, y)) in points.iter().enumerate() {
+        let fill = rgb_css(sequential_rgb(p as f64, 0.0, n - 1.0));
+        let _infallible = write!(
+            svg,
+            r#"<circle cx="{}" cy="{}" r="2.2" fill="{fill}" data-position="{p}"></circle>"#,
+            format_coord(*x),
+            format_coord(*y),
+        );
+    }
+    svg
+}
+
 /// The pair scatter.
 #[component]
 pub fn PairPlot(
@@ -138,10 +156,7 @@ pub fn PairPlot(
                             {y_axis(area, *y_scale, 6, format!("σ{0}u{0}", y_dir.get_untracked()))}
                             {x_axis(area, *x_scale, 8, format!("σ{0}u{0}", x_dir.get_untracked()))}
                             <path d=path class="trajectory"></path>
-                            {points.iter().enumerate().map(|(p, (x, y))| {
-                                let fill = rgb_css(sequential_rgb(p as f64, 0.0, n - 1.0));
-                                view! { <circle cx=format_coord(*x) cy=format_coord(*y) r="2.2" fill=fill data-position=p.to_string()></circle> }
-                            }).collect_view()}
+                            <g inner_html=dots_svg(points, n)></g>
                         }
                     }))}
                     {move || hover.get().and_then(|p| geometry.with(|g| g.as_ref().and_then(|g| g.4.get(p).copied()))).map(|(x, y)| view! {

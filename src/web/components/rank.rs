@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::web::actions;
+use crate::web::components::stages::{mount_flag, Gate};
 use crate::web::state::AppState;
 
 /// The rank card.
@@ -41,7 +42,9 @@ pub fn RankCard(
         }
     };
 
+    let shown = mount_flag(Gate::Results);
     view! {
+        <Show when=move || shown.get()>
         <section class="card rank-card">
             <div class="rank-head">
                 <h3>"Approximate rank"</h3>
@@ -77,5 +80,6 @@ pub fn RankCard(
                 </div>
             </div>
         </section>
+        </Show>
     }
 }

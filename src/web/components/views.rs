@@ -2,18 +2,19 @@
 //! position cosine similarity, the pair scatter and the 3-D view, per-position norms, right
 //! singular vectors, and dominant periods.
 //!
-//! The heavier results (norms, rows of Vᵀ, periods) are computed after a yield to the
-//! browser and a few at a time, so a new analysis paints at once and the page never freezes.
+//! Everything here waits until the notebook's results are drawn: the matrix is decoded, the
+//! cards mount and the heavier results (norms, rows of Vᵀ, periods) are computed a few at a
+//! time, each in a browser task of its own (see `stages`), so the page never freezes.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use nalgebra::DMatrix;
 
 use crate::pure::analysis::SvdSummary;
 use crate::pure::views::frequency::{frequency_table, FrequencyPeak};
-use crate::pure::views::projection::row_norms;
 use crate::pure::views::right_vectors::{
     dims_for_mass, right_singular_vector, RightVectors, DEFAULT_MASS_SHARE,
 };
@@ -23,15 +24,27 @@ use crate::web::components::norms_view::NormsView;
 use crate::web::components::projection_view::{OrbitPlot, PairPlot};
 use crate::web::components::right_vectors_view::RightVectorsView;
 use crate::web::components::spectrum_view::SpectrumViews;
+use crate::web::components::stages::{enqueue, Gate};
 use crate::web::components::view_data::view_input;
-use crate::web::js::sleep_ms;
 use crate::web::state::AppState;
 
 /// How many steps the cards mount in, one browser task each.
 const MOUNT_STAGES: usize = 7;
 
 /// Rows of Vᵀ computed between two yields to the browser.
-const VT_ROWS_PER_STEP: usize = 8;
+const VT_ROWS_PER_STEP: usize = 4;
+
+/// The Euclidean norm of each row of `w` (one per position), read column by column as the
+/// matrix is stored: walking its rows touches a new cache line for every element.
+fn row_norms_by_columns(w: &DMatrix<f64>) -> Vec<f64> {
+    let mut squares = vec![0.0_f64; w.nrows()];
+    for column in w.column_iter() {
+        for (sum, &x) in squares.iter_mut().zip(column.iter()) {
+            *sum += x * x;
+        }
+    }
+    squares.into_iter().map(f64::sqrt).collect()
+}
 
 /// Every view of the full analysis.
 #[component]
@@ -70,25 +83,26 @@ pub fn ViewsSection() -> impl IntoView {
     let threshold = Signal::derive(move || state.settings.with(|s| s.threshold_rel));
     let n_positions = Signal::derive(move || summary.with(|s| s.as_ref().map_or(0, |s| s.n_rows)));
 
-    // The cards mount one per browser task, so no single task draws them all; a new analysis
+    // The cards mount one per queued step, after the views' input is built; a new analysis
     // unmounts them and mounts them again the same way.
     let stage = RwSignal::new(0_usize);
     let stage_generation = StoredValue::new(0_u32);
     Effect::new(move |_| {
-        // Only the arrival of a result is tracked here: decoding waits for the first card.
-        state.result.track();
+        // Only the arrival of a new input is tracked here.
+        let ready = input.with(|i| matches!(i, Some(Ok(_))));
         let this_generation = stage_generation.get_value().wrapping_add(1);
         stage_generation.set_value(this_generation);
         stage.set(0);
-        spawn_local(async move {
-            for next in 1..=MOUNT_STAGES {
-                sleep_ms(0).await;
-                if stage_generation.get_value() != this_generation {
-                    return;
+        if !ready {
+            return;
+        }
+        for next in 1..=MOUNT_STAGES {
+            enqueue(state, Gate::Views, move || {
+                if stage_generation.try_get_value() == Some(this_generation) {
+                    let _ignored = stage.try_set(next);
                 }
-                stage.set(next);
-            }
-        });
+            });
+        }
     });
     let from_stage = move |n: usize| stage.get() >= n;
 
@@ -96,8 +110,10 @@ pub fn ViewsSection() -> impl IntoView {
     let peaks = RwSignal::new(Vec::<FrequencyPeak>::new());
     let right = RwSignal::new(None::<RightVectors>);
     let generation = StoredValue::new(0_u32);
+    // Only the first stage matters here, not the later ones.
+    let started = Memo::new(move |_| from_stage(1));
     Effect::new(move |_| {
-        if !from_stage(1) {
+        if !started.get() {
             return;
         }
         let (Some(matrix), Some(summary)) = (w.get(), summary.get()) else {
@@ -106,32 +122,61 @@ pub fn ViewsSection() -> impl IntoView {
         let this_generation = generation.get_value().wrapping_add(1);
         generation.set_value(this_generation);
         right.set(None);
-        spawn_local(async move {
-            let is_current = move || generation.get_value() == this_generation;
-            sleep_ms(0).await;
-            if !is_current() {
-                return;
-            }
-            norms.set(row_norms(&matrix));
-            peaks.set(frequency_table(&summary.u_top_k, summary.u_top_k.len()));
-            let mut rows = Vec::new();
-            'rows: for first in (0..summary.u_top_k.len()).step_by(VT_ROWS_PER_STEP) {
-                sleep_ms(0).await;
+        let is_current = move || generation.try_get_value() == Some(this_generation);
+        {
+            let matrix = Arc::clone(&matrix);
+            enqueue(state, Gate::Views, move || {
+                if is_current() {
+                    let _ignored = norms.try_set(row_norms_by_columns(&matrix));
+                }
+            });
+        }
+        {
+            let summary = Arc::clone(&summary);
+            enqueue(state, Gate::Views, move || {
+                if is_current() {
+                    let _ignored =
+                        peaks.try_set(frequency_table(&summary.u_top_k, summary.u_top_k.len()));
+                }
+            });
+        }
+        // Rows of Vᵀ, a few per queued step, gathered here until the last step.
+        let rows = Rc::new(RefCell::new(Some(Vec::<Vec<f64>>::new())));
+        for first in (0..summary.u_top_k.len()).step_by(VT_ROWS_PER_STEP) {
+            let (matrix, summary, rows) =
+                (Arc::clone(&matrix), Arc::clone(&summary), Rc::clone(&rows));
+            enqueue(state, Gate::Views, move || {
                 if !is_current() {
+                    return;
+                }
+                let mut rows = rows.borrow_mut();
+                let Some(done) = rows.as_mut() else {
+                    return;
+                };
+                if done.len() < first {
+                    // An earlier step stopped (no more usable vectors).
                     return;
                 }
                 for index in first..first + VT_ROWS_PER_STEP {
                     match right_singular_vector(&matrix, &summary, index) {
-                        Ok(Some(row)) => rows.push(row),
-                        _ => break 'rows,
+                        Ok(Some(row)) => done.push(row),
+                        _ => break,
                     }
                 }
+            });
+        }
+        enqueue(state, Gate::Views, move || {
+            if !is_current() {
+                return;
             }
+            let Some(rows) = rows.borrow_mut().take() else {
+                return;
+            };
             let dims_for_share = rows
                 .iter()
                 .map(|v| dims_for_mass(v, DEFAULT_MASS_SHARE))
                 .collect();
-            right.set(Some(RightVectors {
+            let _ignored = right.try_set(Some(RightVectors {
                 rows,
                 dims_for_share,
                 mass_share: DEFAULT_MASS_SHARE,
@@ -140,6 +185,7 @@ pub fn ViewsSection() -> impl IntoView {
     });
 
     view! {
+        <div class="views-section">
         <h2 class="section-title">"Beyond the notebook"</h2>
         {move || problem().map(|p| view! { <section class="card notes"><p>{p}</p></section> })}
         <Show when=move || from_stage(1)>
@@ -167,5 +213,6 @@ pub fn ViewsSection() -> impl IntoView {
         <Show when=move || from_stage(7)>
             <RightVectorsView right=right.into()/>
         </Show>
+        </div>
     }
 }
