@@ -428,9 +428,23 @@ fn save_hub_tensor(
     let prefix = Rc::clone(&opened.header_prefix);
     let bytes = Rc::clone(bytes);
     spawn_local(async move {
+        // Copying the tensor into storage takes the main thread for a while: it waits until
+        // the analysis has drawn its results (or SAVE_WAIT_LIMIT_MS at most).
+        let mut waited_ms = 0;
+        while matches!(state.status.get_untracked(), Status::Loading { .. })
+            && waited_ms < SAVE_WAIT_LIMIT_MS
+        {
+            sleep_ms(SAVE_POLL_MS).await;
+            waited_ms += SAVE_POLL_MS;
+        }
         save_entry_reporting(state, entry, &prefix, &bytes).await;
     });
 }
+
+/// How often a pending save checks whether the analysis is over, in milliseconds.
+const SAVE_POLL_MS: i32 = 100;
+/// The longest a save waits for the analysis to finish, in milliseconds.
+const SAVE_WAIT_LIMIT_MS: i32 = 120_000;
 
 /// Saves an entry and reports the outcome on the page.
 async fn save_entry_reporting(
