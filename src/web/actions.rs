@@ -437,7 +437,23 @@ fn save_hub_tensor(
             sleep_ms(SAVE_POLL_MS).await;
             waited_ms += SAVE_POLL_MS;
         }
+        let entry_id = entry.id();
+        let tensor_name = entry.key.tensor_name.clone();
         save_entry_reporting(state, entry, &prefix, &bytes).await;
+        // The result finished before its entry existed, so it could not be stored with it
+        // then: store it now, so that the next visit draws at once.
+        let saved_now = state
+            .current_entry_id
+            .with_untracked(|id| id.as_deref() == Some(entry_id.as_str()));
+        let finished = state.result.with_untracked(|result| {
+            result
+                .as_ref()
+                .filter(|result| !result.vectors_pending && result.view.tensor_name == tensor_name)
+                .map(|result| result.analysis.clone())
+        });
+        if let (true, Some(analysis)) = (saved_now, finished) {
+            saved::save_result(&entry_id, &analysis.options, &analysis).await;
+        }
     });
 }
 

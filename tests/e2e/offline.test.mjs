@@ -154,12 +154,26 @@ test('a pinned link in storage makes zero requests online; a branch link online 
   const { app } = await newPage(appSrv.url);
   const first = await analyseAndKeep(app, hub);
   assert.match(first.commitSha ?? '', /^[0-9a-f]{40}$/);
+  // The first visit stores its result beside the tensor (once the entry exists).
+  await app.page.waitForFunction(
+    async () => {
+      for (const name of await caches.keys()) {
+        if (!name.startsWith('poslens-saved-v1-entry-')) continue;
+        const keys = await (await caches.open(name)).keys();
+        if (keys.some((request) => request.url.includes('/result-'))) return true;
+      }
+      return false;
+    },
+    null,
+    { timeout: 30_000, polling: 100 },
+  );
 
   // Repeat online with the branch: the cheap revision call only, no file request.
   let mark = hub.log.length;
   await app.reload();
   await app.waitReady();
   assertSameResults(await app.results(), first, 'repeat online');
+  assert.equal(await app.page.getByTestId('timings').getAttribute('data-result-source'), 'saved', 'the repeat visit draws the stored result');
   const repeat = hub.log.slice(mark);
   assert.ok(repeat.length >= 1, 'the branch was resolved online');
   assert.deepEqual(repeat.filter((entry) => !entry.url.includes('/api/models/')).map((e) => e.url), [], 'no file or tensor request on a repeat visit');
