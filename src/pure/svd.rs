@@ -727,12 +727,7 @@ fn rank_2k_update(
     let right_samples = w_columns.iter().chain(&v_columns);
     for (packed, samples) in [(&mut left, left_samples), (&mut right, right_samples)] {
         for (k, column) in samples.enumerate() {
-            for (p, entries) in column.chunks(GRAM_PANEL).enumerate() {
-                let start = p * panel_len + k * GRAM_PANEL;
-                if let Some(slots) = packed.get_mut(start..start + entries.len()) {
-                    slots.copy_from_slice(entries);
-                }
-            }
+            pack_sample(packed, panel_len, k, column);
         }
     }
     for (p, left_p) in left.chunks_exact(panel_len).enumerate() {
@@ -855,12 +850,18 @@ fn pack_samples(
     } else {
         // Sample k is column k, already contiguous.
         for (k, column) in window.columns().skip(first).take(n_chunk).enumerate() {
-            for (p, entries) in column.chunks(GRAM_PANEL).enumerate() {
-                let start = p * panel_len + k * GRAM_PANEL;
-                if let Some(slots) = panels.get_mut(start..start + entries.len()) {
-                    slots.copy_from_slice(entries);
-                }
-            }
+            pack_sample(panels, panel_len, k, column);
+        }
+    }
+}
+
+/// Copies the contiguous sample `k` into the panels: entries `GRAM_PANEL·p..` of it go to
+/// panel `p` (each `panel_len` long), at offset `k·GRAM_PANEL`.
+fn pack_sample(panels: &mut [f64], panel_len: usize, k: usize, sample: &[f64]) {
+    for (p, entries) in sample.chunks(GRAM_PANEL).enumerate() {
+        let start = p * panel_len + k * GRAM_PANEL;
+        if let Some(slots) = panels.get_mut(start..start + entries.len()) {
+            slots.copy_from_slice(entries);
         }
     }
 }
