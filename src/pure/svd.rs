@@ -6,10 +6,11 @@
 //!
 //! 1. `G = AᵀA`, where `A` is `W` when it has at least as many rows as columns and `Wᵀ`
 //!    otherwise, so `G` is `min(n_rows, n_cols)` square (only its lower triangle is formed,
-//!    by blocked matrix products);
-//! 2. Householder reflections reduce `G` to a symmetric tridiagonal matrix `T = QᵀGQ`
-//!    (LAPACK's `dsytd2`, with each step's symmetric product and rank-2 update done in one
-//!    pass over the lower triangle; nalgebra's own reduction makes four passes);
+//!    in 4 × 4 tiles summed from packed chunks of samples);
+//! 2. Householder reflections reduce `G` to a symmetric tridiagonal matrix `T = QᵀGQ`,
+//!    blocked as LAPACK's `dsytrd`: panels of reflectors, the trailing block read once per
+//!    column for its symmetric product, and one rank-2k update per panel through the same
+//!    tiles;
 //! 3. implicit-shift QL iterations give every eigenvalue `λ` of `T`, and `σ = √λ`;
 //! 4. only when the vectors are wanted: inverse iteration gives the eigenvectors of `T` for
 //!    the `k` largest eigenvalues, `V_k = Q·Z_k` (the reflectors applied to those `k` columns
