@@ -18,7 +18,10 @@ use std::path::PathBuf;
 use nalgebra::DMatrix;
 use poslens::pure::analysis::{analyse, AnalysisOptions, DropAxis, SvdSummary};
 use poslens::pure::decode::decode_matrix;
-use poslens::pure::views::cosine::{cosine_grid, cosine_matrix, positions_per_cell, CosinePlan};
+use poslens::pure::format::Dtype;
+use poslens::pure::views::cosine::{
+    cosine_grid, cosine_matrix, positions_per_cell, unit_rows, CosinePlan, CosinePlanBuilder,
+};
 use poslens::pure::views::frequency::{dominant_frequency, frequency_table, power_shares};
 use poslens::pure::views::projection::{plane_projection, row_norms, space_projection};
 use poslens::pure::views::right_vectors::{dims_for_mass, right_vectors};
@@ -26,7 +29,7 @@ use poslens::pure::views::spectrum::{
     directions_for_energy, energy_markers, level_label, normalized_spectrum, DEFAULT_ENERGY_LEVELS,
 };
 use poslens::pure::views::subspace::{mean_cos_squared, principal_angles};
-use poslens::pure::views::{prepared_matrix, ViewError};
+use poslens::pure::views::{prepared_matrix, PrepareError, PreparedMatrixBuilder, ViewError};
 use safetensors::SafeTensors;
 use serde_json::Value;
 
@@ -315,6 +318,177 @@ fn prepared_matrix_follows_the_options() {
         prepared_matrix(&w, &too_many),
         Err(ViewError::SkipTooLarge { .. })
     ));
+}
+
+/// The real MiniLM values stored as `dtype`, row-major, with the matrix they decode to.
+fn stored_as(dtype: Dtype) -> (Vec<u8>, DMatrix<f64>) {
+    let w = load_w();
+    let mut bytes = Vec::new();
+    for row in 0..w.nrows() {
+        for &value in w.row(row).iter() {
+            match dtype {
+                Dtype::F64 => bytes.extend_from_slice(&value.to_le_bytes()),
+                Dtype::F16 => bytes.extend_from_slice(&half::f16::from_f64(value).to_le_bytes()),
+                Dtype::BF16 => bytes.extend_from_slice(&half::bf16::from_f64(value).to_le_bytes()),
+                _ => bytes.extend_from_slice(&(value as f32).to_le_bytes()),
+            }
+        }
+    }
+    let decoded = decode_matrix(&bytes, dtype, w.nrows(), w.ncols(), TENSOR_NAME).unwrap();
+    (bytes, decoded)
+}
+
+/// Runs a builder to the end, counting its steps.
+fn build_all(mut builder: PreparedMatrixBuilder, bytes: &[u8]) -> (DMatrix<f64>, usize) {
+    let expected_steps = builder.step_count();
+    let mut steps = 0;
+    while !builder.step(bytes).unwrap() {
+        steps += 1;
+        assert!(steps <= expected_steps, "more steps than step_count");
+    }
+    steps += 1;
+    assert_eq!(steps, expected_steps);
+    (builder.into_matrix().unwrap(), steps)
+}
+
+#[test]
+fn stepwise_build_equals_decode_then_prepare_bit_for_bit() {
+    for dtype in [Dtype::F32, Dtype::F16, Dtype::BF16, Dtype::F64] {
+        let (bytes, decoded) = stored_as(dtype);
+        for (skip_offset_rows, center_rows) in [(0, false), (2, true), (0, true), (5, false)] {
+            let options = AnalysisOptions {
+                skip_offset_rows,
+                center_rows,
+                ..AnalysisOptions::default()
+            };
+            let expected = prepared_matrix(&decoded, &options).unwrap();
+            // One band of 1 column, a band that does not divide 384, and everything at once.
+            for elements_per_step in [1, 37 * 512, usize::MAX / 2] {
+                let builder = PreparedMatrixBuilder::new(
+                    dtype,
+                    512,
+                    384,
+                    bytes.len(),
+                    &options,
+                    TENSOR_NAME,
+                    elements_per_step,
+                )
+                .unwrap();
+                let (built, steps) = build_all(builder, &bytes);
+                assert_eq!(built.shape(), expected.shape());
+                let same_bits = built
+                    .iter()
+                    .zip(expected.iter())
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same_bits, "{dtype:?} skip {skip_offset_rows} centre {center_rows} step {elements_per_step}");
+                let bands = if elements_per_step == 1 {
+                    384
+                } else if elements_per_step == 37 * 512 {
+                    11
+                } else {
+                    1
+                };
+                assert_eq!(steps, if center_rows { 2 * bands } else { bands });
+            }
+        }
+    }
+}
+
+#[test]
+fn stepwise_build_reports_bad_input() {
+    let (mut bytes, _) = stored_as(Dtype::F32);
+    let options = AnalysisOptions::default();
+    let new = |len: usize, options: &AnalysisOptions| {
+        PreparedMatrixBuilder::new(Dtype::F32, 512, 384, len, options, TENSOR_NAME, 4096)
+    };
+    assert!(matches!(
+        new(bytes.len() - 4, &options),
+        Err(PrepareError::Decode(_))
+    ));
+    let skip_all = AnalysisOptions {
+        skip_offset_rows: 512,
+        ..AnalysisOptions::default()
+    };
+    assert!(matches!(
+        new(bytes.len(), &skip_all),
+        Err(PrepareError::View(ViewError::SkipTooLarge { .. }))
+    ));
+    assert!(matches!(
+        PreparedMatrixBuilder::new(
+            Dtype::I32,
+            512,
+            384,
+            bytes.len(),
+            &options,
+            TENSOR_NAME,
+            4096
+        ),
+        Err(PrepareError::Decode(_))
+    ));
+    // A NaN at row 300, column 200 is named, and an unfinished build has no matrix.
+    let at = (300 * 384 + 200) * 4;
+    bytes[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let mut builder = new(bytes.len(), &options).unwrap();
+    let error = loop {
+        match builder.step(&bytes) {
+            Ok(true) => panic!("the NaN went unnoticed"),
+            Ok(false) => {}
+            Err(error) => break error,
+        }
+    };
+    let text = error.to_string();
+    assert!(text.contains("row 300") || text.contains("300"), "{text}");
+    assert!(text.contains("200"), "{text}");
+    assert!(builder.into_matrix().is_none());
+}
+
+#[test]
+fn stepwise_cosine_plan_equals_the_unit_row_means_bit_for_bit() {
+    let w = load_w();
+    for (window, max_cells) in [(0..512, 512), (0..512, 100), (37..300, 64), (500..512, 512)] {
+        // The reference: mean unit rows of each cell, from a copy of the window's unit rows.
+        let unit = unit_rows(&w.rows(window.start, window.len()).into_owned());
+        let per_cell = positions_per_cell(window.len(), max_cells);
+        let one_call = CosinePlan::new(&w, window.clone(), max_cells).unwrap();
+        for elements_per_step in [1, 4096, usize::MAX] {
+            let mut builder =
+                CosinePlanBuilder::new(&w, window.clone(), max_cells, elements_per_step).unwrap();
+            let mut steps = 1;
+            while !builder.step(&w) {
+                steps += 1;
+            }
+            assert_eq!(steps, builder.step_count());
+            let plan = builder.into_plan().unwrap();
+            assert_eq!(plan, one_call);
+            let grid = plan.compute();
+            let n_cells = grid.n_cells;
+            let means: Vec<Vec<f64>> = (0..n_cells)
+                .map(|cell| {
+                    (0..384)
+                        .map(|dim| {
+                            let column = unit.column(dim);
+                            let block = &column.as_slice()
+                                [cell * per_cell..((cell + 1) * per_cell).min(window.len())];
+                            block.iter().sum::<f64>() / block.len() as f64
+                        })
+                        .collect()
+                })
+                .collect();
+            for row in 0..n_cells {
+                for col in [0, n_cells / 2, n_cells - 1] {
+                    let expected: f64 =
+                        means[row].iter().zip(&means[col]).map(|(a, b)| a * b).sum();
+                    let value = grid.value(row, col).unwrap();
+                    assert!(
+                        (value - expected).abs() <= 1e-12,
+                        "{window:?} {row},{col}: {value} vs {expected}"
+                    );
+                }
+            }
+        }
+    }
+    let unfinished = CosinePlanBuilder::new(&w, 0..512, 512, 4096).unwrap();
+    assert!(unfinished.into_plan().is_none());
 }
 
 #[test]

@@ -193,6 +193,20 @@ pub fn decode_matrix(
     Ok(matrix)
 }
 
+/// Decodes consecutive stored elements of `dtype` from `bytes` into `values` (as many as
+/// both hold); returns `false`, leaving `values` alone, for a dtype the decoder does not
+/// read. The length and finiteness checks of [`decode_matrix`] are the caller's.
+pub fn decode_elements(bytes: &[u8], dtype: Dtype, values: &mut [f64]) -> bool {
+    match dtype {
+        Dtype::F32 => read_row::<4>(bytes, values, |b| f64::from(f32::from_le_bytes(b))),
+        Dtype::F16 => read_row::<2>(bytes, values, |b| half::f16::from_le_bytes(b).to_f64()),
+        Dtype::BF16 => read_row::<2>(bytes, values, |b| half::bf16::from_le_bytes(b).to_f64()),
+        Dtype::F64 => read_row::<8>(bytes, values, f64::from_le_bytes),
+        _ => return false,
+    }
+    true
+}
+
 /// Reads one row of consecutive `N`-byte little-endian elements with `convert`, copying each
 /// element into an array first so that the buffer's alignment never matters.
 ///
@@ -218,7 +232,7 @@ fn scatter_row(row_values: &[f64], row: usize, n_rows: usize, elements: &mut [f6
 }
 
 /// Labels a non-finite value for error messages.
-fn non_finite_label(value: f64) -> &'static str {
+pub(crate) fn non_finite_label(value: f64) -> &'static str {
     if value.is_nan() {
         "NaN"
     } else if value.is_sign_positive() {

@@ -2,7 +2,7 @@
 //!
 //! A job goes to a worker as a JavaScript object `{ spec, bytes }`: `spec` is the JSON of
 //! [`PartJob`] (a [`JobSpec`] and the part of the analysis that worker computes) and `bytes`
-//! the raw tensor bytes as an `ArrayBuffer` (transferred to one worker, copied to the other).
+//! the raw tensor bytes as an `ArrayBuffer` (each worker is given its own copy, transferred).
 //! Every answer is the JSON text of one [`WorkerMessage`]: stages, then `Values` as soon as
 //! the singular values are known, then `Done` with the vectors too (or `Failed`).
 

@@ -10,13 +10,14 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
 use crate::pure::analysis::{assemble, Analysis, AnalysisPart, SvdSummary};
+use crate::web::components::stages::yield_to_browser;
 use crate::web::js::js_error_text;
 use crate::web::protocol::{JobSpec, PartJob, WorkerMessage, BYTES_KEY, SPEC_KEY};
 
@@ -457,8 +458,39 @@ async fn wait_ready(index: usize) -> Result<(), WorkerError> {
     Ok(())
 }
 
+/// Bytes copied from WebAssembly memory into a worker's buffer per browser task: a few
+/// milliseconds of copying.
+const COPY_BYTES_PER_TASK: usize = 4 << 20;
+
+thread_local! {
+    /// Counts the calls of [`cancel`], so that a job being prepared can tell it was cancelled.
+    static CANCELS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Copies `bytes` into a new `ArrayBuffer` for one worker, a slice per browser task, so that
+/// a large tensor does not hold the page in one long task.
+async fn copy_to_buffer(bytes: &[u8]) -> Result<ArrayBuffer, WorkerError> {
+    let too_large = || WorkerError::Job {
+        message: "The tensor is too large to hand to the worker. Pick a smaller tensor.".to_owned(),
+    };
+    let array = Uint8Array::new_with_length(u32::try_from(bytes.len()).map_err(|_| too_large())?);
+    let mut start: u32 = 0;
+    for (index, chunk) in bytes.chunks(COPY_BYTES_PER_TASK).enumerate() {
+        if index > 0 {
+            yield_to_browser().await;
+        }
+        let end = start
+            .checked_add(u32::try_from(chunk.len()).map_err(|_| too_large())?)
+            .ok_or_else(too_large)?;
+        array.subarray(start, end).copy_from(chunk);
+        start = end;
+    }
+    Ok(array.buffer())
+}
+
 /// Stops the running job, if any, by terminating its workers.
 pub fn cancel() {
+    CANCELS.with(|count| count.set(count.get().wrapping_add(1)));
     let (job, busy) = POOL.with(|cell| {
         let mut pool = cell.borrow_mut();
         let job = pool.job.take();
@@ -476,8 +508,8 @@ pub fn cancel() {
 /// Runs one analysis job in the workers and waits for its results.
 ///
 /// The whole-matrix SVD goes to the first worker and, when something is dropped, the
-/// dropped variant to the second, so both run at the same time. The bytes are copied into
-/// one fresh `ArrayBuffer`, which is cloned to the first worker and transferred to the last.
+/// dropped variant to the second, so both run at the same time. The bytes are copied into a
+/// fresh `ArrayBuffer` per worker, a slice per browser task, and each buffer is transferred.
 /// `on_stage` receives each progress label (both workers' steps, joined), and `on_values`
 /// the analysis without vectors once every part's singular values are known.
 ///
@@ -503,16 +535,18 @@ pub async fn run_job(
         wait_ready(index).await?;
     }
 
-    let array = Uint8Array::new_with_length(u32::try_from(tensor_bytes.len()).map_err(|_| {
-        WorkerError::Job {
-            message: "The tensor is too large to hand to the worker. Pick a smaller tensor."
-                .to_owned(),
-        }
-    })?);
-    array.copy_from(tensor_bytes);
-    let buffer = array.buffer();
+    // One buffer per worker, each transferred (a structured clone would copy the bytes in
+    // one long task).
+    let cancels_before = CANCELS.with(std::cell::Cell::get);
+    let mut buffers = Vec::with_capacity(parts.len());
+    for _ in parts {
+        buffers.push(copy_to_buffer(tensor_bytes).await?);
+    }
+    if CANCELS.with(std::cell::Cell::get) != cancels_before {
+        return Err(WorkerError::Cancelled);
+    }
     let mut messages = Vec::with_capacity(parts.len());
-    for &part in parts {
+    for (&part, buffer) in parts.iter().zip(&buffers) {
         let job = PartJob {
             spec: spec.clone(),
             part,
@@ -524,7 +558,7 @@ pub async fn run_job(
         let set =
             |key: &str, value: &JsValue| Reflect::set(&job_object, &JsValue::from_str(key), value);
         set(SPEC_KEY, &JsValue::from_str(&spec_text))
-            .and_then(|_| set(BYTES_KEY, &buffer))
+            .and_then(|_| set(BYTES_KEY, buffer))
             .map_err(|err| WorkerError::Spawn {
                 detail: js_error_text(&err),
             })?;
@@ -563,18 +597,13 @@ pub async fn run_job(
             });
         });
         posted = Ok(promise);
-        let last = messages.len().saturating_sub(1);
-        for (index, job_object) in messages.iter().enumerate() {
+        for (index, (job_object, buffer)) in messages.iter().zip(&buffers).enumerate() {
             let Some(Some(slot)) = pool.slots.get_mut(index) else {
                 continue;
             };
-            // The last worker receives the buffer itself; the others get a copy.
-            let sent = if index == last {
-                slot.worker
-                    .post_message_with_transfer(job_object, &Array::of1(&buffer))
-            } else {
-                slot.worker.post_message(job_object)
-            };
+            let sent = slot
+                .worker
+                .post_message_with_transfer(job_object, &Array::of1(buffer));
             match sent {
                 Ok(()) => slot.is_busy = true,
                 Err(err) => {

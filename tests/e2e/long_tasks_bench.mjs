@@ -4,6 +4,7 @@
 // visit that is answered from storage.
 //
 //   node tests/e2e/long_tasks_bench.mjs [--runs 3] [--settle-ms 3000] [--trace [--cpu-profile]] [--shapes 1024x768,1024x1600]
+//   (--shapes also takes 2048x2560 and 2050x9216, the benchmark's synthetic F16 files)
 //
 // Per shape and visit it prints the median and the max of `[data-testid=timings][data-longest-task-ms]`
 // (the app's own Long Tasks observer, reset at each run's start and read when the run is ready), the
@@ -31,10 +32,15 @@ const SETTLE_MS = Number(argument('--settle-ms', 3000));
 const TRACE = process.argv.includes('--trace');
 const wanted = argument('--shapes', '1024x768,1024x1600').split(',');
 
-const SYNTHETIC_1600 = 'bench/w-pos-1024x1600';
+/** Synthetic W_pos files of the benchmark's larger shapes (tests/e2e/bench.mjs), by name. */
+const SYNTHETIC = {
+  '1024x1600': { rows: 1024, cols: 1600, dtype: 'F32' },
+  '2048x2560': { rows: 2048, cols: 2560, dtype: 'F16' },
+  '2050x9216': { rows: 2050, cols: 9216, dtype: 'F16' },
+};
 const ALL_SHAPES = [
   { name: '1024x768', repo: GPT2_LIKE_REPO },
-  { name: '1024x1600', repo: SYNTHETIC_1600 },
+  ...Object.keys(SYNTHETIC).map((name) => ({ name, repo: `bench/w-pos-${name}` })),
 ];
 const SHAPES = ALL_SHAPES.filter((shape) => wanted.includes(shape.name));
 
@@ -128,8 +134,13 @@ function describe(result) {
 }
 
 async function main() {
-  const file1600 = ensureSyntheticWPos({ rows: 1024, cols: 1600, dtype: 'F32' });
-  const suite = await startSuite({ repos: standardRepos({ [SYNTHETIC_1600]: { files: { 'model.safetensors': file1600 } } }) });
+  const synthetic = Object.fromEntries(
+    SHAPES.filter((shape) => SYNTHETIC[shape.name]).map((shape) => [
+      shape.repo,
+      { files: { 'model.safetensors': ensureSyntheticWPos(SYNTHETIC[shape.name]) } },
+    ]),
+  );
+  const suite = await startSuite({ repos: standardRepos(synthetic) });
   const rows = [];
   try {
     if (TRACE) fs.mkdirSync(path.join(REPO_ROOT, 'target'), { recursive: true });

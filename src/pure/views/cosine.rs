@@ -122,7 +122,8 @@ pub struct CosinePlan {
 
 impl CosinePlan {
     /// Prepares the grid over positions `window` (rows of `w`), with at most
-    /// `max_cells_per_side` cells per side.
+    /// `max_cells_per_side` cells per side, in one call (see [`CosinePlanBuilder`] for the
+    /// same work in steps).
     ///
     /// # Errors
     /// [`ViewError::BadWindow`] when the window is empty or runs past the last row;
@@ -132,39 +133,9 @@ impl CosinePlan {
         window: Range<usize>,
         max_cells_per_side: usize,
     ) -> Result<Self, ViewError> {
-        let n_positions = w.nrows();
-        if window.start >= window.end || window.end > n_positions {
-            return Err(ViewError::BadWindow {
-                start: window.start,
-                end: window.end,
-                n_positions,
-            });
-        }
-        if w.ncols() == 0 {
-            return Err(ViewError::Empty);
-        }
-        let len = window.end - window.start;
-        let per_cell = positions_per_cell(len, max_cells_per_side);
-        let n_cells = len.div_ceil(per_cell);
-        let unit = unit_rows(&w.rows(window.start, len).into_owned());
-        // cell_means[(dim, cell)] is the mean of the cell's unit rows in `dim`; each column of
-        // `unit` (one dimension, all positions) is read in storage order.
-        let mut cell_means = DMatrix::<f64>::zeros(w.ncols(), n_cells);
-        for (dim, unit_column) in unit.column_iter().enumerate() {
-            let positions = unit_column.as_slice();
-            for (cell, block) in positions.chunks(per_cell).enumerate() {
-                let mean = block.iter().sum::<f64>() / block.len() as f64;
-                if let Some(slot) = cell_means.get_mut((dim, cell)) {
-                    *slot = mean;
-                }
-            }
-        }
-        Ok(CosinePlan {
-            start: window.start,
-            end: window.end,
-            positions_per_cell: per_cell,
-            cell_means,
-        })
+        let mut builder = CosinePlanBuilder::new(w, window, max_cells_per_side, usize::MAX)?;
+        while !builder.step(w) {}
+        builder.into_plan().ok_or(ViewError::Empty)
     }
 
     /// Returns the number of cells per side.
@@ -200,6 +171,148 @@ impl CosinePlan {
     /// Computes the whole grid at once.
     pub fn compute(&self) -> CosineGrid {
         self.grid(self.cell_rows(0..self.n_cells()))
+    }
+}
+
+/// Builds a [`CosinePlan`] a band of model dimensions per [`step`](Self::step), so that a
+/// page can yield to the browser in between: first the length of each position's row, then
+/// the mean unit row of each cell. The result equals [`CosinePlan::new`] to the bit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CosinePlanBuilder {
+    /// The first position covered.
+    start: usize,
+    /// One past the last position covered.
+    end: usize,
+    /// Positions per cell.
+    positions_per_cell: usize,
+    /// Model dimensions of the matrix.
+    n_dims: usize,
+    /// Dimensions handled per step.
+    dims_per_step: usize,
+    /// `Σ x²` of each position's row over the dimensions summed so far.
+    squares: Vec<f64>,
+    /// `1 / ‖row‖` of each position (1 for a zero row), once every square is summed.
+    scales: Vec<f64>,
+    /// The mean unit row of each cell, one column per cell (`n_dims × n_cells`).
+    cell_means: DMatrix<f64>,
+    /// The next dimension whose squares to add.
+    next_square_dim: usize,
+    /// The next dimension whose cell means to compute.
+    next_mean_dim: usize,
+}
+
+impl CosinePlanBuilder {
+    /// Prepares the steps for positions `window` of `w`, with at most `max_cells_per_side`
+    /// cells per side and about `elements_per_step` elements read per step.
+    ///
+    /// # Errors
+    /// As [`CosinePlan::new`].
+    pub fn new(
+        w: &DMatrix<f64>,
+        window: Range<usize>,
+        max_cells_per_side: usize,
+        elements_per_step: usize,
+    ) -> Result<Self, ViewError> {
+        let n_positions = w.nrows();
+        if window.start >= window.end || window.end > n_positions {
+            return Err(ViewError::BadWindow {
+                start: window.start,
+                end: window.end,
+                n_positions,
+            });
+        }
+        if w.ncols() == 0 {
+            return Err(ViewError::Empty);
+        }
+        let len = window.end - window.start;
+        let per_cell = positions_per_cell(len, max_cells_per_side);
+        let n_cells = len.div_ceil(per_cell);
+        Ok(Self {
+            start: window.start,
+            end: window.end,
+            positions_per_cell: per_cell,
+            n_dims: w.ncols(),
+            dims_per_step: (elements_per_step / len).max(1),
+            squares: vec![0.0; len],
+            scales: Vec::new(),
+            cell_means: DMatrix::zeros(w.ncols(), n_cells),
+            next_square_dim: 0,
+            next_mean_dim: 0,
+        })
+    }
+
+    /// How many calls of [`step`](Self::step) the plan takes.
+    pub fn step_count(&self) -> usize {
+        2 * self.n_dims.div_ceil(self.dims_per_step)
+    }
+
+    /// The window's part of column `dim` of `w`.
+    fn window_of<'w>(&self, w: &'w DMatrix<f64>, dim: usize) -> &'w [f64] {
+        let offset = dim * w.nrows();
+        w.as_slice()
+            .get(offset + self.start..offset + self.end)
+            .unwrap_or_default()
+    }
+
+    /// Does the next band of work on `w` (the matrix given to [`new`](Self::new)); returns
+    /// `true` when the plan is complete.
+    pub fn step(&mut self, w: &DMatrix<f64>) -> bool {
+        let n_dims = self.n_dims.min(w.ncols());
+        if self.next_square_dim < n_dims {
+            let last = (self.next_square_dim + self.dims_per_step).min(n_dims);
+            for dim in self.next_square_dim..last {
+                let column = self.window_of(w, dim);
+                for (sum, &x) in self.squares.iter_mut().zip(column) {
+                    *sum += x * x;
+                }
+            }
+            self.next_square_dim = last;
+            if last == n_dims {
+                self.scales = self
+                    .squares
+                    .iter()
+                    .map(|&sum| {
+                        let norm = sum.sqrt();
+                        if norm > 0.0 && norm.is_finite() {
+                            1.0 / norm
+                        } else {
+                            1.0
+                        }
+                    })
+                    .collect();
+            }
+        } else if self.next_mean_dim < n_dims {
+            let last = (self.next_mean_dim + self.dims_per_step).min(n_dims);
+            for dim in self.next_mean_dim..last {
+                let column = self.window_of(w, dim);
+                let blocks = column
+                    .chunks(self.positions_per_cell)
+                    .zip(self.scales.chunks(self.positions_per_cell));
+                for (cell, (block, scales)) in blocks.enumerate() {
+                    let sum: f64 = block.iter().zip(scales).map(|(&x, &scale)| x * scale).sum();
+                    if let Some(slot) = self.cell_means.get_mut((dim, cell)) {
+                        *slot = sum / block.len() as f64;
+                    }
+                }
+            }
+            self.next_mean_dim = last;
+        }
+        self.is_done()
+    }
+
+    /// Whether every step has run.
+    pub fn is_done(&self) -> bool {
+        self.next_square_dim >= self.n_dims && self.next_mean_dim >= self.n_dims
+    }
+
+    /// The plan, once [`is_done`](Self::is_done); `None` before.
+    pub fn into_plan(self) -> Option<CosinePlan> {
+        self.is_done().then_some(CosinePlan {
+            start: self.start,
+            end: self.end,
+            positions_per_cell: self.positions_per_cell,
+            cell_means: self.cell_means,
+        })
     }
 }
 

@@ -14,13 +14,16 @@ use nalgebra::DMatrix;
 use web_sys::MouseEvent;
 
 use crate::pure::chart::{self, format_tick, nice_step, nice_ticks, HeatmapLayout};
-use crate::pure::views::cosine::{CosineGrid, CosinePlan, DEFAULT_MAX_CELLS_PER_SIDE};
+use crate::pure::views::cosine::{CosineGrid, CosinePlanBuilder, DEFAULT_MAX_CELLS_PER_SIDE};
 use crate::web::components::heatmap::paint;
+use crate::web::components::stages::yield_to_browser;
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
 use crate::web::js::{now_ms, sleep_ms};
 
 /// Cell rows of the first band computed between two yields to the browser.
 const FIRST_BAND_CELL_ROWS: usize = 8;
+/// Matrix elements read per step while the grid is prepared: a few milliseconds' work.
+const PLAN_ELEMENTS_PER_STEP: usize = 1 << 19;
 /// The most cell rows of one band.
 const MAX_BAND_CELL_ROWS: usize = 128;
 /// The time one band should take, in milliseconds.
@@ -80,13 +83,29 @@ pub fn CosineView(
             if generation.try_get_value() != Some(this_generation) {
                 return;
             }
-            let plan = match CosinePlan::new(&matrix, start..end, DEFAULT_MAX_CELLS_PER_SIDE) {
-                Ok(plan) => plan,
+            let mut builder = match CosinePlanBuilder::new(
+                &matrix,
+                start..end,
+                DEFAULT_MAX_CELLS_PER_SIDE,
+                PLAN_ELEMENTS_PER_STEP,
+            ) {
+                Ok(builder) => builder,
                 Err(err) => {
                     error.set(Some(err.to_string()));
                     computing.set(false);
                     return;
                 }
+            };
+            // The cells' mean rows read the whole window once per pass: a band of model
+            // dimensions per task.
+            while !builder.step(&matrix) {
+                yield_to_browser().await;
+                if generation.try_get_value() != Some(this_generation) {
+                    return;
+                }
+            }
+            let Some(plan) = builder.into_plan() else {
+                return;
             };
             let n_cells = plan.n_cells();
             let mut values = Vec::with_capacity(n_cells * n_cells);

@@ -1,9 +1,8 @@
 //! The matrix and SVD summary every view of the full analysis reads: the analysed W_pos
 //! (offset rows skipped and rows centred as the analysis did), decoded once on the page
-//! from the cached tensor bytes, a few rows per queued step.
+//! from the cached tensor bytes, a band of columns per queued step.
 
 use std::cell::RefCell;
-use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -11,8 +10,7 @@ use leptos::prelude::*;
 use nalgebra::DMatrix;
 
 use crate::pure::analysis::SvdSummary;
-use crate::pure::decode::{decode_matrix, element_size_bytes, expected_len_bytes};
-use crate::pure::views::prepared_matrix;
+use crate::pure::views::PreparedMatrixBuilder;
 use crate::web::components::stages::{enqueue, Gate};
 use crate::web::state::{AppState, ResultInfo, RUNTIME};
 
@@ -34,23 +32,22 @@ impl PartialEq for ViewInput {
     }
 }
 
-/// Rows of the tensor decoded per queued step.
-const DECODE_ROWS_PER_STEP: usize = 256;
+/// Elements decoded (or centred) per queued step: a few milliseconds of work.
+const ELEMENTS_PER_STEP: usize = 1 << 19;
 
-/// The views' input being built, a few rows per queued step.
+/// The views' input being built, a band of columns per queued step.
 struct Build {
     /// The tensor's bytes.
     bytes: Rc<Vec<u8>>,
-    /// Bytes per stored element.
-    elem_bytes: usize,
-    /// The decoded tensor (n_rows × n_cols), filled in row by row.
-    decoded: DMatrix<f64>,
+    /// The matrix under construction.
+    builder: PreparedMatrixBuilder,
     /// The finished analysis the views draw.
     result: ResultInfo,
 }
 
 impl Build {
-    /// Starts a build for a finished analysis, or says why it cannot be made.
+    /// Starts a build for a finished analysis, or says why it cannot be made. Cheap: the
+    /// matrix grows a band per step.
     fn start(result: &ResultInfo) -> Result<Self, String> {
         let view = &result.view;
         let bytes = RUNTIME
@@ -59,59 +56,37 @@ impl Build {
                 "The tensor's bytes are no longer held on the page; press Analyse to draw these views."
                     .to_owned()
             })?;
-        let expected = expected_len_bytes(view.dtype, view.n_rows, view.n_cols, &view.tensor_name)
-            .map_err(|err| err.to_string())?;
-        let elem_bytes = element_size_bytes(view.dtype).unwrap_or(0);
-        if u64::try_from(bytes.bytes.len()).ok() != Some(expected) || elem_bytes == 0 {
-            // Let the decoder word the problem.
-            decode_matrix(
-                &bytes.bytes,
-                view.dtype,
-                view.n_rows,
-                view.n_cols,
-                &view.tensor_name,
-            )
-            .map_err(|err| err.to_string())?;
-        }
+        let builder = PreparedMatrixBuilder::new(
+            view.dtype,
+            view.n_rows,
+            view.n_cols,
+            bytes.bytes.len(),
+            &result.analysis.options,
+            &view.tensor_name,
+            ELEMENTS_PER_STEP,
+        )
+        .map_err(|err| err.to_string())?;
         Ok(Build {
             bytes: bytes.bytes,
-            elem_bytes,
-            decoded: DMatrix::zeros(view.n_rows, view.n_cols),
+            builder,
             result: result.clone(),
         })
     }
 
-    /// Decodes the tensor's rows `rows` into place.
-    fn decode_rows(&mut self, rows: Range<usize>) -> Result<(), String> {
-        let view = &self.result.view;
-        let row_bytes = view.n_cols * self.elem_bytes;
-        let chunk = self
-            .bytes
-            .get(rows.start * row_bytes..rows.end * row_bytes)
-            .ok_or_else(|| {
-                format!(
-                    "The bytes of {} are shorter than its shape says.",
-                    view.tensor_name
-                )
-            })?;
-        let decoded = decode_matrix(
-            chunk,
-            view.dtype,
-            rows.len(),
-            view.n_cols,
-            &view.tensor_name,
-        )
-        .map_err(|err| err.to_string())?;
-        self.decoded
-            .rows_mut(rows.start, rows.len())
-            .copy_from(&decoded);
-        Ok(())
+    /// Runs the next band of the build.
+    fn step(&mut self) -> Result<(), String> {
+        self.builder
+            .step(&self.bytes)
+            .map(|_done| ())
+            .map_err(|err| err.to_string())
     }
 
-    /// The views' input, once every row is decoded.
+    /// The views' input, once every step has run.
     fn finish(self) -> Result<ViewInput, String> {
-        let w = prepared_matrix(&self.decoded, &self.result.analysis.options)
-            .map_err(|err| err.to_string())?;
+        let w = self.builder.into_matrix().ok_or_else(|| {
+            "The matrix for the views was not finished; press Analyse to draw them again."
+                .to_owned()
+        })?;
         Ok(ViewInput {
             w: Arc::new(w),
             summary: Arc::new(self.result.analysis.full.clone()),
@@ -146,19 +121,17 @@ pub fn view_input(state: AppState) -> ReadSignal<Option<Result<ViewInput, String
             Some(Ok(build)) => Rc::new(RefCell::new(Some(build))),
         };
         let is_current = move || generation.try_get_value() == Some(this_generation);
-        let n_rows = build
+        let n_steps = build
             .borrow()
             .as_ref()
-            .map_or(0, |build| build.result.view.n_rows);
-        for first in (0..n_rows).step_by(DECODE_ROWS_PER_STEP) {
+            .map_or(0, |build| build.builder.step_count());
+        for _ in 0..n_steps {
             let build = Rc::clone(&build);
             enqueue(state, Gate::Views, move || {
                 if !is_current() {
                     return;
                 }
-                let outcome = build.borrow_mut().as_mut().map(|build| {
-                    build.decode_rows(first..(first + DECODE_ROWS_PER_STEP).min(n_rows))
-                });
+                let outcome = build.borrow_mut().as_mut().map(Build::step);
                 if let Some(Err(problem)) = outcome {
                     build.borrow_mut().take();
                     let _ignored = input.try_set(Some(Err(problem)));
