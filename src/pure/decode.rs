@@ -135,19 +135,7 @@ pub fn decode_matrix(
     n_cols: usize,
     tensor_name: &str,
 ) -> Result<DMatrix<f64>, DecodeError> {
-    let expected_bytes = expected_len_bytes(dtype, n_rows, n_cols, tensor_name)?;
-    let actual_bytes = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    let wrong_length = || DecodeError::WrongLength {
-        tensor_name: tensor_name.to_owned(),
-        dtype,
-        n_rows,
-        n_cols,
-        expected_bytes,
-        actual_bytes,
-    };
-    if actual_bytes != expected_bytes {
-        return Err(wrong_length());
-    }
+    check_len_bytes(bytes.len(), dtype, n_rows, n_cols, tensor_name)?;
 
     // The stored rows are decoded one at a time and scattered into the column-major matrix:
     // no second full-size copy of the matrix exists at any moment.
@@ -191,6 +179,33 @@ pub fn decode_matrix(
         scatter_row(&row_values, row, n_rows, matrix.as_mut_slice());
     }
     Ok(matrix)
+}
+
+/// Checks that a tensor of `dtype` and shape `n_rows × n_cols` is exactly `len_bytes` long.
+///
+/// # Errors
+/// [`DecodeError::UnsupportedDtype`] or [`DecodeError::ShapeOverflow`] as
+/// [`expected_len_bytes`]; [`DecodeError::WrongLength`] when the length differs.
+pub fn check_len_bytes(
+    len_bytes: usize,
+    dtype: Dtype,
+    n_rows: usize,
+    n_cols: usize,
+    tensor_name: &str,
+) -> Result<(), DecodeError> {
+    let expected_bytes = expected_len_bytes(dtype, n_rows, n_cols, tensor_name)?;
+    let actual_bytes = u64::try_from(len_bytes).unwrap_or(u64::MAX);
+    if actual_bytes == expected_bytes {
+        return Ok(());
+    }
+    Err(DecodeError::WrongLength {
+        tensor_name: tensor_name.to_owned(),
+        dtype,
+        n_rows,
+        n_cols,
+        expected_bytes,
+        actual_bytes,
+    })
 }
 
 /// Decodes consecutive stored elements of `dtype` from `bytes` into `values` (as many as

@@ -28,17 +28,7 @@ pub fn unit_rows(w: &DMatrix<f64>) -> DMatrix<f64> {
             *sum += x * x;
         }
     }
-    let scales: Vec<f64> = squares
-        .iter()
-        .map(|&sum| {
-            let norm = sum.sqrt();
-            if norm > 0.0 && norm.is_finite() {
-                1.0 / norm
-            } else {
-                1.0
-            }
-        })
-        .collect();
+    let scales: Vec<f64> = squares.iter().map(|&sum| unit_scale(sum)).collect();
     let mut unit = w.clone();
     for mut column in unit.column_iter_mut() {
         for (x, &scale) in column.iter_mut().zip(&scales) {
@@ -46,6 +36,17 @@ pub fn unit_rows(w: &DMatrix<f64>) -> DMatrix<f64> {
         }
     }
     unit
+}
+
+/// The factor that scales a row with `Σ x² = sum_of_squares` to unit length: `1 / ‖row‖`,
+/// or 1 for a zero (or non-finite) row, which then stays as it is.
+fn unit_scale(sum_of_squares: f64) -> f64 {
+    let norm = sum_of_squares.sqrt();
+    if norm > 0.0 && norm.is_finite() {
+        1.0 / norm
+    } else {
+        1.0
+    }
 }
 
 /// Returns the whole `n_positions × n_positions` cosine similarity matrix.
@@ -268,18 +269,7 @@ impl CosinePlanBuilder {
             }
             self.next_square_dim = last;
             if last == n_dims {
-                self.scales = self
-                    .squares
-                    .iter()
-                    .map(|&sum| {
-                        let norm = sum.sqrt();
-                        if norm > 0.0 && norm.is_finite() {
-                            1.0 / norm
-                        } else {
-                            1.0
-                        }
-                    })
-                    .collect();
+                self.scales = self.squares.iter().map(|&sum| unit_scale(sum)).collect();
             }
         } else if self.next_mean_dim < n_dims {
             let last = (self.next_mean_dim + self.dims_per_step).min(n_dims);

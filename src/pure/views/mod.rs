@@ -19,7 +19,7 @@ use nalgebra::DMatrix;
 
 use crate::pure::analysis::{center_rows, AnalysisOptions, SvdSummary};
 use crate::pure::decode::{
-    decode_elements, element_size_bytes, expected_len_bytes, non_finite_label, DecodeError,
+    check_len_bytes, decode_elements, element_size_bytes, non_finite_label, DecodeError,
 };
 use crate::pure::format::Dtype;
 
@@ -155,19 +155,7 @@ impl PreparedMatrixBuilder {
         tensor_name: &str,
         elements_per_step: usize,
     ) -> Result<Self, PrepareError> {
-        let expected_bytes = expected_len_bytes(dtype, n_rows, n_cols, tensor_name)?;
-        let actual_bytes = u64::try_from(bytes_len).unwrap_or(u64::MAX);
-        if actual_bytes != expected_bytes {
-            return Err(DecodeError::WrongLength {
-                tensor_name: tensor_name.to_owned(),
-                dtype,
-                n_rows,
-                n_cols,
-                expected_bytes,
-                actual_bytes,
-            }
-            .into());
-        }
+        check_len_bytes(bytes_len, dtype, n_rows, n_cols, tensor_name)?;
         let elem_bytes =
             element_size_bytes(dtype).ok_or_else(|| DecodeError::UnsupportedDtype {
                 tensor_name: tensor_name.to_owned(),
