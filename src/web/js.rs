@@ -1,6 +1,7 @@
 //! Small helpers around JavaScript values and timers.
 
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 /// Turns a thrown JavaScript value into readable text (`Error.message`, a string, or its
@@ -57,6 +58,55 @@ pub async fn next_frame() {
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
         if let Some(window) = web_sys::window() {
             if window.request_animation_frame(&resolve).is_ok() {
+                return;
+            }
+        }
+        let _ignored = resolve.call0(&JsValue::NULL);
+    });
+    let _ignored = JsFuture::from(promise).await;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The browser's `MessageChannel`.
+    type MessageChannel;
+
+    #[wasm_bindgen(constructor, catch)]
+    fn new() -> Result<MessageChannel, JsValue>;
+
+    #[wasm_bindgen(method, getter)]
+    fn port1(this: &MessageChannel) -> MessagePort;
+
+    #[wasm_bindgen(method, getter)]
+    fn port2(this: &MessageChannel) -> MessagePort;
+
+    /// One end of a `MessageChannel`.
+    type MessagePort;
+
+    #[wasm_bindgen(method, setter)]
+    fn set_onmessage(this: &MessagePort, handler: &js_sys::Function);
+
+    #[wasm_bindgen(method, catch, js_name = postMessage)]
+    fn post_message(this: &MessagePort, message: &JsValue) -> Result<(), JsValue>;
+}
+
+/// Ends the current browser task and continues in a new one, so the browser can run other
+/// tasks (input, rendering) in between. Falls back to a zero-delay timer without
+/// `MessageChannel`.
+pub async fn yield_to_browser() {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Ok(channel) = MessageChannel::new() {
+            let (receiver, sender) = (channel.port1(), channel.port2());
+            receiver.set_onmessage(&resolve);
+            if sender.post_message(&JsValue::UNDEFINED).is_ok() {
+                return;
+            }
+        }
+        if let Some(window) = web_sys::window() {
+            if window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
+                .is_ok()
+            {
                 return;
             }
         }

@@ -17,8 +17,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
 use crate::pure::analysis::{assemble, Analysis, AnalysisPart, SvdSummary};
-use crate::web::components::stages::yield_to_browser;
-use crate::web::js::js_error_text;
+use crate::web::js::{js_error_text, yield_to_browser};
 use crate::web::protocol::{JobSpec, PartJob, WorkerMessage, BYTES_KEY, SPEC_KEY};
 
 /// The loader script Trunk emits for the worker binary (`data-loader-shim`).

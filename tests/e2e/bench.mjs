@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CHROMIUM_PATH, DIST_DIR, REPO_ROOT, startSuite } from './lib/harness.mjs';
-import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
+import { BENCH_SHAPES, benchRepo, ensureSyntheticWPos, shapeName } from './lib/synthetic_w_pos.mjs';
 
 function argument(name, fallback) {
   const at = process.argv.indexOf(name);
@@ -34,15 +34,8 @@ const NUMPY_REPEATS = Number(argument('--numpy-repeats', 3));
 /** --numpy-only skips the browser (to check the numpy side and the sizes alone). */
 const NUMPY_ONLY = process.argv.includes('--numpy-only');
 
-/** The table of the issue: W_pos shapes on the Hub, with an example model each. */
-const ALL_SHAPES = [
-  { rows: 1024, cols: 768, dtype: 'F32', model: 'gpt2' },
-  { rows: 1024, cols: 1600, dtype: 'F32', model: 'gpt2-xl' },
-  { rows: 2048, cols: 2560, dtype: 'F16', model: 'gpt-neo-2.7B' },
-  { rows: 2050, cols: 9216, dtype: 'F16', model: 'OPT-66B' },
-];
 const wanted = argument('--shapes', null)?.split(',');
-const SHAPES = ALL_SHAPES.filter((s) => !wanted || wanted.includes(`${s.rows}x${s.cols}`));
+const SHAPES = BENCH_SHAPES.filter((s) => !wanted || wanted.includes(shapeName(s)));
 /** Larger shapes get one page load and one numpy repeat: each takes many seconds. */
 const isLarge = (shape) => shape.rows * shape.cols > 2_000_000;
 
@@ -103,11 +96,10 @@ function wasmSizes() {
     });
 }
 
-const repoOf = (shape) => `bench/w-pos-${shape.rows}x${shape.cols}`;
 
 /** Load the app once per run and shape; read what `[data-testid=timings]` reports. */
 async function browserTimings(files) {
-  const repos = Object.fromEntries(SHAPES.map((shape, i) => [repoOf(shape), { files: { 'model.safetensors': files[i] } }]));
+  const repos = Object.fromEntries(SHAPES.map((shape, i) => [benchRepo(shape), { files: { 'model.safetensors': files[i] } }]));
   const suite = await startSuite({ repos });
   const byShape = [];
   try {
@@ -116,7 +108,7 @@ async function browserTimings(files) {
       const n = isLarge(shape) ? 1 : RUNS;
       for (let i = 0; i < n; i += 1) {
         const app = await suite.newAppPage();
-        await app.open(suite.hubQuery(repoOf(shape)));
+        await app.open(suite.hubQuery(benchRepo(shape)));
         await app.waitReady({ timeout: 600_000 });
         const r = await app.page.evaluate(() => {
           const attr = (id, name) => Number(document.querySelector(`[data-testid="${id}"]`)?.getAttribute(name));
@@ -132,7 +124,7 @@ async function browserTimings(files) {
         });
         runs.push(r);
         process.stderr.write(
-          `${shape.rows}x${shape.cols} run ${i + 1}/${n}: values ${r.valuesMs} ms, all ${r.analysisMs} ms ` +
+          `${shapeName(shape)} run ${i + 1}/${n}: values ${r.valuesMs} ms, all ${r.analysisMs} ms ` +
             `(workers' own compute ${r.workerMs} ms), ` +
             `memory ${mib(r.workerMemoryBytes)}, longest task ${r.longestTaskMs} ms\n`,
         );
@@ -156,7 +148,7 @@ async function main() {
     const single = numpyTimings(files[i], repeats, { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' });
     timing.single_full_s = single.full_s;
     process.stderr.write(
-      `${shape.rows}x${shape.cols} numpy: ${fmt(timing.full_s)} s full, ${fmt(timing.values_s)} s values, ${fmt(single.full_s)} s full on 1 thread\n`,
+      `${shapeName(shape)} numpy: ${fmt(timing.full_s)} s full, ${fmt(timing.values_s)} s values, ${fmt(single.full_s)} s full on 1 thread\n`,
     );
     return timing;
   });

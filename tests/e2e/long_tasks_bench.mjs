@@ -20,7 +20,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GPT2_LIKE_REPO, REPO_ROOT, standardRepos, startSuite } from './lib/harness.mjs';
-import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
+import { BENCH_SHAPES, benchRepo, ensureSyntheticWPos, shapeName } from './lib/synthetic_w_pos.mjs';
 
 function argument(name, fallback) {
   const at = process.argv.indexOf(name);
@@ -32,16 +32,12 @@ const SETTLE_MS = Number(argument('--settle-ms', 3000));
 const TRACE = process.argv.includes('--trace');
 const wanted = argument('--shapes', '1024x768,1024x1600').split(',');
 
-/** Synthetic W_pos files of the benchmark's larger shapes (tests/e2e/bench.mjs), by name. */
-const SYNTHETIC = {
-  '1024x1600': { rows: 1024, cols: 1600, dtype: 'F32' },
-  '2048x2560': { rows: 2048, cols: 2560, dtype: 'F16' },
-  '2050x9216': { rows: 2050, cols: 9216, dtype: 'F16' },
-};
-const ALL_SHAPES = [
-  { name: '1024x768', repo: GPT2_LIKE_REPO },
-  ...Object.keys(SYNTHETIC).map((name) => ({ name, repo: `bench/w-pos-${name}` })),
-];
+/** The benchmark's shapes: the GPT-2-shaped test file for 1024 × 768, synthetic files for the others. */
+const ALL_SHAPES = BENCH_SHAPES.map((shape) =>
+  shapeName(shape) === '1024x768'
+    ? { name: '1024x768', repo: GPT2_LIKE_REPO }
+    : { name: shapeName(shape), repo: benchRepo(shape), synthetic: shape },
+);
 const SHAPES = ALL_SHAPES.filter((shape) => wanted.includes(shape.name));
 
 const median = (values) => {
@@ -135,9 +131,9 @@ function describe(result) {
 
 async function main() {
   const synthetic = Object.fromEntries(
-    SHAPES.filter((shape) => SYNTHETIC[shape.name]).map((shape) => [
+    SHAPES.filter((shape) => shape.synthetic).map((shape) => [
       shape.repo,
-      { files: { 'model.safetensors': ensureSyntheticWPos(SYNTHETIC[shape.name]) } },
+      { files: { 'model.safetensors': ensureSyntheticWPos(shape.synthetic) } },
     ]),
   );
   const suite = await startSuite({ repos: standardRepos(synthetic) });

@@ -16,14 +16,12 @@ use web_sys::MouseEvent;
 use crate::pure::chart::{self, format_tick, nice_step, nice_ticks, HeatmapLayout};
 use crate::pure::views::cosine::{CosineGrid, CosinePlanBuilder, DEFAULT_MAX_CELLS_PER_SIDE};
 use crate::web::components::heatmap::paint;
-use crate::web::components::stages::yield_to_browser;
+use crate::web::components::stages::ELEMENTS_PER_STEP;
 use crate::web::components::tooltip::{pointer_position, Tooltip, TooltipContent};
-use crate::web::js::{now_ms, sleep_ms};
+use crate::web::js::{now_ms, sleep_ms, yield_to_browser};
 
 /// Cell rows of the first band computed between two yields to the browser.
 const FIRST_BAND_CELL_ROWS: usize = 8;
-/// Matrix elements read per step while the grid is prepared: a few milliseconds' work.
-const PLAN_ELEMENTS_PER_STEP: usize = 1 << 19;
 /// The most cell rows of one band.
 const MAX_BAND_CELL_ROWS: usize = 128;
 /// The time one band should take, in milliseconds.
@@ -87,7 +85,7 @@ pub fn CosineView(
                 &matrix,
                 start..end,
                 DEFAULT_MAX_CELLS_PER_SIDE,
-                PLAN_ELEMENTS_PER_STEP,
+                ELEMENTS_PER_STEP,
             ) {
                 Ok(builder) => builder,
                 Err(err) => {

@@ -11,7 +11,7 @@ use nalgebra::DMatrix;
 
 use crate::pure::analysis::SvdSummary;
 use crate::pure::views::PreparedMatrixBuilder;
-use crate::web::components::stages::{enqueue, Gate};
+use crate::web::components::stages::{enqueue, Gate, ELEMENTS_PER_STEP};
 use crate::web::state::{AppState, ResultInfo, RUNTIME};
 
 /// The analysed matrix and its summary, shared by the views.
@@ -31,9 +31,6 @@ impl PartialEq for ViewInput {
         Arc::ptr_eq(&self.w, &other.w) && Arc::ptr_eq(&self.summary, &other.summary)
     }
 }
-
-/// Elements decoded (or centred) per queued step: a few milliseconds of work.
-const ELEMENTS_PER_STEP: usize = 1 << 19;
 
 /// The views' input being built, a band of columns per queued step.
 struct Build {

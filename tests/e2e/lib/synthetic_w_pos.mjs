@@ -9,6 +9,20 @@ import { E2E_CACHE } from './harness.mjs';
 
 export const SYNTHETIC_DIR = path.join(E2E_CACHE, 'bench');
 
+/** The W_pos shapes of the performance benchmarks (the Hub's largest learned positional embeddings), with an example model each. */
+export const BENCH_SHAPES = [
+  { rows: 1024, cols: 768, dtype: 'F32', model: 'gpt2' },
+  { rows: 1024, cols: 1600, dtype: 'F32', model: 'gpt2-xl' },
+  { rows: 2048, cols: 2560, dtype: 'F16', model: 'gpt-neo-2.7B' },
+  { rows: 2050, cols: 9216, dtype: 'F16', model: 'OPT-66B' },
+];
+
+/** A shape's name on the benchmarks' command lines (`1024x768`). */
+export const shapeName = (shape) => `${shape.rows}x${shape.cols}`;
+
+/** The Hub stand-in's repository that serves a benchmark shape's synthetic file. */
+export const benchRepo = (shape) => `bench/w-pos-${shapeName(shape)}`;
+
 const SCRIPT = String.raw`
 import json, struct, sys
 import numpy as np
