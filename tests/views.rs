@@ -23,7 +23,9 @@ use poslens::pure::views::cosine::{
     cosine_grid, cosine_matrix, positions_per_cell, unit_rows, CosinePlan, CosinePlanBuilder,
 };
 use poslens::pure::views::frequency::{dominant_frequency, frequency_table, power_shares};
-use poslens::pure::views::projection::{plane_projection, row_norms, space_projection};
+use poslens::pure::views::projection::{
+    add_row_squares, plane_projection, row_norms, space_projection,
+};
 use poslens::pure::views::right_vectors::{dims_for_mass, right_vectors};
 use poslens::pure::views::spectrum::{
     directions_for_energy, energy_markers, level_label, normalized_spectrum, DEFAULT_ENERGY_LEVELS,
@@ -489,6 +491,30 @@ fn stepwise_cosine_plan_equals_the_unit_row_means_bit_for_bit() {
     }
     let unfinished = CosinePlanBuilder::new(&w, 0..512, 512, 4096).unwrap();
     assert!(unfinished.into_plan().is_none());
+}
+
+#[test]
+fn row_norms_summed_in_bands_equal_the_whole_bit_for_bit() {
+    let w = load_w();
+    let whole = row_norms(&w);
+    for band in [1, 37, 384, 1000] {
+        let mut squares = vec![0.0; w.nrows()];
+        for first in (0..w.ncols()).step_by(band) {
+            add_row_squares(&w, first..first + band, &mut squares);
+        }
+        let banded: Vec<f64> = squares.iter().map(|s| s.sqrt()).collect();
+        assert!(
+            banded
+                .iter()
+                .zip(&whole)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "band {band}"
+        );
+    }
+    // A band past the last column adds nothing.
+    let mut squares = vec![0.0; w.nrows()];
+    add_row_squares(&w, 384..400, &mut squares);
+    assert!(squares.iter().all(|&s| s == 0.0));
 }
 
 #[test]

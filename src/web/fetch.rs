@@ -28,7 +28,10 @@ use crate::pure::hub::{self, HubError};
 use crate::pure::transfer::{
     self, ErrorKind, FileIdentity, ResumeDecision, RetryDecision, RetryPolicy, TransferError,
 };
-use crate::web::js::{js_error_text, sleep_ms};
+use crate::web::js::{js_error_text, now_ms, sleep_ms, yield_to_browser};
+
+/// How long a body is read in one browser task before the page yields, in milliseconds.
+const READ_BUDGET_MS: f64 = 8.0;
 
 /// The largest answer read whole (the revision JSON, a shard index): 32 MiB. Real ones are a
 /// few hundred kilobytes; the cap keeps a hostile or mistaken URL from filling memory.
@@ -678,7 +681,14 @@ impl Body {
     ) -> Result<(), ReadFailure> {
         let leftover = std::mem::take(&mut self.stream.leftover);
         self.take_chunk(&leftover, keep_from_byte, end_byte, bytes);
+        // Chunks the browser already holds resolve at once, so a fast body could be read in
+        // one long task: hand the page back to the browser every few milliseconds.
+        let mut task_started_ms = now_ms();
         while self.stream.position_byte < end_byte && !self.stream.finished {
+            if now_ms() - task_started_ms > READ_BUDGET_MS {
+                yield_to_browser().await;
+                task_started_ms = now_ms();
+            }
             let Some(chunk) = self.next_chunk(policy, ctx).await? else {
                 self.stream.finished = true;
                 break;

@@ -21,6 +21,10 @@ pub fn js_error_text(value: &JsValue) -> String {
     format!("{value:?}")
 }
 
+/// Bytes copied out of WebAssembly memory into JavaScript per browser task when a large
+/// buffer is handed over (to a worker, to storage): a few milliseconds of copying.
+pub const COPY_BYTES_PER_TASK: usize = 4 << 20;
+
 /// Returns the high-resolution time in milliseconds, in a window or a worker.
 pub fn now_ms() -> f64 {
     let global = js_sys::global();

@@ -12,14 +12,14 @@ use std::rc::Rc;
 use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Cache, CacheStorage, Response};
+use web_sys::{Blob, Cache, CacheStorage, Response};
 
 use crate::pure::analysis::{Analysis, AnalysisOptions};
 use crate::pure::hub;
 use crate::pure::offline::{
     self, EntryKey, EntryOrigin, HubLookup, HubPlan, OfflineError, SavedEntry, SavedIndex,
 };
-use crate::web::js::js_error_text;
+use crate::web::js::{js_error_text, yield_to_browser, COPY_BYTES_PER_TASK};
 use crate::web::source::{self, HubRequest, OpenedFile, RunContext, SourceError};
 
 /// Everything that can go wrong with the store itself.
@@ -91,11 +91,19 @@ async fn get_bytes(cache: &Cache, path: &str) -> Result<Option<Vec<u8>>, StoreEr
     Ok(Some(Uint8Array::new(&buffer).to_vec()))
 }
 
-/// Writes one object.
+/// Writes one object. Its body is a `Blob` of slices copied out of WebAssembly memory a few
+/// megabytes per browser task, so that a large tensor does not hold the page in one long
+/// task; the stored bytes are the same.
 async fn put_bytes(cache: &Cache, path: &str, bytes: &[u8]) -> Result<(), StoreError> {
-    let body = Uint8Array::from(bytes);
-    let response =
-        Response::new_with_opt_buffer_source(Some(&body)).map_err(|err| browser(&err))?;
+    let parts = Array::new();
+    for (index, chunk) in bytes.chunks(COPY_BYTES_PER_TASK).enumerate() {
+        if index > 0 {
+            yield_to_browser().await;
+        }
+        parts.push(&Uint8Array::from(chunk));
+    }
+    let body = Blob::new_with_u8_array_sequence(&parts).map_err(|err| browser(&err))?;
+    let response = Response::new_with_opt_blob(Some(&body)).map_err(|err| browser(&err))?;
     match JsFuture::from(cache.put_with_str(path, &response)).await {
         Ok(_) => Ok(()),
         Err(err) => {

@@ -17,7 +17,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
 use crate::pure::analysis::{assemble, Analysis, AnalysisPart, SvdSummary};
-use crate::web::js::{js_error_text, yield_to_browser};
+use crate::web::js::{js_error_text, yield_to_browser, COPY_BYTES_PER_TASK};
 use crate::web::protocol::{JobSpec, PartJob, WorkerMessage, BYTES_KEY, SPEC_KEY};
 
 /// The loader script Trunk emits for the worker binary (`data-loader-shim`).
@@ -456,10 +456,6 @@ async fn wait_ready(index: usize) -> Result<(), WorkerError> {
     }
     Ok(())
 }
-
-/// Bytes copied from WebAssembly memory into a worker's buffer per browser task: a few
-/// milliseconds of copying.
-const COPY_BYTES_PER_TASK: usize = 4 << 20;
 
 thread_local! {
     /// Counts the calls of [`cancel`], so that a job being prepared can tell it was cancelled.

@@ -1,6 +1,8 @@
 //! Where the positions sit: their coordinates along the singular directions (σᵢuᵢ, the
 //! projection of each row of W_pos onto the i-th right singular vector) and their norms.
 
+use std::ops::Range;
+
 use nalgebra::DMatrix;
 
 use super::ViewError;
@@ -73,6 +75,29 @@ pub fn space_projection(
 }
 
 /// Returns ‖W_pos\[p\]‖ (the Euclidean norm of each row) for every position p.
+///
+/// The squares are summed column by column, as the matrix is stored: walking its rows would
+/// touch a new cache line for every element.
 pub fn row_norms(w: &DMatrix<f64>) -> Vec<f64> {
-    w.row_iter().map(|row| row.norm()).collect()
+    let mut squares = vec![0.0_f64; w.nrows()];
+    add_row_squares(w, 0..w.ncols(), &mut squares);
+    squares.into_iter().map(f64::sqrt).collect()
+}
+
+/// Adds `Σ x²` over the columns `cols` of each row of `w` to `squares` (one per row), so
+/// that [`row_norms`] can be summed a band of columns at a time: after every band, in
+/// order, `√squares` equals `row_norms(w)` to the bit.
+pub fn add_row_squares(w: &DMatrix<f64>, cols: Range<usize>, squares: &mut [f64]) {
+    let n_rows = w.nrows().max(1);
+    let first = cols.start.min(w.ncols());
+    let last = cols.end.clamp(first, w.ncols());
+    let band = w
+        .as_slice()
+        .get(first * n_rows..last * n_rows)
+        .unwrap_or_default();
+    for column in band.chunks_exact(n_rows) {
+        for (sum, &x) in squares.iter_mut().zip(column) {
+            *sum += x * x;
+        }
+    }
 }

@@ -15,6 +15,7 @@ use nalgebra::DMatrix;
 
 use crate::pure::analysis::SvdSummary;
 use crate::pure::views::frequency::{frequency_table, FrequencyPeak};
+use crate::pure::views::projection::add_row_squares;
 use crate::pure::views::right_vectors::{
     dims_for_mass, right_singular_vector, RightVectors, DEFAULT_MASS_SHARE,
 };
@@ -24,26 +25,17 @@ use crate::web::components::norms_view::NormsView;
 use crate::web::components::projection_view::{OrbitPlot, PairPlot};
 use crate::web::components::right_vectors_view::RightVectorsView;
 use crate::web::components::spectrum_view::SpectrumViews;
-use crate::web::components::stages::{enqueue, Gate};
+use crate::web::components::stages::{enqueue, Gate, ELEMENTS_PER_STEP};
 use crate::web::components::view_data::view_input;
 use crate::web::state::AppState;
 
 /// How many steps the cards mount in, one browser task each.
 const MOUNT_STAGES: usize = 7;
 
-/// Rows of Vᵀ computed between two yields to the browser.
-const VT_ROWS_PER_STEP: usize = 4;
-
-/// The Euclidean norm of each row of `w` (one per position), read column by column as the
-/// matrix is stored: walking its rows touches a new cache line for every element.
-fn row_norms_by_columns(w: &DMatrix<f64>) -> Vec<f64> {
-    let mut squares = vec![0.0_f64; w.nrows()];
-    for column in w.column_iter() {
-        for (sum, &x) in squares.iter_mut().zip(column.iter()) {
-            *sum += x * x;
-        }
-    }
-    squares.into_iter().map(f64::sqrt).collect()
+/// Rows of Vᵀ computed in one queued step: each row reads the whole matrix once, so large
+/// matrices take one row per step (a few milliseconds' work per [`ELEMENTS_PER_STEP`]).
+fn vt_rows_per_step(w: &DMatrix<f64>) -> usize {
+    (4 * ELEMENTS_PER_STEP / (w.nrows() * w.ncols()).max(1)).max(1)
 }
 
 /// Every view of the full analysis.
@@ -124,10 +116,25 @@ pub fn ViewsSection() -> impl IntoView {
         right.set(None);
         let is_current = move || generation.try_get_value() == Some(this_generation);
         {
-            let matrix = Arc::clone(&matrix);
+            // Each row's squares, summed a band of columns per queued step.
+            let squares = Rc::new(RefCell::new(vec![0.0_f64; matrix.nrows()]));
+            let band_cols = (ELEMENTS_PER_STEP / matrix.nrows().max(1)).max(1);
+            for first in (0..matrix.ncols()).step_by(band_cols) {
+                let (matrix, squares) = (Arc::clone(&matrix), Rc::clone(&squares));
+                enqueue(state, Gate::Views, move || {
+                    if is_current() {
+                        add_row_squares(
+                            &matrix,
+                            first..first + band_cols,
+                            &mut squares.borrow_mut(),
+                        );
+                    }
+                });
+            }
             enqueue(state, Gate::Views, move || {
                 if is_current() {
-                    let _ignored = norms.try_set(row_norms_by_columns(&matrix));
+                    let row_norms = squares.borrow().iter().copied().map(f64::sqrt).collect();
+                    let _ignored = norms.try_set(row_norms);
                 }
             });
         }
@@ -142,7 +149,8 @@ pub fn ViewsSection() -> impl IntoView {
         }
         // Rows of Vᵀ, a few per queued step, gathered here until the last step.
         let rows = Rc::new(RefCell::new(Some(Vec::<Vec<f64>>::new())));
-        for first in (0..summary.u_top_k.len()).step_by(VT_ROWS_PER_STEP) {
+        let rows_per_step = vt_rows_per_step(&matrix);
+        for first in (0..summary.u_top_k.len()).step_by(rows_per_step) {
             let (matrix, summary, rows) =
                 (Arc::clone(&matrix), Arc::clone(&summary), Rc::clone(&rows));
             enqueue(state, Gate::Views, move || {
@@ -157,7 +165,7 @@ pub fn ViewsSection() -> impl IntoView {
                     // An earlier step stopped (no more usable vectors).
                     return;
                 }
-                for index in first..first + VT_ROWS_PER_STEP {
+                for index in first..first + rows_per_step {
                     match right_singular_vector(&matrix, &summary, index) {
                         Ok(Some(row)) => done.push(row),
                         _ => break,
