@@ -16,6 +16,7 @@
 //! tie, the first such entry decides).
 
 use std::fmt;
+use std::ops::ControlFlow;
 use std::str::FromStr;
 
 use nalgebra::DMatrix;
@@ -81,6 +82,9 @@ pub enum AnalysisError {
         /// The iteration budget that was exhausted.
         max_iterations: usize,
     },
+    /// The caller stopped the analysis (see [`analyse_part_values_first`]).
+    #[error("the analysis was cancelled; press Analyse to start again")]
+    Cancelled,
     /// The relative threshold is not strictly between 0 and 1.
     #[error(
         "the rank threshold {threshold_rel} is not strictly between 0 and 1; \
@@ -363,7 +367,7 @@ pub fn analyse_part(
         part,
         on_stage,
         &mut |_values| {},
-        &mut |_done_share| {},
+        &mut |_done_share| ControlFlow::Continue(()),
     )
 }
 
@@ -372,17 +376,19 @@ pub fn analyse_part(
 /// computed. The returned summary is complete; its values are the ones reported early,
 /// unless verifying the vectors forced another method. `on_progress` hears the share of the
 /// values' work done so far, from 0 to 1 (see
-/// [`crate::pure::svd::singular_values_first_reporting`]).
+/// [`crate::pure::svd::singular_values_first_reporting`]), and once more (with 1) between the
+/// values and the vectors; answering [`ControlFlow::Break`] stops the part there.
 ///
 /// # Errors
-/// As [`analyse_with_progress`].
+/// As [`analyse_with_progress`], and [`AnalysisError::Cancelled`] when `on_progress` stopped
+/// the part.
 pub fn analyse_part_values_first(
     w_pos: &DMatrix<f64>,
     options: &AnalysisOptions,
     part: AnalysisPart,
     on_stage: &mut dyn FnMut(AnalysisStage),
     on_values: &mut dyn FnMut(&SvdSummary),
-    on_progress: &mut dyn FnMut(f64),
+    on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
 ) -> Result<Option<SvdSummary>, AnalysisError> {
     options.validate()?;
     MatrixWindow::whole(w_pos).check()?;
@@ -460,7 +466,7 @@ pub fn svd_summary(
         k_vectors,
         threshold_rel,
         &mut |_values| {},
-        &mut |_done_share| {},
+        &mut |_done_share| ControlFlow::Continue(()),
     )
 }
 
@@ -471,11 +477,14 @@ fn summarise(
     k_vectors: usize,
     threshold_rel: f64,
     on_values: &mut dyn FnMut(&SvdSummary),
-    on_progress: &mut dyn FnMut(f64),
+    on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
 ) -> Result<SvdSummary, AnalysisError> {
     let values = singular_values_first_reporting(window, on_progress)?;
     let early = summary_of(&window, values.singular_values().to_vec(), threshold_rel);
     on_values(&early);
+    if on_progress(1.0).is_break() {
+        return Err(AnalysisError::Cancelled);
+    }
     let top_k = values.into_top_k(k_vectors)?;
     let mut summary = if top_k.singular_values == early.singular_values {
         early
@@ -640,6 +649,7 @@ impl From<SvdError> for AnalysisError {
                 n_cols,
                 max_iterations,
             },
+            SvdError::Cancelled => AnalysisError::Cancelled,
         }
     }
 }
@@ -649,6 +659,32 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
     use super::*;
+
+    #[test]
+    fn a_part_stops_between_its_values_and_its_vectors() {
+        let w = DMatrix::from_fn(120, 80, |r, c| {
+            ((r * 7 + c * 13) % 17) as f64 - 8.0 + r as f64 * 0.01
+        });
+        let options = AnalysisOptions::default();
+        let values_seen = std::cell::Cell::new(false);
+        let outcome = analyse_part_values_first(
+            &w,
+            &options,
+            AnalysisPart::Full,
+            &mut |_stage| {},
+            &mut |_summary| values_seen.set(true),
+            &mut |share| {
+                if share >= 1.0 && values_seen.get() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        );
+        assert!(values_seen.get());
+        assert_eq!(outcome, Err(AnalysisError::Cancelled));
+        assert!(AnalysisError::Cancelled.to_string().contains("cancelled"));
+    }
 
     #[test]
     fn values_progress_lines_estimate_only_long_runs() {

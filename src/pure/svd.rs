@@ -35,6 +35,8 @@
 //! - otherwise nalgebra's SVD of the whole matrix, verified the same way on all its vectors
 //!   ([`thin_svd`]), and one-sided Jacobi rotations as the last resort ([`thin_svd_jacobi`]).
 
+use std::ops::ControlFlow;
+
 use nalgebra::linalg::SVD;
 use nalgebra::{DMatrix, Dyn, MatrixView};
 
@@ -120,6 +122,9 @@ pub enum SvdError {
         /// The iteration budget that was exhausted.
         max_iterations: usize,
     },
+    /// The caller's progress callback asked to stop.
+    #[error("the analysis was cancelled; press Analyse to start again")]
+    Cancelled,
 }
 
 /// The left half of a thin SVD: `m = u · diag(singular_values) · v_t` for some `v_t` with
@@ -335,21 +340,22 @@ impl ValuesFirst<'_> {
 /// [`SvdError::EmptyMatrix`], [`SvdError::NonFinite`], or [`SvdError::DidNotConverge`] when
 /// no method converges.
 pub fn singular_values_first(window: MatrixWindow<'_>) -> Result<ValuesFirst<'_>, SvdError> {
-    singular_values_first_reporting(window, &mut |_done_share| {})
+    singular_values_first_reporting(window, &mut |_done_share| ControlFlow::Continue(()))
 }
 
 /// As [`singular_values_first`], telling `on_progress` the share of the work done so far
 /// (from 0 to 1, never decreasing, a few hundred calls at most), so that a long run can show
-/// how far it is and estimate what is left.
+/// how far it is and estimate what is left. When `on_progress` answers
+/// [`ControlFlow::Break`], the decomposition stops there.
 ///
 /// # Errors
-/// As [`singular_values_first`].
+/// As [`singular_values_first`], and [`SvdError::Cancelled`] when `on_progress` stopped it.
 pub fn singular_values_first_reporting<'a>(
     window: MatrixWindow<'a>,
-    on_progress: &mut dyn FnMut(f64),
+    on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
 ) -> Result<ValuesFirst<'a>, SvdError> {
     window.check()?;
-    match GramValues::compute(window, on_progress) {
+    match GramValues::compute(window, on_progress)? {
         Some(gram) => Ok(ValuesFirst::Gram(gram)),
         None => thin_svd(&window.to_matrix()).map(ValuesFirst::Complete),
     }
@@ -377,7 +383,13 @@ fn top_k_of(svd: ThinSvd, k_vectors: usize) -> TopKSvd {
 impl<'a> GramValues<'a> {
     /// Runs steps 1 to 3 of the module documentation and verifies the eigenvalues; `None`
     /// when the QL iteration does not converge or the check fails.
-    fn compute(window: MatrixWindow<'a>, on_progress: &mut dyn FnMut(f64)) -> Option<Self> {
+    ///
+    /// # Errors
+    /// [`SvdError::Cancelled`] when `on_progress` stops the work.
+    fn compute(
+        window: MatrixWindow<'a>,
+        on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+    ) -> Result<Option<Self>, SvdError> {
         // The Gram matrix takes `size²·samples` multiply-adds at full speed; the reduction
         // takes `(2/3)·size³` at about a third of that speed (half of it is memory-bound).
         let (size, n_samples) = if window.n_rows >= window.n_cols {
@@ -388,22 +400,26 @@ impl<'a> GramValues<'a> {
         let gram_work = size * size * n_samples;
         let reduction_work = 4.0 * size * size * size;
         let gram_share = gram_work / (gram_work + reduction_work).max(1.0);
-        let gram = gram_lower(&window, &mut |done| on_progress(gram_share * done));
+        let gram = gram_lower(&window, &mut |done| on_progress(gram_share * done))
+            .ok_or(SvdError::Cancelled)?;
         let gram_norm_squared = lower_norm_squared(&gram);
         let matrix_norm_squared = window.norm_squared();
         let reduction = Tridiagonalisation::new(gram, &mut |done| {
-            on_progress(gram_share + (1.0 - gram_share) * done);
-        });
+            on_progress(gram_share + (1.0 - gram_share) * done)
+        })
+        .ok_or(SvdError::Cancelled)?;
         let diagonal = reduction.diagonal.clone();
         let off_diagonal = reduction.off_diagonal.clone();
         let tridiagonal_norm = tridiagonal_norm(&diagonal, &off_diagonal);
-        let mut eigenvalues = tridiagonal_eigenvalues(&diagonal, &off_diagonal)?;
+        let Some(mut eigenvalues) = tridiagonal_eigenvalues(&diagonal, &off_diagonal) else {
+            return Ok(None);
+        };
         eigenvalues.sort_by(|a, b| b.total_cmp(a));
         if !eigenvalues_are_valid(&eigenvalues, matrix_norm_squared, gram_norm_squared) {
-            return None;
+            return Ok(None);
         }
         let singular_values = eigenvalues.iter().map(|&l| l.max(0.0).sqrt()).collect();
-        Some(Self {
+        Ok(Some(Self {
             window,
             reduction,
             diagonal,
@@ -411,7 +427,7 @@ impl<'a> GramValues<'a> {
             eigenvalues,
             singular_values,
             tridiagonal_norm,
-        })
+        }))
     }
 
     /// All singular values in descending order.
@@ -518,7 +534,11 @@ impl Tridiagonalisation {
     /// from the product; after the panel, one rank-`2·width` update `A₂₂ −= V·Wᵀ + W·Vᵀ`
     /// applies it, tile by tile. The unblocked reduction reads and writes the trailing block
     /// for every column.
-    fn new(mut matrix: DMatrix<f64>, on_progress: &mut dyn FnMut(f64)) -> Self {
+    /// `None` when `on_progress` stops the work (it hears the share done after each panel).
+    fn new(
+        mut matrix: DMatrix<f64>,
+        on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+    ) -> Option<Self> {
         let size = matrix.nrows();
         let n_reflectors = size.saturating_sub(1);
         let mut taus = Vec::with_capacity(n_reflectors);
@@ -598,17 +618,19 @@ impl Tridiagonalisation {
             first += width;
             // The work left is about proportional to the cube of the trailing size.
             let left_share = (n_reflectors - first) as f64 / n_reflectors as f64;
-            on_progress(1.0 - left_share * left_share * left_share);
+            if on_progress(1.0 - left_share * left_share * left_share).is_break() {
+                return None;
+            }
         }
         if let Some(last) = size.checked_sub(1) {
             diagonal.push(matrix.get((last, last)).copied().unwrap_or(0.0));
         }
-        Self {
+        Some(Self {
             reflectors: matrix,
             taus,
             diagonal,
             off_diagonal,
-        }
+        })
     }
 
     /// Returns `Q·z`, applying the reflectors to the columns of `z` only.
@@ -797,7 +819,12 @@ fn householder(x: &mut [f64]) -> (f64, f64) {
 /// block, the columns of a wide one). The samples are copied a chunk at a time into panels
 /// of [`GRAM_PANEL`] entries, so that each `GRAM_PANEL × GRAM_PANEL` tile of `G` is summed
 /// from two short contiguous runs; only the tiles on or below the diagonal are formed.
-fn gram_lower(window: &MatrixWindow<'_>, on_progress: &mut dyn FnMut(f64)) -> DMatrix<f64> {
+///
+/// `None` when `on_progress` (told the share of samples summed after each chunk) stops it.
+fn gram_lower(
+    window: &MatrixWindow<'_>,
+    on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+) -> Option<DMatrix<f64>> {
     let is_tall = window.n_rows >= window.n_cols;
     let (size, n_samples) = if is_tall {
         (window.n_cols, window.n_rows)
@@ -822,9 +849,11 @@ fn gram_lower(window: &MatrixWindow<'_>, on_progress: &mut dyn FnMut(f64)) -> DM
             }
         }
         first += n_chunk;
-        on_progress(first as f64 / n_samples as f64);
+        if on_progress(first as f64 / n_samples as f64).is_break() {
+            return None;
+        }
     }
-    gram
+    Some(gram)
 }
 
 /// Copies samples `first..first + n_chunk` into the panels (see [`gram_lower`]).
@@ -1478,7 +1507,9 @@ mod tests {
             let symmetric = &a
                 * DMatrix::from_fn(size, size, |r, c| if r == c { r as f64 - 3.5 } else { 0.0 })
                 * a.transpose();
-            let reduction = Tridiagonalisation::new(symmetric.clone(), &mut |_| {});
+            let reduction =
+                Tridiagonalisation::new(symmetric.clone(), &mut |_| ControlFlow::Continue(()))
+                    .unwrap();
             let mut ours =
                 tridiagonal_eigenvalues(&reduction.diagonal, &reduction.off_diagonal).unwrap();
             ours.sort_by(f64::total_cmp);
@@ -1514,7 +1545,8 @@ mod tests {
             });
             let mut shares = Vec::new();
             let values = singular_values_first_reporting(MatrixWindow::whole(&m), &mut |share| {
-                shares.push(share)
+                shares.push(share);
+                ControlFlow::Continue(())
             })
             .unwrap();
             assert!(matches!(values, ValuesFirst::Gram(_)));
@@ -1522,6 +1554,37 @@ mod tests {
             assert!(shares.windows(2).all(|w| w[0] <= w[1]), "{shares:?}");
             assert!(shares.iter().all(|&s| (0.0..=1.0).contains(&s)));
             assert!((shares.last().unwrap() - 1.0).abs() < 1e-12, "{shares:?}");
+        }
+    }
+
+    #[test]
+    fn progress_can_stop_the_values_in_either_phase() {
+        let m = DMatrix::from_fn(300, 200, |r, c| {
+            (((r * 131 + c * 71 + 7) * 2_654_435_761) % 1000) as f64 / 1000.0 - 0.5
+        });
+        let mut n_calls = 0;
+        let _ = singular_values_first_reporting(MatrixWindow::whole(&m), &mut |_| {
+            n_calls += 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        // Stop at the first call (in the Gram matrix), in the middle, and at the last (the
+        // reduction's last panel): each ends at once with `Cancelled`, never in a fallback.
+        for stop_at in [1, n_calls / 2, n_calls] {
+            let mut calls = 0;
+            let outcome = singular_values_first_reporting(MatrixWindow::whole(&m), &mut |_| {
+                calls += 1;
+                if calls >= stop_at {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+            assert!(
+                matches!(outcome, Err(SvdError::Cancelled)),
+                "stop at {stop_at}"
+            );
+            assert_eq!(calls, stop_at, "no call after the stop");
         }
     }
 
@@ -1551,7 +1614,7 @@ mod tests {
                     &copy.transpose() * &copy,
                 ),
             ] {
-                let gram = gram_lower(&block, &mut |_| {});
+                let gram = gram_lower(&block, &mut |_| ControlFlow::Continue(())).unwrap();
                 let size = expected.nrows();
                 assert_eq!(gram.shape(), (size, size));
                 for c in 0..size {

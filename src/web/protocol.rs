@@ -39,6 +39,12 @@ pub struct PartJob {
     pub spec: JobSpec,
     /// The part of the analysis this worker computes.
     pub part: AnalysisPart,
+    /// A `blob:` URL the page revokes when it no longer wants the answer (cancelled or
+    /// superseded). A worker busy computing cannot receive messages, so it reads this URL
+    /// now and then (a synchronous request, well under a millisecond to a few) and stops
+    /// once the read fails. Empty: never stop.
+    #[serde(default)]
+    pub cancel_url: String,
 }
 
 /// One message from the worker to the page.

@@ -1,6 +1,8 @@
 //! The worker side: decode the tensor bytes, compute one part of the analysis, post the
 //! result back. The page runs one worker per part, in parallel.
 
+use std::ops::ControlFlow;
+
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -9,8 +11,8 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use nalgebra::DMatrix;
 
 use crate::pure::analysis::{
-    analyse_part, analyse_part_values_first, values_progress_label, AnalysisOptions, AnalysisPart,
-    AnalysisStage,
+    analyse_part, analyse_part_values_first, values_progress_label, AnalysisError, AnalysisOptions,
+    AnalysisPart, AnalysisStage,
 };
 use crate::pure::decode::decode_matrix;
 use crate::pure::format::Dtype;
@@ -42,6 +44,29 @@ const VECTORS_PER_VALUES_TIME: f64 = 0.4;
 
 /// Least time between two progress lines of one worker, in milliseconds.
 const PROGRESS_EVERY_MS: f64 = 250.0;
+
+/// Least time between two looks at a job's cancel token, in milliseconds. A look is a
+/// synchronous read of a `blob:` URL (a few milliseconds at most), so this keeps its cost near
+/// 1% and a cancelled job stops within about this long.
+const CANCEL_CHECK_EVERY_MS: f64 = 100.0;
+
+/// Whether the page revoked the cancel token `url` (see [`PartJob::cancel_url`]): a
+/// synchronous read that fails once the URL is revoked. An empty token never is.
+fn is_revoked(url: &str) -> bool {
+    if url.is_empty() {
+        return false;
+    }
+    let Ok(request) = web_sys::XmlHttpRequest::new() else {
+        return false;
+    };
+    if request.open_with_async("GET", url, false).is_err() {
+        return true;
+    }
+    match request.send() {
+        Ok(()) => request.status() != Ok(200),
+        Err(_) => true,
+    }
+}
 
 /// Rows of the small matrix analysed once at start-up.
 const WARM_UP_ROWS: usize = 200;
@@ -116,7 +141,11 @@ fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
         .ok()
         .and_then(|value| value.as_string())
         .unwrap_or_default();
-    let PartJob { spec, part } = match serde_json::from_str(&spec_text) {
+    let PartJob {
+        spec,
+        part,
+        cancel_url,
+    } = match serde_json::from_str(&spec_text) {
         Ok(job) => job,
         Err(err) => {
             post(
@@ -202,16 +231,24 @@ fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
         };
         post(scope, &WorkerMessage::Stage { job_id, label });
     };
-    // A progress line at most every PROGRESS_EVERY_MS, with an estimate on long runs.
+    // A progress line at most every PROGRESS_EVERY_MS, with an estimate on long runs, and a
+    // look at the cancel token at most every CANCEL_CHECK_EVERY_MS.
     let mut last_progress_ms = analysis_start_ms;
+    let mut last_cancel_check_ms = analysis_start_ms;
     let mut on_progress = |done_share: f64| {
         let now = now_ms();
-        if now - last_progress_ms < PROGRESS_EVERY_MS {
-            return;
+        if now - last_cancel_check_ms >= CANCEL_CHECK_EVERY_MS || done_share >= 1.0 {
+            last_cancel_check_ms = now;
+            if is_revoked(&cancel_url) {
+                return ControlFlow::Break(());
+            }
         }
-        last_progress_ms = now;
-        let label = values_progress_label(part, done_share, now - analysis_start_ms);
-        post(scope, &WorkerMessage::Stage { job_id, label });
+        if now - last_progress_ms >= PROGRESS_EVERY_MS {
+            last_progress_ms = now;
+            let label = values_progress_label(part, done_share, now - analysis_start_ms);
+            post(scope, &WorkerMessage::Stage { job_id, label });
+        }
+        ControlFlow::Continue(())
     };
     let outcome = analyse_part_values_first(
         &matrix,
@@ -222,6 +259,10 @@ fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
         &mut on_progress,
     );
     let analysis_ms = now_ms() - analysis_start_ms;
+    if matches!(outcome, Err(AnalysisError::Cancelled)) {
+        // The page has dropped this job (and is terminating this worker): nobody reads an answer.
+        return;
+    }
     let message = match outcome {
         Ok(summary) => WorkerMessage::Done {
             job_id,

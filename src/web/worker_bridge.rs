@@ -90,6 +90,25 @@ struct PendingJob {
     values_reported: bool,
     /// Per slot: whether it takes part, its latest stage label, and its answer once given.
     slots: Vec<SlotProgress>,
+    /// The job's cancel token (see [`PartJob::cancel_url`]), revoked when the job is dropped:
+    /// finished, failed, cancelled or superseded.
+    cancel_url: String,
+}
+
+impl Drop for PendingJob {
+    fn drop(&mut self) {
+        if !self.cancel_url.is_empty() {
+            let _ignored = web_sys::Url::revoke_object_url(&self.cancel_url);
+        }
+    }
+}
+
+/// A fresh cancel token: the `blob:` URL of an empty blob (empty when the browser cannot make
+/// one, and the workers then run to the end).
+fn new_cancel_url() -> String {
+    web_sys::Blob::new()
+        .and_then(|blob| web_sys::Url::create_object_url_with_blob(&blob))
+        .unwrap_or_default()
 }
 
 /// One worker's share of the pending job.
@@ -540,11 +559,13 @@ pub async fn run_job(
     if CANCELS.with(std::cell::Cell::get) != cancels_before {
         return Err(WorkerError::Cancelled);
     }
+    let cancel_url = new_cancel_url();
     let mut messages = Vec::with_capacity(parts.len());
     for (&part, buffer) in parts.iter().zip(&buffers) {
         let job = PartJob {
             spec: spec.clone(),
             part,
+            cancel_url: cancel_url.clone(),
         };
         let spec_text = serde_json::to_string(&job).map_err(|err| WorkerError::Job {
             message: format!("The job could not be encoded ({err}). Reload the page and retry."),
@@ -583,6 +604,7 @@ pub async fn run_job(
                 on_values: Rc::clone(&on_values),
                 options: spec.options.clone(),
                 values_reported: false,
+                cancel_url: cancel_url.clone(),
                 slots: (0..POOL_SIZE.max(parts.len()))
                     .map(|index| SlotProgress {
                         takes_part: index < parts.len(),
