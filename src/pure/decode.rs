@@ -137,46 +137,49 @@ pub fn decode_matrix(
 ) -> Result<DMatrix<f64>, DecodeError> {
     check_len_bytes(bytes.len(), dtype, n_rows, n_cols, tensor_name)?;
 
-    // The stored rows are decoded one at a time and scattered into the column-major matrix:
-    // no second full-size copy of the matrix exists at any moment.
+    // The stored rows are decoded a block of DECODE_BLOCK_ROWS at a time, then written into
+    // the column-major matrix one column's run of the block at a time (contiguous writes; a
+    // row at a time, each write would land in another cache line). No second full-size copy
+    // of the matrix exists at any moment.
     let row_len_bytes = n_cols
         .saturating_mul(element_size_bytes(dtype).unwrap_or(1))
         .max(1);
     let mut matrix = DMatrix::<f64>::zeros(n_rows, n_cols);
-    let mut row_values = vec![0.0_f64; n_cols];
-    for (row, row_bytes) in bytes.chunks(row_len_bytes).enumerate() {
-        match dtype {
-            Dtype::F32 => read_row::<4>(row_bytes, &mut row_values, |b| {
-                f64::from(f32::from_le_bytes(b))
-            }),
-            Dtype::F16 => read_row::<2>(row_bytes, &mut row_values, |b| {
-                half::f16::from_le_bytes(b).to_f64()
-            }),
-            Dtype::BF16 => read_row::<2>(row_bytes, &mut row_values, |b| {
-                half::bf16::from_le_bytes(b).to_f64()
-            }),
-            Dtype::F64 => read_row::<8>(row_bytes, &mut row_values, f64::from_le_bytes),
-            _ => {
+    let mut block_values = vec![0.0_f64; n_cols.saturating_mul(DECODE_BLOCK_ROWS)];
+    let block_len_bytes = row_len_bytes.saturating_mul(DECODE_BLOCK_ROWS);
+    for (block, block_bytes) in bytes.chunks(block_len_bytes).enumerate() {
+        let first_row = block * DECODE_BLOCK_ROWS;
+        let n_block_rows = block_bytes.len() / row_len_bytes;
+        for (offset, (row_bytes, row_values)) in block_bytes
+            .chunks(row_len_bytes)
+            .zip(block_values.chunks_mut(n_cols.max(1)))
+            .enumerate()
+        {
+            if !decode_elements(row_bytes, dtype, row_values) {
                 return Err(DecodeError::UnsupportedDtype {
                     tensor_name: tensor_name.to_owned(),
                     dtype,
-                })
+                });
+            }
+            // Rows are checked in order, so the first value named is the first in row-major
+            // order.
+            if let Some((col, value)) = row_values
+                .iter()
+                .enumerate()
+                .find(|(_, value)| !value.is_finite())
+            {
+                return Err(DecodeError::NonFinite {
+                    tensor_name: tensor_name.to_owned(),
+                    row: first_row + offset,
+                    col,
+                    value_label: non_finite_label(*value).to_owned(),
+                });
             }
         }
-        // Rows are checked in order, so the first value named is the first in row-major order.
-        if let Some((col, value)) = row_values
-            .iter()
-            .enumerate()
-            .find(|(_, value)| !value.is_finite())
-        {
-            return Err(DecodeError::NonFinite {
-                tensor_name: tensor_name.to_owned(),
-                row,
-                col,
-                value_label: non_finite_label(*value).to_owned(),
-            });
-        }
-        scatter_row(&row_values, row, n_rows, matrix.as_mut_slice());
+        let rows = block_values
+            .get(..n_block_rows * n_cols)
+            .unwrap_or_default();
+        write_row_block(rows, first_row, n_rows, n_cols, matrix.as_mut_slice());
     }
     Ok(matrix)
 }
@@ -237,12 +240,32 @@ fn read_row<const N: usize>(bytes: &[u8], row: &mut [f64], convert: impl Fn([u8;
     }
 }
 
-/// Writes `row_values` into row `row` of the column-major `elements` with `n_rows` rows.
+/// Rows decoded per block by [`decode_matrix`]: eight `f64` make one 64-byte cache line of a
+/// column.
+const DECODE_BLOCK_ROWS: usize = 8;
+
+/// Writes the row-major block `rows` (whole rows of `n_cols` values) into rows
+/// `first_row..` of the column-major `elements` with `n_rows` rows: for each column, one
+/// contiguous run.
 #[inline(never)]
-fn scatter_row(row_values: &[f64], row: usize, n_rows: usize, elements: &mut [f64]) {
-    let targets = elements.get_mut(row..).unwrap_or_default();
-    for (target, &value) in targets.iter_mut().step_by(n_rows.max(1)).zip(row_values) {
-        *target = value;
+fn write_row_block(
+    rows: &[f64],
+    first_row: usize,
+    n_rows: usize,
+    n_cols: usize,
+    elements: &mut [f64],
+) {
+    let n_block_rows = rows.len() / n_cols.max(1);
+    for (col, column) in elements.chunks_mut(n_rows.max(1)).take(n_cols).enumerate() {
+        let Some(run) = column.get_mut(first_row..first_row + n_block_rows) else {
+            continue;
+        };
+        for (target, &value) in run
+            .iter_mut()
+            .zip(rows.iter().skip(col).step_by(n_cols.max(1)))
+        {
+            *target = value;
+        }
     }
 }
 
@@ -293,6 +316,47 @@ mod tests {
             assert_eq!(m[(1, 0)], 3.0);
             assert_eq!(m[(1, 2)], -0.5);
         }
+    }
+
+    #[test]
+    fn blocks_of_rows_land_in_place_for_any_row_count() {
+        // Row counts below, at and past whole blocks of rows, and a single column.
+        for (n_rows, n_cols) in [(1, 4), (7, 3), (8, 5), (13, 5), (17, 1), (24, 9)] {
+            let expected =
+                DMatrix::from_fn(n_rows, n_cols, |r, c| (r * 31 + c * 7) as f64 * 0.25 - 3.0);
+            let row_major: Vec<f64> = expected.transpose().iter().copied().collect();
+            let f32_bytes: Vec<u8> = row_major
+                .iter()
+                .flat_map(|v| (*v as f32).to_le_bytes())
+                .collect();
+            let f64_bytes: Vec<u8> = row_major.iter().flat_map(|v| v.to_le_bytes()).collect();
+            for (dtype, bytes) in [(Dtype::F32, f32_bytes), (Dtype::F64, f64_bytes)] {
+                let m = decode_matrix(&bytes, dtype, n_rows, n_cols, "t").unwrap();
+                assert_eq!(m, expected, "{n_rows}x{n_cols} {dtype:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_non_finite_value_in_row_major_order_is_named() {
+        let (n_rows, n_cols) = (13, 4);
+        let mut values = vec![1.0_f32; n_rows * n_cols];
+        // Row 11 (in the second block of rows), then a later row and an earlier column.
+        values[11 * n_cols + 2] = f32::NAN;
+        values[12 * n_cols] = f32::INFINITY;
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let err = decode_matrix(&bytes, Dtype::F32, n_rows, n_cols, "t").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecodeError::NonFinite {
+                    row: 11,
+                    col: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

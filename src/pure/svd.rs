@@ -279,6 +279,7 @@ impl<'a> MatrixWindow<'a> {
     }
 
     /// `‖block‖²_F`.
+    #[inline(never)]
     fn norm_squared(&self) -> f64 {
         self.columns().flatten().map(|value| value * value).sum()
     }
@@ -386,6 +387,7 @@ impl<'a> GramValues<'a> {
     ///
     /// # Errors
     /// [`SvdError::Cancelled`] when `on_progress` stops the work.
+    #[inline(never)]
     fn compute(
         window: MatrixWindow<'a>,
         on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
@@ -453,6 +455,7 @@ impl<'a> GramValues<'a> {
     }
 
     /// The Gram route's vectors, or `None` when they fail verification.
+    #[inline(never)]
     fn gram_left_vectors(&self, k: usize) -> Option<DMatrix<f64>> {
         let sigma_max = self.singular_values.first().copied().unwrap_or(0.0);
         let sigma_k = self.singular_values.get(..k)?;
@@ -487,6 +490,7 @@ impl<'a> GramValues<'a> {
     }
 
     /// Checks `UᵀU = I` and, with `B = Uᵀ·W`, `B·Bᵀ = diag(σ²)`.
+    #[inline(never)]
     fn is_valid_top_k(&self, u: &DMatrix<f64>, sigma_k: &[f64]) -> bool {
         let k = u.ncols();
         let gram_u = u.transpose() * u;
@@ -535,6 +539,7 @@ impl Tridiagonalisation {
     /// applies it, tile by tile. The unblocked reduction reads and writes the trailing block
     /// for every column.
     /// `None` when `on_progress` stops the work (it hears the share done after each panel).
+    #[inline(never)]
     fn new(
         mut matrix: DMatrix<f64>,
         on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
@@ -555,64 +560,18 @@ impl Tridiagonalisation {
             v_panel.fill(0.0);
             w_panel.fill(0.0);
             for jj in 0..width {
-                let j = first + jj;
-                let (done, trailing) = matrix.as_mut_slice().split_at_mut((j + 1) * size);
-                let column_j = done.get_mut(j * size + j..).unwrap_or_default();
-                // Bring column j (from the diagonal down) up to date with the panel so far.
-                for (v_l, w_l) in v_panel
-                    .chunks_exact(size)
-                    .zip(w_panel.chunks_exact(size))
-                    .take(jj)
-                {
-                    let (Some(&v_lj), Some(&w_lj)) = (v_l.get(j), w_l.get(j)) else {
-                        continue;
-                    };
-                    let v_rows = v_l.get(j..).unwrap_or_default();
-                    let w_rows = w_l.get(j..).unwrap_or_default();
-                    for ((a, &v_r), &w_r) in column_j.iter_mut().zip(v_rows).zip(w_rows) {
-                        *a -= v_r * w_lj + w_r * v_lj;
-                    }
-                }
-                diagonal.push(column_j.first().copied().unwrap_or(0.0));
-                let x = column_j.get_mut(1..).unwrap_or_default();
-                let (tau, beta) = householder(x);
+                let (diagonal_j, tau, beta) = reduce_panel_column(
+                    matrix.as_mut_slice(),
+                    size,
+                    first + jj,
+                    jj,
+                    &mut v_panel,
+                    &mut w_panel,
+                    &mut p,
+                );
+                diagonal.push(diagonal_j);
                 taus.push(tau);
                 off_diagonal.push(beta);
-                if tau == 0.0 {
-                    // No reflection: its v and w stay zero and change nothing.
-                    continue;
-                }
-                let v: &[f64] = x;
-                // p = A₂₂·v from the lower triangle of the trailing block as it was at the
-                // start of the panel…
-                p.clear();
-                p.resize(v.len(), 0.0);
-                symmetric_product(trailing, size, j + 1, v, &mut p);
-                // …minus the panel's pending update: (V·Wᵀ + W·Vᵀ)·v on rows j + 1...
-                for (v_l, w_l) in v_panel
-                    .chunks_exact(size)
-                    .zip(w_panel.chunks_exact(size))
-                    .take(jj)
-                {
-                    let v_rows = v_l.get(j + 1..).unwrap_or_default();
-                    let w_rows = w_l.get(j + 1..).unwrap_or_default();
-                    let w_dot_v = dot(w_rows, v);
-                    let v_dot_v = dot(v_rows, v);
-                    for ((p_r, &v_r), &w_r) in p.iter_mut().zip(v_rows).zip(w_rows) {
-                        *p_r -= v_r * w_dot_v + w_r * v_dot_v;
-                    }
-                }
-                // w = τ·p − (τ²/2)(pᵀv)·v.
-                let correction = -0.5 * tau * tau * dot(&p, v);
-                let start = jj * size + j + 1;
-                if let Some(w_column) = w_panel.get_mut(start..(jj + 1) * size) {
-                    for ((w_r, &p_r), &v_r) in w_column.iter_mut().zip(&p).zip(v) {
-                        *w_r = tau * p_r + correction * v_r;
-                    }
-                }
-                if let Some(v_column) = v_panel.get_mut(start..(jj + 1) * size) {
-                    v_column.copy_from_slice(v);
-                }
             }
             rank_2k_update(&mut matrix, first + width, &v_panel, &w_panel, width);
             first += width;
@@ -634,6 +593,7 @@ impl Tridiagonalisation {
     }
 
     /// Returns `Q·z`, applying the reflectors to the columns of `z` only.
+    #[inline(never)]
     fn apply_q(&self, mut z: DMatrix<f64>) -> DMatrix<f64> {
         let size = self.reflectors.nrows();
         for (i, &tau) in self.taus.iter().enumerate().rev() {
@@ -656,6 +616,81 @@ impl Tridiagonalisation {
         }
         z
     }
+}
+
+/// Column `j` of the blocked reduction, the `jj`-th of its panel (see
+/// [`Tridiagonalisation::new`]): brings the column up to date with the panel so far, makes its
+/// reflector `v` and the panel vector `w = τ·p − (τ²/2)(pᵀv)·v` with `p = A₂₂·v`, and stores
+/// both in column `jj` of `v_panel` and `w_panel`. Returns `(diagonal entry, τ, β)`.
+///
+/// A separate function, called once per column, so that the browser switches it to optimised
+/// code part of the way through the first reduction it runs.
+#[inline(never)]
+fn reduce_panel_column(
+    matrix: &mut [f64],
+    size: usize,
+    j: usize,
+    jj: usize,
+    v_panel: &mut [f64],
+    w_panel: &mut [f64],
+    p: &mut Vec<f64>,
+) -> (f64, f64, f64) {
+    let (done, trailing) = matrix.split_at_mut((j + 1) * size);
+    let column_j = done.get_mut(j * size + j..).unwrap_or_default();
+    // Bring column j (from the diagonal down) up to date with the panel so far.
+    for (v_l, w_l) in v_panel
+        .chunks_exact(size)
+        .zip(w_panel.chunks_exact(size))
+        .take(jj)
+    {
+        let (Some(&v_lj), Some(&w_lj)) = (v_l.get(j), w_l.get(j)) else {
+            continue;
+        };
+        let v_rows = v_l.get(j..).unwrap_or_default();
+        let w_rows = w_l.get(j..).unwrap_or_default();
+        for ((a, &v_r), &w_r) in column_j.iter_mut().zip(v_rows).zip(w_rows) {
+            *a -= v_r * w_lj + w_r * v_lj;
+        }
+    }
+    let diagonal_j = column_j.first().copied().unwrap_or(0.0);
+    let x = column_j.get_mut(1..).unwrap_or_default();
+    let (tau, beta) = householder(x);
+    if tau == 0.0 {
+        // No reflection: its v and w stay zero and change nothing.
+        return (diagonal_j, tau, beta);
+    }
+    let v: &[f64] = x;
+    // p = A₂₂·v from the lower triangle of the trailing block as it was at the start of the
+    // panel…
+    p.clear();
+    p.resize(v.len(), 0.0);
+    symmetric_product(trailing, size, j + 1, v, p);
+    // …minus the panel's pending update: (V·Wᵀ + W·Vᵀ)·v on rows j + 1...
+    for (v_l, w_l) in v_panel
+        .chunks_exact(size)
+        .zip(w_panel.chunks_exact(size))
+        .take(jj)
+    {
+        let v_rows = v_l.get(j + 1..).unwrap_or_default();
+        let w_rows = w_l.get(j + 1..).unwrap_or_default();
+        let w_dot_v = dot(w_rows, v);
+        let v_dot_v = dot(v_rows, v);
+        for ((p_r, &v_r), &w_r) in p.iter_mut().zip(v_rows).zip(w_rows) {
+            *p_r -= v_r * w_dot_v + w_r * v_dot_v;
+        }
+    }
+    // w = τ·p − (τ²/2)(pᵀv)·v.
+    let correction = -0.5 * tau * tau * dot(p, v);
+    let start = jj * size + j + 1;
+    if let Some(w_column) = w_panel.get_mut(start..(jj + 1) * size) {
+        for ((w_r, &p_r), &v_r) in w_column.iter_mut().zip(p.iter()).zip(v) {
+            *w_r = tau * p_r + correction * v_r;
+        }
+    }
+    if let Some(v_column) = v_panel.get_mut(start..(jj + 1) * size) {
+        v_column.copy_from_slice(v);
+    }
+    (diagonal_j, tau, beta)
 }
 
 /// Applies `H = I − τ·v·vᵀ` to `x` in place.
@@ -726,6 +761,7 @@ fn panel_columns(panel: &[f64], size: usize, width: usize, first: usize) -> Vec<
 ///
 /// The update is a product with `2·width` samples, `[V W]` times `[W V]ᵀ`: both are copied
 /// into panels of [`GRAM_PANEL`] rows and summed tile by tile with [`tile_product`].
+#[inline(never)]
 fn rank_2k_update(
     matrix: &mut DMatrix<f64>,
     first: usize,
@@ -821,6 +857,7 @@ fn householder(x: &mut [f64]) -> (f64, f64) {
 /// from two short contiguous runs; only the tiles on or below the diagonal are formed.
 ///
 /// `None` when `on_progress` (told the share of samples summed after each chunk) stops it.
+#[inline(never)]
 fn gram_lower(
     window: &MatrixWindow<'_>,
     on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
@@ -840,14 +877,7 @@ fn gram_lower(
     while first < n_samples {
         let n_chunk = GRAM_CHUNK_SAMPLES.min(n_samples - first);
         pack_samples(window, is_tall, first, n_chunk, &mut panels);
-        for (p, panel_p) in panels.chunks_exact(panel_len).enumerate() {
-            let panel_p = panel_p.get(..n_chunk * GRAM_PANEL).unwrap_or_default();
-            for (q, panel_q) in panels.chunks_exact(panel_len).take(p + 1).enumerate() {
-                let panel_q = panel_q.get(..n_chunk * GRAM_PANEL).unwrap_or_default();
-                let tile = tile_product(panel_p, panel_q);
-                add_lower_tile(&mut gram, 0, p, q, &tile, 1.0);
-            }
-        }
+        add_chunk_products(&mut gram, &panels, n_chunk);
         first += n_chunk;
         if on_progress(first as f64 / n_samples as f64).is_break() {
             return None;
@@ -856,7 +886,24 @@ fn gram_lower(
     Some(gram)
 }
 
+/// Adds the products of one chunk of `n_chunk` packed samples (see [`gram_lower`]) to the lower
+/// triangle of `gram`, tile by tile. Called once per chunk, so that the browser switches it to
+/// optimised code part of the way through the first Gram matrix it forms.
+#[inline(never)]
+fn add_chunk_products(gram: &mut DMatrix<f64>, panels: &[f64], n_chunk: usize) {
+    let panel_len = GRAM_CHUNK_SAMPLES * GRAM_PANEL;
+    for (p, panel_p) in panels.chunks_exact(panel_len).enumerate() {
+        let panel_p = panel_p.get(..n_chunk * GRAM_PANEL).unwrap_or_default();
+        for (q, panel_q) in panels.chunks_exact(panel_len).take(p + 1).enumerate() {
+            let panel_q = panel_q.get(..n_chunk * GRAM_PANEL).unwrap_or_default();
+            let tile = tile_product(panel_p, panel_q);
+            add_lower_tile(gram, 0, p, q, &tile, 1.0);
+        }
+    }
+}
+
 /// Copies samples `first..first + n_chunk` into the panels (see [`gram_lower`]).
+#[inline(never)]
 fn pack_samples(
     window: &MatrixWindow<'_>,
     is_tall: bool,
@@ -958,6 +1005,7 @@ fn add_lower_tile(
 }
 
 /// `‖G‖²_F` of a symmetric matrix from its lower triangle.
+#[inline(never)]
 fn lower_norm_squared(gram: &DMatrix<f64>) -> f64 {
     let mut total = 0.0;
     for (col, column) in gram.column_iter().enumerate() {
@@ -1005,6 +1053,7 @@ fn eigenvalues_are_valid(
 
 /// Every eigenvalue of the symmetric tridiagonal matrix with the given diagonal and
 /// off-diagonal, by implicit-shift QL iterations (unsorted); `None` when they do not converge.
+#[inline(never)]
 fn tridiagonal_eigenvalues(diagonal: &[f64], off_diagonal: &[f64]) -> Option<Vec<f64>> {
     let size = diagonal.len();
     let mut d = diagonal.to_vec();
@@ -1089,6 +1138,7 @@ fn ql_sweep(d: &mut [f64], e: &mut [f64], l: usize, m: usize) -> Option<()> {
 /// in descending order, by inverse iteration. Vectors whose eigenvalues lie within
 /// `CLUSTER_TOLERANCE · ‖T‖` of each other are orthogonalised against each other, and equal
 /// eigenvalues are separated by a few rounding units first, as LAPACK's `dstein` does.
+#[inline(never)]
 fn tridiagonal_eigenvectors(
     diagonal: &[f64],
     off_diagonal: &[f64],
@@ -1122,21 +1172,33 @@ fn tridiagonal_eigenvectors(
             .iter()
             .rposition(|&s| s - shift > CLUSTER_TOLERANCE * norm)
             .map_or(0, |i| i + 1);
-        for _step in 0..INVERSE_ITERATION_STEPS {
-            normalise(&mut x);
-            factors.solve(&mut x);
-            for previous in vectors.iter().skip(cluster_start) {
-                let dot: f64 = previous.iter().zip(&x).map(|(a, b)| a * b).sum();
-                for (value, p) in x.iter_mut().zip(previous) {
-                    *value -= dot * p;
-                }
-            }
-        }
-        normalise(&mut x);
+        inverse_iteration(
+            &factors,
+            vectors.get(cluster_start..).unwrap_or_default(),
+            &mut x,
+        );
         vectors.push(x);
     }
     let k = vectors.len();
     DMatrix::from_vec(size, k, vectors.into_iter().flatten().collect())
+}
+
+/// Refines the start `x` into a unit eigenvector by [`INVERSE_ITERATION_STEPS`] solves with
+/// the shifted factors, each followed by orthogonalisation against the vectors of its cluster.
+/// A separate function, called once per vector (see [`reduce_panel_column`]).
+#[inline(never)]
+fn inverse_iteration(factors: &TridiagonalLu, cluster: &[Vec<f64>], x: &mut [f64]) {
+    for _step in 0..INVERSE_ITERATION_STEPS {
+        normalise(x);
+        factors.solve(x);
+        for previous in cluster {
+            let dot: f64 = previous.iter().zip(x.iter()).map(|(a, b)| a * b).sum();
+            for (value, p) in x.iter_mut().zip(previous) {
+                *value -= dot * p;
+            }
+        }
+    }
+    normalise(x);
 }
 
 /// Scales `x` to unit length (a zero vector becomes the first unit vector).
@@ -1172,6 +1234,7 @@ struct TridiagonalLu {
 
 impl TridiagonalLu {
     /// Factors `T − shift·I`.
+    #[inline(never)]
     fn new(diagonal: &[f64], off_diagonal: &[f64], shift: f64, tiny_pivot: f64) -> Self {
         let size = diagonal.len();
         let mut u0: Vec<f64> = diagonal.iter().map(|d| d - shift).collect();

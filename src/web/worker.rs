@@ -11,13 +11,13 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use nalgebra::DMatrix;
 
 use crate::pure::analysis::{
-    analyse_part, analyse_part_values_first, values_progress_label, AnalysisError, AnalysisOptions,
-    AnalysisPart, AnalysisStage,
+    analyse_part_values_first, values_progress_label, AnalysisError, AnalysisOptions, AnalysisPart,
+    AnalysisStage,
 };
 use crate::pure::decode::decode_matrix;
 use crate::pure::format::Dtype;
 use crate::web::js::now_ms;
-use crate::web::protocol::{PartJob, WorkerMessage, BYTES_KEY, SPEC_KEY};
+use crate::web::protocol::{JobSpec, PartJob, WorkerMessage, BYTES_KEY, SPEC_KEY};
 
 /// Starts the worker: installs the message handler and tells the page it is ready.
 ///
@@ -28,13 +28,21 @@ pub fn run_worker() {
     };
     let reply_scope = scope.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        handle_job(&reply_scope, &event.data());
+        let outbox = Outbox {
+            scope: &reply_scope,
+            quiet: false,
+        };
+        handle_job(&outbox, &event.data());
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the worker does.
     on_message.forget();
-    warm_up_engine();
-    post(&scope, &WorkerMessage::Ready);
+    warm_up_engine(&scope);
+    Outbox {
+        scope: &scope,
+        quiet: false,
+    }
+    .post(&WorkerMessage::Ready);
 }
 
 /// The time the singular vectors take, as a share of the time the values took: about 0.4 at
@@ -73,17 +81,25 @@ const WARM_UP_ROWS: usize = 200;
 /// Columns of the small matrix analysed once at start-up.
 const WARM_UP_COLS: usize = 150;
 
-/// Runs both parts of the analysis once on a small synthetic matrix and discards the result.
+/// Runs a job once on a small synthetic matrix, through [`handle_job`] itself, and discards
+/// the answer.
 ///
 /// The browser first runs WebAssembly with a quick baseline compiler and optimises a
 /// function only after it has run hot for a while. A function already running is never
 /// swapped for its optimised version, so the SVD of a real matrix, one long call, would stay
 /// on slow code for its whole run. This warm-up makes the analysis code hot while the page
 /// is still downloading the tensor, so the optimised code is in place when the job arrives.
-/// It changes no result. It takes 50 to 200 ms on the baseline code (measured on a 2-core
-/// machine), spent while the tensor downloads; the size spans several panels of the blocked
-/// reduction, so every kernel of the decomposition runs.
-fn warm_up_engine() {
+///
+/// It goes through the job's own code path, with the job's own callbacks, on purpose: the
+/// optimised code assumes the callees it saw while warming up at each indirect call (the
+/// progress, stage and values callbacks are `dyn FnMut`). A warm-up with other callbacks made
+/// the optimised SVD bail out to baseline code at the real job's first callback and compile
+/// again (about 150 ms per worker, on a core the two workers need) while the job ran.
+///
+/// It changes no result. It takes about 80 to 160 ms on the baseline code (measured on a
+/// 2-core machine), spent while the tensor downloads; the size spans several panels of the
+/// blocked reduction, so every kernel of the decomposition runs.
+fn warm_up_engine(scope: &DedicatedWorkerGlobalScope) {
     let matrix = DMatrix::from_fn(WARM_UP_ROWS, WARM_UP_COLS, |row, col| {
         // Converting small indices to f64 is exact; the sines give a full-rank matrix.
         let row_f64 = row as f64 + 1.0;
@@ -92,24 +108,44 @@ fn warm_up_engine() {
     });
     // Decoding is part of every job too: each stored type once, from the same values.
     let values_f32: Vec<f32> = matrix.transpose().iter().map(|&v| v as f32).collect();
-    for dtype in [Dtype::F32, Dtype::F64, Dtype::F16, Dtype::BF16] {
+    for dtype in [Dtype::F64, Dtype::F16, Dtype::BF16] {
         let bytes: Vec<u8> = values_f32
             .iter()
             .flat_map(|&v| match dtype {
                 Dtype::F64 => f64::from(v).to_le_bytes().to_vec(),
                 Dtype::F16 => half::f16::from_f32(v).to_le_bytes().to_vec(),
-                Dtype::BF16 => half::bf16::from_f32(v).to_le_bytes().to_vec(),
-                _ => v.to_le_bytes().to_vec(),
+                _ => half::bf16::from_f32(v).to_le_bytes().to_vec(),
             })
             .collect();
         let _ignored = decode_matrix(&bytes, dtype, WARM_UP_ROWS, WARM_UP_COLS, "warm-up");
     }
-    let options = AnalysisOptions::default();
-    for part in [AnalysisPart::Full, AnalysisPart::Dropped] {
-        if let Ok(summary) = analyse_part(&matrix, &options, part, &mut |_stage| {}) {
-            // Encoding the answer is part of every job too.
-            let _ignored = serde_json::to_string(&summary);
-        }
+    let f32_bytes: Vec<u8> = values_f32.iter().flat_map(|v| v.to_le_bytes()).collect();
+    // One part is enough: the dropped part runs the same functions with the same callbacks.
+    let job = PartJob {
+        spec: JobSpec {
+            job_id: 0,
+            tensor_name: "warm-up".to_owned(),
+            dtype: Dtype::F32,
+            n_rows: WARM_UP_ROWS,
+            n_cols: WARM_UP_COLS,
+            options: AnalysisOptions::default(),
+        },
+        part: AnalysisPart::Full,
+        cancel_url: String::new(),
+    };
+    let Ok(spec_text) = serde_json::to_string(&job) else {
+        return;
+    };
+    let data = js_sys::Object::new();
+    let buffer = Uint8Array::from(f32_bytes.as_slice()).buffer();
+    let filled = Reflect::set(
+        &data,
+        &JsValue::from_str(SPEC_KEY),
+        &JsValue::from_str(&spec_text),
+    )
+    .and_then(|_| Reflect::set(&data, &JsValue::from_str(BYTES_KEY), &buffer));
+    if filled.is_ok() {
+        handle_job(&Outbox { scope, quiet: true }, &data);
     }
 }
 
@@ -122,21 +158,33 @@ fn memory_bytes() -> u64 {
         .map_or(0, |buffer| u64::from(buffer.byte_length()))
 }
 
-/// Posts one message to the page as JSON text.
-fn post(scope: &DedicatedWorkerGlobalScope, message: &WorkerMessage) {
-    let text = match serde_json::to_string(message) {
-        Ok(text) => text,
-        Err(err) => format!(
-            "{{\"kind\":\"failed\",\"job_id\":0,\"message\":\"The worker could not encode its answer: {err}. Reload the page.\"}}"
-        ),
-    };
-    // A failed post cannot be reported anywhere else; the page's timeout-free wait then
-    // ends when the user cancels.
-    let _ignored = scope.post_message(&JsValue::from_str(&text));
+/// Where a job's messages go: the page, or nowhere for the warm-up's job (which still encodes
+/// them, as a real job does).
+struct Outbox<'scope> {
+    scope: &'scope DedicatedWorkerGlobalScope,
+    quiet: bool,
+}
+
+impl Outbox<'_> {
+    /// Posts one message to the page as JSON text.
+    fn post(&self, message: &WorkerMessage) {
+        let text = match serde_json::to_string(message) {
+            Ok(text) => text,
+            Err(err) => format!(
+                "{{\"kind\":\"failed\",\"job_id\":0,\"message\":\"The worker could not encode its answer: {err}. Reload the page.\"}}"
+            ),
+        };
+        if self.quiet {
+            return;
+        }
+        // A failed post cannot be reported anywhere else; the page's timeout-free wait then
+        // ends when the user cancels.
+        let _ignored = self.scope.post_message(&JsValue::from_str(&text));
+    }
 }
 
 /// Runs one part of a job and posts its stages and outcome.
-fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
+fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
     let spec_text = Reflect::get(data, &JsValue::from_str(SPEC_KEY))
         .ok()
         .and_then(|value| value.as_string())
@@ -148,15 +196,12 @@ fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
     } = match serde_json::from_str(&spec_text) {
         Ok(job) => job,
         Err(err) => {
-            post(
-                scope,
-                &WorkerMessage::Failed {
-                    job_id: 0,
-                    message: format!(
-                        "The worker received a malformed job ({err}). Reload the page and retry."
-                    ),
-                },
-            );
+            outbox.post(&WorkerMessage::Failed {
+                job_id: 0,
+                message: format!(
+                    "The worker received a malformed job ({err}). Reload the page and retry."
+                ),
+            });
             return;
         }
     };
@@ -169,13 +214,10 @@ fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
         .map(|buffer| Uint8Array::new(&buffer).to_vec())
         .unwrap_or_default();
 
-    post(
-        scope,
-        &WorkerMessage::Stage {
-            job_id,
-            label: "Decoding the tensor".to_owned(),
-        },
-    );
+    outbox.post(&WorkerMessage::Stage {
+        job_id,
+        label: "Decoding the tensor".to_owned(),
+    });
     let decode_start_ms = now_ms();
     let matrix = match decode_matrix(
         &bytes,
@@ -186,13 +228,10 @@ fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
     ) {
         Ok(matrix) => matrix,
         Err(err) => {
-            post(
-                scope,
-                &WorkerMessage::Failed {
-                    job_id,
-                    message: err.to_string(),
-                },
-            );
+            outbox.post(&WorkerMessage::Failed {
+                job_id,
+                message: err.to_string(),
+            });
             return;
         }
     };
@@ -200,23 +239,17 @@ fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
     let analysis_start_ms = now_ms();
     let decode_ms = analysis_start_ms - decode_start_ms;
     let mut on_stage = |stage: AnalysisStage| {
-        post(
-            scope,
-            &WorkerMessage::Stage {
-                job_id,
-                label: stage.label().to_owned(),
-            },
-        );
+        outbox.post(&WorkerMessage::Stage {
+            job_id,
+            label: stage.label().to_owned(),
+        });
     };
     let mut on_values = |summary: &crate::pure::analysis::SvdSummary| {
-        post(
-            scope,
-            &WorkerMessage::Values {
-                job_id,
-                part,
-                summary: Some(summary.clone()),
-            },
-        );
+        outbox.post(&WorkerMessage::Values {
+            job_id,
+            part,
+            summary: Some(summary.clone()),
+        });
         // The vectors take a steady share of the values' time (measured on the shapes of the
         // benchmark), which gives a long run its estimate.
         let values_elapsed_ms = now_ms() - analysis_start_ms;
@@ -229,7 +262,7 @@ fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
         } else {
             "Computing the singular vectors".to_owned()
         };
-        post(scope, &WorkerMessage::Stage { job_id, label });
+        outbox.post(&WorkerMessage::Stage { job_id, label });
     };
     // A progress line at most every PROGRESS_EVERY_MS, with an estimate on long runs, and a
     // look at the cancel token at most every CANCEL_CHECK_EVERY_MS.
@@ -246,7 +279,7 @@ fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
         if now - last_progress_ms >= PROGRESS_EVERY_MS {
             last_progress_ms = now;
             let label = values_progress_label(part, done_share, now - analysis_start_ms);
-            post(scope, &WorkerMessage::Stage { job_id, label });
+            outbox.post(&WorkerMessage::Stage { job_id, label });
         }
         ControlFlow::Continue(())
     };
@@ -277,5 +310,5 @@ fn handle_job(scope: &DedicatedWorkerGlobalScope, data: &JsValue) {
             message: err.to_string(),
         },
     };
-    post(scope, &message);
+    outbox.post(&message);
 }
