@@ -20,6 +20,7 @@ use crate::web::components::offline::{
 use crate::web::components::progress::StatusPanel;
 use crate::web::components::rank::RankCard;
 use crate::web::components::source_panel::SourcePanel;
+use crate::web::components::stages::{mount_flag, Gate};
 use crate::web::components::sv_table::SvTable;
 use crate::web::components::views::ViewsSection;
 use crate::web::state::{AppState, ResultInfo};
@@ -202,6 +203,7 @@ fn Results() -> impl IntoView {
             </Show>
         </section>
         <RankCard rank_full=rank_full rank_dropped=rank_dropped has_dropped=Signal::derive(has_dropped)/>
+        <AfterFirstChart>
         <ColorRangeControl/>
         <section class="pair">
             <Heatmap
@@ -253,5 +255,15 @@ fn Results() -> impl IntoView {
         <SvTable/>
         <DataExports/>
         <ViewsSection/>
+        </AfterFirstChart>
     }
+}
+
+/// Renders its children in a queued step of its own, after the steps queued before it: the
+/// histograms and the rank (the first chart) mount before the other cards' code first runs,
+/// which on a first visit includes the browser compiling that code.
+#[component]
+fn AfterFirstChart(children: ChildrenFn) -> impl IntoView {
+    let shown = mount_flag(Gate::Results);
+    view! { <Show when=move || shown.get()>{children()}</Show> }
 }

@@ -57,6 +57,60 @@ pub async fn sleep_ms(delay_ms: i32) {
     let _ignored = JsFuture::from(promise).await;
 }
 
+/// Whether every one of `selectors` matches an element of the page's document (true outside
+/// a window, where there is nothing to wait for).
+pub fn document_has_all(selectors: &[&str]) -> bool {
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+        return true;
+    };
+    selectors
+        .iter()
+        .all(|selector| matches!(document.query_selector(selector), Ok(Some(_))))
+}
+
+/// Waits until every one of `selectors` matches an element of the document, watching the
+/// document's changes (no polling), or until `timeout_ms` have passed.
+pub async fn wait_for_elements(selectors: &'static [&'static str], timeout_ms: i32) {
+    if document_has_all(selectors) {
+        return;
+    }
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+        return;
+    };
+    let mut observer_slot: Option<web_sys::MutationObserver> = None;
+    let mut callback_slot: Option<Closure<dyn FnMut()>> = None;
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let resolve_on_change = resolve.clone();
+        let callback = Closure::<dyn FnMut()>::new(move || {
+            if document_has_all(selectors) {
+                let _ignored = resolve_on_change.call0(&JsValue::NULL);
+            }
+        });
+        if let Ok(observer) = web_sys::MutationObserver::new(callback.as_ref().unchecked_ref()) {
+            let options = web_sys::MutationObserverInit::new();
+            options.set_child_list(true);
+            options.set_subtree(true);
+            if observer.observe_with_options(&document, &options).is_ok() {
+                observer_slot = Some(observer);
+            }
+        }
+        callback_slot = Some(callback);
+        let timed = web_sys::window().is_some_and(|window| {
+            window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, timeout_ms)
+                .is_ok()
+        });
+        if observer_slot.is_none() && !timed {
+            let _ignored = resolve.call0(&JsValue::NULL);
+        }
+    });
+    let _ignored = JsFuture::from(promise).await;
+    if let Some(observer) = observer_slot {
+        observer.disconnect();
+    }
+    drop(callback_slot);
+}
+
 /// Waits until the browser has painted the next frame.
 pub async fn next_frame() {
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
