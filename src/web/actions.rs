@@ -690,6 +690,10 @@ async fn analyse_bytes(
                 state.result.update(|result| {
                     if let Some(result) = result.as_mut() {
                         result.values_ms = drawn_ms;
+                        // Every result is on the page no earlier than the first chart.
+                        if !result.vectors_pending {
+                            result.analysis_ms = result.analysis_ms.max(drawn_ms);
+                        }
                     }
                 });
             }
