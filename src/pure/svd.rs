@@ -26,7 +26,11 @@
 //! reflections, QL sweeps) are functions of their own, never inlined. A browser first runs
 //! WebAssembly on baseline code and optimises a function once it has run hot, but a call
 //! already running stays on the code it started with; short kernels called thousands of
-//! times switch to optimised code early in the first decomposition of a page.
+//! times switch to optimised code early in the first decomposition of a page. So do the steps
+//! that loop over them (one call per panel column of the reduction, per chunk of the Gram
+//! matrix, per inverse-iteration vector), and the drivers stay apart from each other, so that
+//! no single function is large enough to take long to optimise (the worker's wasm-opt keeps
+//! functions called from one place separate unless they are small).
 //!
 //! Every result is verified, and a failed check falls back to the next method:
 //! - values: `Σλ` must equal `‖W‖²_F` and `Σλ²` must equal `‖G‖²_F`, no eigenvalue may be
