@@ -186,12 +186,15 @@ fn Results() -> impl IntoView {
     let rank_full = Signal::derive(move || approx_rank(&full_values.get(), threshold.get()));
     let rank_dropped = Signal::derive(move || approx_rank(&dropped_values.get(), threshold.get()));
 
+    // The first chart (the histograms and the rank) mounts in one step, the first queued.
+    let first_chart = mount_flag(Gate::Results);
     view! {
         <section class="pair">
             <Histogram
                 title=Signal::derive(|| "Singular values of W_pos".to_owned())
                 values=full_values
                 threshold=threshold
+                mounted=first_chart
             />
             <Show when=has_dropped>
                 <Histogram
@@ -199,10 +202,11 @@ fn Results() -> impl IntoView {
                     values=dropped_values
                     threshold=threshold
                     dropped=true
+                    mounted=first_chart
                 />
             </Show>
         </section>
-        <RankCard rank_full=rank_full rank_dropped=rank_dropped has_dropped=Signal::derive(has_dropped)/>
+        <RankCard rank_full=rank_full rank_dropped=rank_dropped has_dropped=Signal::derive(has_dropped) mounted=first_chart/>
         <AfterFirstChart>
         <ColorRangeControl/>
         <section class="pair">

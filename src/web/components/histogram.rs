@@ -28,6 +28,10 @@ pub fn Histogram(
     /// Whether this is the analysis after dropping (for export file names).
     #[prop(optional)]
     dropped: bool,
+    /// When the card shows its content: a step shared with other cards, or (by default) a
+    /// step of its own.
+    #[prop(optional)]
+    mounted: Option<Signal<bool>>,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
     let card = NodeRef::<leptos::html::Article>::new();
@@ -97,7 +101,7 @@ pub fn Histogram(
         }));
     };
 
-    let shown = mount_flag(Gate::Results);
+    let shown = mounted.unwrap_or_else(|| mount_flag(Gate::Results));
     view! {
         <Show when=move || shown.get()>
         <article class="card chart" node_ref=card>

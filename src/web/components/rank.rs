@@ -16,6 +16,10 @@ pub fn RankCard(
     rank_dropped: Signal<usize>,
     /// Whether a dropped analysis exists.
     has_dropped: Signal<bool>,
+    /// When the card shows its content: a step shared with other cards, or (by default) a
+    /// step of its own.
+    #[prop(optional)]
+    mounted: Option<Signal<bool>>,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
     let threshold = move || state.settings.with(|s| s.threshold_rel);
@@ -42,7 +46,7 @@ pub fn RankCard(
         }
     };
 
-    let shown = mount_flag(Gate::Results);
+    let shown = mounted.unwrap_or_else(|| mount_flag(Gate::Results));
     view! {
         <Show when=move || shown.get()>
         <section class="card rank-card">
