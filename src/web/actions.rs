@@ -38,6 +38,7 @@ const FIRST_CHART_SELECTORS: &[&str] = &["[data-testid=\"bins\"]", "[data-testid
 /// Longest wait for the first chart, in milliseconds (a page in a background tab may not
 /// draw); the measurement then stops there.
 const FIRST_CHART_WAIT_MS: i32 = 10_000;
+
 /// Which source a run opens.
 pub enum RunSource {
     /// The Hub repository in the settings.

@@ -59,7 +59,7 @@ pub async fn sleep_ms(delay_ms: i32) {
 
 /// Whether every one of `selectors` matches an element of the page's document (true outside
 /// a window, where there is nothing to wait for).
-pub fn document_has_all(selectors: &[&str]) -> bool {
+fn document_has_all(selectors: &[&str]) -> bool {
     let Some(document) = web_sys::window().and_then(|window| window.document()) else {
         return true;
     };
