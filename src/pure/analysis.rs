@@ -435,6 +435,29 @@ pub fn analyse_part_values_first(
     }
 }
 
+/// An upper estimate of the memory, in bytes, that one part of the analysis of an
+/// `n_rows × n_cols` tensor stored as `tensor_bytes` bytes allocates at its peak: the bytes
+/// themselves, the decoded matrix in f64, the Gram matrix of the smaller side with its
+/// packed panels, and the leading `k_vectors` vectors with their checks. A worker that knows
+/// it ahead of the job can have that memory ready while the tensor downloads.
+pub fn part_peak_bytes(n_rows: usize, n_cols: usize, tensor_bytes: u64, k_vectors: usize) -> u64 {
+    let (rows, cols, k) = (n_rows as u64, n_cols as u64, k_vectors as u64);
+    let side = rows.min(cols);
+    let f64_bytes = 8_u64;
+    let matrix = f64_bytes.saturating_mul(rows).saturating_mul(cols);
+    let gram = f64_bytes.saturating_mul(side).saturating_mul(side);
+    // The Gram route packs 256 samples of every row of G at a time.
+    let panels = f64_bytes.saturating_mul(256).saturating_mul(side);
+    let vectors = f64_bytes
+        .saturating_mul(k)
+        .saturating_mul(rows.saturating_add(cols).saturating_add(side));
+    tensor_bytes
+        .saturating_add(matrix)
+        .saturating_add(gram)
+        .saturating_add(panels)
+        .saturating_add(vectors)
+}
+
 /// Puts the two parts computed by [`analyse_part`] together into the complete result.
 pub fn assemble(
     options: &AnalysisOptions,
@@ -505,17 +528,35 @@ fn summary_of(
     singular_values: Vec<f64>,
     threshold_rel: f64,
 ) -> SvdSummary {
-    let energy_share = energy_shares(&singular_values);
-    let cumulative_energy = cumulative_sum(&energy_share);
-    SvdSummary {
-        n_rows: window.n_rows(),
-        n_cols: window.n_cols(),
-        rank_at_threshold: approx_rank(&singular_values, threshold_rel),
+    SvdSummary::from_values(
+        window.n_rows(),
+        window.n_cols(),
         singular_values,
-        energy_share,
-        cumulative_energy,
         threshold_rel,
-        u_top_k: Vec::new(),
+    )
+}
+
+impl SvdSummary {
+    /// The summary of an `n_rows × n_cols` matrix with these singular values (in descending
+    /// order): their energies and the rank at `threshold_rel`, and no vectors yet.
+    pub fn from_values(
+        n_rows: usize,
+        n_cols: usize,
+        singular_values: Vec<f64>,
+        threshold_rel: f64,
+    ) -> Self {
+        let energy_share = energy_shares(&singular_values);
+        let cumulative_energy = cumulative_sum(&energy_share);
+        SvdSummary {
+            n_rows,
+            n_cols,
+            rank_at_threshold: approx_rank(&singular_values, threshold_rel),
+            singular_values,
+            energy_share,
+            cumulative_energy,
+            threshold_rel,
+            u_top_k: Vec::new(),
+        }
     }
 }
 
@@ -840,5 +881,23 @@ mod tests {
             assert_eq!(axis.as_str().parse::<DropAxis>().unwrap(), axis);
         }
         assert!("diagonal".parse::<DropAxis>().is_err());
+    }
+
+    #[test]
+    fn part_peak_bytes_covers_the_matrix_gram_and_bytes() {
+        // GPT-2's W_pos in F32: 3 MiB of bytes, 6 MiB as f64, the 768² Gram matrix.
+        let bytes = 1024 * 768 * 4;
+        let peak = part_peak_bytes(1024, 768, bytes, 50);
+        let floor = bytes + 8 * 1024 * 768 + 8 * 768 * 768;
+        assert!(peak >= floor, "{peak} < {floor}");
+        assert!(peak < 2 * floor, "{peak} is far above {floor}");
+        // A wide matrix's Gram matrix is on its rows.
+        let wide = part_peak_bytes(768, 1024, bytes, 50);
+        assert_eq!(wide, peak);
+        // Absurd shapes saturate instead of overflowing.
+        assert_eq!(
+            part_peak_bytes(usize::MAX, usize::MAX, u64::MAX, 50),
+            u64::MAX
+        );
     }
 }

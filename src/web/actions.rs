@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::{AbortController, File};
 
-use crate::pure::analysis::SvdSummary;
+use crate::pure::analysis::{part_peak_bytes, SvdSummary};
 use crate::pure::detect::{DetectError, MatrixView};
 use crate::pure::format::FormatError;
 use crate::pure::hub::{HubError, DEFAULT_HUB};
@@ -369,11 +369,19 @@ async fn run_pipeline(
     let tensor = match cached {
         Some(cached) => cached,
         None => {
-            // The workers load their WebAssembly while the tensor arrives over the network.
-            // Not for saved bytes: they arrive at once, and a stored result may need no
-            // worker at all (`analyse_bytes` warms them up when it does).
+            // The workers load their WebAssembly, and make the job's memory ready, while the
+            // tensor arrives over the network. Not for saved bytes: they arrive at once, and a
+            // stored result may need no worker at all (`analyse_bytes` warms them up when it
+            // does).
             if matches!(opened.source, source::ByteSource::Hub { .. }) {
-                worker_bridge::warm_up();
+                let tensor_bytes = view.byte_range.end.saturating_sub(view.byte_range.start);
+                let k_vectors = analysis_options(settings, &view).k_vectors;
+                worker_bridge::prepare(part_peak_bytes(
+                    view.n_rows,
+                    view.n_cols,
+                    tensor_bytes,
+                    k_vectors,
+                ));
             }
             let before_bytes = run.network_bytes.get();
             let bytes = source::read_tensor(&opened, &view, run)

@@ -4,21 +4,19 @@ use leptos::prelude::*;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
-use crate::pure::analysis::approx_rank;
 use crate::pure::url_state;
 use crate::web::actions;
 use crate::web::components::compare_view::CompareSection;
 use crate::web::components::errors::{ErrorPanel, OffsetNote, UrlNotes};
 use crate::web::components::export_panel::DataExports;
+use crate::web::components::first_chart::{self, FirstChart};
 use crate::web::components::heatmap::{ColorRangeControl, Heatmap};
-use crate::web::components::histogram::Histogram;
 use crate::web::components::hub_confirm::HubConfirm;
 use crate::web::components::line_plot::LinePlot;
 use crate::web::components::offline::{
     KeepOffline, OfflineBadge, OfflineNote, SavedPanel, UpdateBanner,
 };
 use crate::web::components::progress::StatusPanel;
-use crate::web::components::rank::RankCard;
 use crate::web::components::source_panel::SourcePanel;
 use crate::web::components::stages::{mount_flag, Gate};
 use crate::web::components::sv_table::SvTable;
@@ -107,40 +105,8 @@ fn EmptyState() -> impl IntoView {
 #[component]
 fn Results() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let result = move || state.result.get();
-    let full_values = Signal::derive(move || {
-        result()
-            .map(|r| r.analysis.full.singular_values)
-            .unwrap_or_default()
-    });
-    let dropped_values = Signal::derive(move || {
-        result()
-            .and_then(|r| r.analysis.dropped)
-            .map(|d| d.singular_values)
-            .unwrap_or_default()
-    });
-    let has_dropped = move || {
-        state
-            .result
-            .with(|r| r.as_ref().is_some_and(|r| r.analysis.dropped.is_some()))
-    };
-    let threshold = Signal::derive(move || state.settings.with(|s| s.threshold_rel));
-    let drop_label = move || {
-        state.result.with(|r| {
-            r.as_ref()
-                .map(|r| {
-                    let axis = match r.analysis.options.drop_axis {
-                        crate::pure::analysis::DropAxis::Cols => "columns",
-                        crate::pure::analysis::DropAxis::Rows => "rows",
-                    };
-                    format!(
-                        "after dropping the first {} {axis}",
-                        r.analysis.options.drop_count
-                    )
-                })
-                .unwrap_or_default()
-        })
-    };
+    let has_dropped = move || first_chart::has_dropped(state);
+    let drop_label = move || first_chart::drop_label(state);
     let top_k = |r: &ResultInfo, dropped: bool, limit: usize| -> Vec<Vec<f64>> {
         let summary = if dropped {
             r.analysis.dropped.as_ref()
@@ -183,30 +149,10 @@ fn Results() -> impl IntoView {
     // A memo, so that other settings changes (such as the threshold) do not recompute limits.
     let color_clip: Signal<Option<f64>> =
         Memo::new(move |_| state.settings.with(|s| s.color_clip)).into();
-    let rank_full = Signal::derive(move || approx_rank(&full_values.get(), threshold.get()));
-    let rank_dropped = Signal::derive(move || approx_rank(&dropped_values.get(), threshold.get()));
-
     // The first chart (the histograms and the rank) mounts in one step, the first queued.
     let first_chart = mount_flag(Gate::Results);
     view! {
-        <section class="pair">
-            <Histogram
-                title=Signal::derive(|| "Singular values of W_pos".to_owned())
-                values=full_values
-                threshold=threshold
-                mounted=first_chart
-            />
-            <Show when=has_dropped>
-                <Histogram
-                    title=Signal::derive(move || format!("Singular values {}", drop_label()))
-                    values=dropped_values
-                    threshold=threshold
-                    dropped=true
-                    mounted=first_chart
-                />
-            </Show>
-        </section>
-        <RankCard rank_full=rank_full rank_dropped=rank_dropped has_dropped=Signal::derive(has_dropped) mounted=first_chart/>
+        <FirstChart mounted=first_chart/>
         <AfterFirstChart>
         <ColorRangeControl/>
         <section class="pair">

@@ -18,7 +18,7 @@ use web_sys::{MessageEvent, Worker};
 
 use crate::pure::analysis::{assemble, Analysis, AnalysisPart, SvdSummary};
 use crate::web::js::{js_error_text, yield_to_browser, COPY_BYTES_PER_TASK};
-use crate::web::protocol::{JobSpec, PartJob, WorkerMessage, BYTES_KEY, SPEC_KEY};
+use crate::web::protocol::{JobSpec, PartJob, WorkerMessage, BYTES_KEY, PREPARE_KEY, SPEC_KEY};
 
 /// The loader script Trunk emits for the worker binary (`data-loader-shim`).
 pub const WORKER_SCRIPT_URL: &str = "./worker_loader.js";
@@ -442,6 +442,28 @@ pub fn warm_up() {
     for index in 0..POOL_SIZE {
         let _ignored = ensure_worker(index);
     }
+}
+
+/// Tells every worker the memory the next job's part will need, in bytes, so that it can make
+/// it ready while the tensor downloads (see [`PREPARE_KEY`]). Spawns the workers if needed.
+pub fn prepare(part_bytes: u64) {
+    warm_up();
+    let message = Object::new();
+    // Byte counts up to 2⁵³ are exact in an f64.
+    let filled = Reflect::set(
+        &message,
+        &JsValue::from_str(PREPARE_KEY),
+        &JsValue::from_f64(part_bytes as f64),
+    );
+    if filled.is_err() {
+        return;
+    }
+    POOL.with(|cell| {
+        for slot in cell.borrow().slots.iter().flatten() {
+            // Only an optimisation: a worker that misses it allocates during the job instead.
+            let _ignored = slot.worker.post_message(&message);
+        }
+    });
 }
 
 /// Waits until the worker in slot `index` has posted "ready".

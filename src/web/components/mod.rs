@@ -8,6 +8,7 @@ pub mod download;
 pub mod errors;
 pub mod export_panel;
 pub mod export_toolbar;
+pub mod first_chart;
 pub mod frequency_view;
 pub mod heatmap;
 pub mod histogram;
