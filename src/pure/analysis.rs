@@ -435,11 +435,12 @@ pub fn analyse_part_values_first(
     }
 }
 
-/// An upper estimate of the memory, in bytes, that one part of the analysis of an
-/// `n_rows × n_cols` tensor stored as `tensor_bytes` bytes allocates at its peak: the bytes
-/// themselves, the decoded matrix in f64, the Gram matrix of the smaller side with its
-/// packed panels, and the leading `k_vectors` vectors with their checks. A worker that knows
-/// it ahead of the job can have that memory ready while the tensor downloads.
+/// The memory, in bytes, that one part of the analysis of an `n_rows × n_cols` tensor stored
+/// as `tensor_bytes` bytes allocates at its peak: the decoded matrix in f64, together with
+/// either the bytes (freed once decoded) or what the decomposition adds, the Gram matrix of
+/// the smaller side with its packed panels and the leading `k_vectors` vectors with their
+/// checks, whichever is larger. A worker that knows it ahead of the job can have that memory
+/// ready while the tensor downloads.
 pub fn part_peak_bytes(n_rows: usize, n_cols: usize, tensor_bytes: u64, k_vectors: usize) -> u64 {
     let (rows, cols, k) = (n_rows as u64, n_cols as u64, k_vectors as u64);
     let side = rows.min(cols);
@@ -451,11 +452,8 @@ pub fn part_peak_bytes(n_rows: usize, n_cols: usize, tensor_bytes: u64, k_vector
     let vectors = f64_bytes
         .saturating_mul(k)
         .saturating_mul(rows.saturating_add(cols).saturating_add(side));
-    tensor_bytes
-        .saturating_add(matrix)
-        .saturating_add(gram)
-        .saturating_add(panels)
-        .saturating_add(vectors)
+    let decomposition = gram.saturating_add(panels).saturating_add(vectors);
+    matrix.saturating_add(tensor_bytes.max(decomposition))
 }
 
 /// Puts the two parts computed by [`analyse_part`] together into the complete result.
@@ -884,16 +882,25 @@ mod tests {
     }
 
     #[test]
-    fn part_peak_bytes_covers_the_matrix_gram_and_bytes() {
+    fn part_peak_bytes_covers_the_matrix_and_the_larger_of_bytes_and_gram() {
         // GPT-2's W_pos in F32: 3 MiB of bytes, 6 MiB as f64, the 768² Gram matrix.
         let bytes = 1024 * 768 * 4;
+        let matrix = 8 * 1024 * 768;
+        let gram = 8 * 768 * 768;
         let peak = part_peak_bytes(1024, 768, bytes, 50);
-        let floor = bytes + 8 * 1024 * 768 + 8 * 768 * 768;
-        assert!(peak >= floor, "{peak} < {floor}");
-        assert!(peak < 2 * floor, "{peak} is far above {floor}");
+        assert!(peak >= matrix + gram, "{peak} < {}", matrix + gram);
+        assert!(
+            peak < matrix + 2 * gram,
+            "{peak} is far above the matrix and its Gram matrix"
+        );
         // A wide matrix's Gram matrix is on its rows.
-        let wide = part_peak_bytes(768, 1024, bytes, 50);
-        assert_eq!(wide, peak);
+        assert_eq!(part_peak_bytes(768, 1024, bytes, 50), peak);
+        // Bytes larger than the decomposition (a very wide matrix) count instead of it.
+        let wide_bytes = 8 * 1024 * 768 * 4;
+        assert_eq!(
+            part_peak_bytes(16, 50_000, wide_bytes, 0),
+            8 * 16 * 50_000 + wide_bytes
+        );
         // Absurd shapes saturate instead of overflowing.
         assert_eq!(
             part_peak_bytes(usize::MAX, usize::MAX, u64::MAX, 50),

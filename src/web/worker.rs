@@ -169,7 +169,7 @@ thread_local! {
 ///
 /// A job's first allocations grow the WebAssembly memory, and the system maps each new page
 /// on its first write: measured in the browser on a 2-core machine, that made decoding
-/// GPT-2's W_pos take 9 to 22 ms instead of 3 to 10. The allocator keeps the freed block, so
+/// GPT-2's W_pos take 9 to 22 ms instead of 2 to 9. The allocator keeps the freed block, so
 /// the job's matrices then land on pages that are already mapped. Called while the tensor
 /// downloads; a size that cannot be allocated is skipped (the job then grows the memory
 /// itself, or reports that it cannot).
