@@ -435,25 +435,57 @@ pub fn analyse_part_values_first(
     }
 }
 
-/// The memory, in bytes, that one part of the analysis of an `n_rows × n_cols` tensor stored
-/// as `tensor_bytes` bytes allocates at its peak: the decoded matrix in f64, together with
-/// either the bytes (freed once decoded) or what the decomposition adds, the Gram matrix of
-/// the smaller side with its packed panels and the leading `k_vectors` vectors with their
-/// checks, whichever is larger. A worker that knows it ahead of the job can have that memory
-/// ready while the tensor downloads.
-pub fn part_peak_bytes(n_rows: usize, n_cols: usize, tensor_bytes: u64, k_vectors: usize) -> u64 {
-    let (rows, cols, k) = (n_rows as u64, n_cols as u64, k_vectors as u64);
-    let side = rows.min(cols);
-    let f64_bytes = 8_u64;
-    let matrix = f64_bytes.saturating_mul(rows).saturating_mul(cols);
-    let gram = f64_bytes.saturating_mul(side).saturating_mul(side);
-    // The Gram route packs 256 samples of every row of G at a time.
-    let panels = f64_bytes.saturating_mul(256).saturating_mul(side);
-    let vectors = f64_bytes
-        .saturating_mul(k)
-        .saturating_mul(rows.saturating_add(cols).saturating_add(side));
-    let decomposition = gram.saturating_add(panels).saturating_add(vectors);
-    matrix.saturating_add(tensor_bytes.max(decomposition))
+/// The first large blocks one part of the analysis allocates, in bytes, in the order it
+/// allocates them: the tensor bytes, the decoded matrix in f64, then, with the bytes freed,
+/// the Gram matrix of the smaller side and its packed panels (none of these when the rows are
+/// centred first, which copies the matrix in between).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartMemory {
+    /// The tensor bytes, copied into the worker (freed once decoded).
+    pub tensor_bytes: u64,
+    /// The decoded `n_rows × n_cols` matrix in f64.
+    pub matrix_bytes: u64,
+    /// The Gram matrix of the smaller side (0 when the rows are centred).
+    pub gram_bytes: u64,
+    /// The samples packed for the Gram matrix, 256 at a time (0 when the rows are centred).
+    pub panel_bytes: u64,
+}
+
+impl PartMemory {
+    /// The first blocks of one part of the analysis of an `n_rows × n_cols` tensor stored as
+    /// `tensor_bytes` bytes. A worker that knows them ahead of the job can allocate the same
+    /// blocks in the same order while the tensor downloads: the job's own blocks then land on
+    /// memory already mapped, at the same addresses, and the memory grows no further.
+    pub fn of_part(n_rows: usize, n_cols: usize, tensor_bytes: u64, center_rows: bool) -> Self {
+        let (rows, cols) = (n_rows as u64, n_cols as u64);
+        let side = rows.min(cols);
+        let f64_bytes = 8_u64;
+        let (gram_bytes, panel_bytes) = if center_rows {
+            (0, 0)
+        } else {
+            (
+                f64_bytes.saturating_mul(side).saturating_mul(side),
+                // One panel of 4 entries × 256 samples per 4 rows of G.
+                f64_bytes
+                    .saturating_mul(1024)
+                    .saturating_mul(side.div_ceil(4)),
+            )
+        };
+        Self {
+            tensor_bytes,
+            matrix_bytes: f64_bytes.saturating_mul(rows).saturating_mul(cols),
+            gram_bytes,
+            panel_bytes,
+        }
+    }
+
+    /// All the blocks together, in bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.tensor_bytes
+            .saturating_add(self.matrix_bytes)
+            .saturating_add(self.gram_bytes)
+            .saturating_add(self.panel_bytes)
+    }
 }
 
 /// Puts the two parts computed by [`analyse_part`] together into the complete result.
@@ -882,29 +914,25 @@ mod tests {
     }
 
     #[test]
-    fn part_peak_bytes_covers_the_matrix_and_the_larger_of_bytes_and_gram() {
+    fn part_memory_names_the_bytes_the_matrix_and_the_gram_matrix() {
         // GPT-2's W_pos in F32: 3 MiB of bytes, 6 MiB as f64, the 768² Gram matrix.
         let bytes = 1024 * 768 * 4;
-        let matrix = 8 * 1024 * 768;
-        let gram = 8 * 768 * 768;
-        let peak = part_peak_bytes(1024, 768, bytes, 50);
-        assert!(peak >= matrix + gram, "{peak} < {}", matrix + gram);
-        assert!(
-            peak < matrix + 2 * gram,
-            "{peak} is far above the matrix and its Gram matrix"
+        let memory = PartMemory::of_part(1024, 768, bytes, false);
+        assert_eq!(memory.tensor_bytes, bytes);
+        assert_eq!(memory.matrix_bytes, 8 * 1024 * 768);
+        assert_eq!(memory.gram_bytes, 8 * 768 * 768);
+        assert_eq!(memory.panel_bytes, 8 * 256 * 768);
+        assert_eq!(
+            memory.total_bytes(),
+            bytes + 8 * 1024 * 768 + 8 * 768 * 768 + 8 * 256 * 768
         );
         // A wide matrix's Gram matrix is on its rows.
-        assert_eq!(part_peak_bytes(768, 1024, bytes, 50), peak);
-        // Bytes larger than the decomposition (a very wide matrix) count instead of it.
-        let wide_bytes = 8 * 1024 * 768 * 4;
-        assert_eq!(
-            part_peak_bytes(16, 50_000, wide_bytes, 0),
-            8 * 16 * 50_000 + wide_bytes
-        );
+        assert_eq!(PartMemory::of_part(768, 1024, bytes, false), memory);
+        // Centring copies the matrix before the Gram matrix: only the first two are known.
+        let centred = PartMemory::of_part(1024, 768, bytes, true);
+        assert_eq!((centred.gram_bytes, centred.panel_bytes), (0, 0));
         // Absurd shapes saturate instead of overflowing.
-        assert_eq!(
-            part_peak_bytes(usize::MAX, usize::MAX, u64::MAX, 50),
-            u64::MAX
-        );
+        let absurd = PartMemory::of_part(usize::MAX, usize::MAX, u64::MAX, false);
+        assert_eq!(absurd.total_bytes(), u64::MAX);
     }
 }

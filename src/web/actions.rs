@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::{AbortController, File};
 
-use crate::pure::analysis::{part_peak_bytes, SvdSummary};
+use crate::pure::analysis::{PartMemory, SvdSummary};
 use crate::pure::detect::{DetectError, MatrixView};
 use crate::pure::format::FormatError;
 use crate::pure::hub::{HubError, DEFAULT_HUB};
@@ -375,12 +375,12 @@ async fn run_pipeline(
             // does).
             if matches!(opened.source, source::ByteSource::Hub { .. }) {
                 let tensor_bytes = view.byte_range.end.saturating_sub(view.byte_range.start);
-                let k_vectors = analysis_options(settings, &view).k_vectors;
-                worker_bridge::prepare(part_peak_bytes(
+                let center_rows = analysis_options(settings, &view).center_rows;
+                worker_bridge::prepare(PartMemory::of_part(
                     view.n_rows,
                     view.n_cols,
                     tensor_bytes,
-                    k_vectors,
+                    center_rows,
                 ));
             }
             let before_bytes = run.network_bytes.get();

@@ -3,7 +3,7 @@
 //! A job goes to a worker as a JavaScript object `{ spec, bytes }`: `spec` is the JSON of
 //! [`PartJob`] (a [`JobSpec`] and the part of the analysis that worker computes) and `bytes`
 //! the raw tensor bytes as an `ArrayBuffer` (each worker is given its own copy, transferred).
-//! Before the bytes, the page may send `{ prepare_bytes }` (see [`PREPARE_KEY`]).
+//! Before the bytes, the page may send `{ prepare }` (see [`PREPARE_KEY`]).
 //! Every answer is the JSON text of one [`WorkerMessage`]: stages, then `Values` as soon as
 //! the singular values are known, then `Done` with the vectors too (or `Failed`).
 
@@ -16,10 +16,10 @@ pub const SPEC_KEY: &str = "spec";
 /// The property of a job object that holds the tensor bytes.
 pub const BYTES_KEY: &str = "bytes";
 
-/// The property of a preparation message `{ prepare_bytes }`: the memory, in bytes, that the
-/// next job will need (see [`crate::pure::analysis::part_peak_bytes`]). The worker makes that
-/// much memory ready while the tensor downloads, and answers nothing.
-pub const PREPARE_KEY: &str = "prepare_bytes";
+/// The property of a preparation message `{ prepare }`: the JSON of the
+/// [`crate::pure::analysis::PartMemory`] of the next job's part. The worker allocates the same
+/// blocks in the same order while the tensor downloads, and answers nothing.
+pub const PREPARE_KEY: &str = "prepare";
 
 /// What to decode and how to analyse it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -12,7 +12,7 @@ use nalgebra::DMatrix;
 
 use crate::pure::analysis::{
     analyse_part_values_first, values_progress_label, AnalysisError, AnalysisOptions, AnalysisPart,
-    AnalysisStage,
+    AnalysisStage, PartMemory,
 };
 use crate::pure::decode::decode_matrix;
 use crate::pure::format::Dtype;
@@ -33,11 +33,16 @@ pub fn run_worker() {
             quiet: false,
         };
         let data = event.data();
-        let prepare_bytes = Reflect::get(&data, &JsValue::from_str(PREPARE_KEY))
+        let prepare = Reflect::get(&data, &JsValue::from_str(PREPARE_KEY))
             .ok()
-            .and_then(|value| value.as_f64());
-        match prepare_bytes {
-            Some(bytes) => make_memory_ready(bytes),
+            .and_then(|value| value.as_string());
+        match prepare {
+            // A preparation that cannot be read is only a missed optimisation.
+            Some(text) => {
+                if let Ok(memory) = serde_json::from_str::<PartMemory>(&text) {
+                    make_memory_ready(memory);
+                }
+            }
             None => handle_job(&outbox, &data),
         }
     });
@@ -160,29 +165,50 @@ fn warm_up_engine(scope: &DedicatedWorkerGlobalScope) {
 const MEMORY_PAGE_BYTES: usize = 4096;
 
 thread_local! {
-    /// The largest block [`make_memory_ready`] has touched, in bytes: a smaller one needs no
+    /// The largest total [`make_memory_ready`] has allocated, in bytes: a smaller job needs no
     /// second pass, since the allocator keeps what was freed.
-    static READY_BYTES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    static READY_BYTES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// Allocates `bytes` bytes once, writes one byte per memory page and frees them again.
+/// Allocates the blocks a job's part will allocate first, in the same order (the tensor
+/// bytes, the matrix, then, with the bytes freed, the Gram matrix and its panels), writes one
+/// byte per memory page of each, and frees them all.
 ///
 /// A job's first allocations grow the WebAssembly memory, and the system maps each new page
 /// on its first write: measured in the browser on a 2-core machine, that made decoding
-/// GPT-2's W_pos take 9 to 22 ms instead of 2 to 9. The allocator keeps the freed block, so
-/// the job's matrices then land on pages that are already mapped. Called while the tensor
-/// downloads; a size that cannot be allocated is skipped (the job then grows the memory
-/// itself, or reports that it cannot).
-fn make_memory_ready(bytes: f64) {
-    // Saturating float-to-integer conversion: negative and NaN become 0.
-    let bytes = bytes as usize;
-    if bytes <= READY_BYTES.with(std::cell::Cell::get) {
+/// GPT-2's W_pos take 9 to 22 ms instead of 2 to 9. The allocator keeps the freed blocks, and
+/// the job, allocating the same sizes in the same order, gets the same addresses: its
+/// matrices land on pages already mapped, and the memory grows no further than the job alone
+/// grows it. Called while the tensor downloads; a block that cannot be allocated ends the
+/// preparation (the job then grows the memory itself, or reports that it cannot).
+fn make_memory_ready(memory: PartMemory) {
+    let total = memory.total_bytes();
+    if total <= READY_BYTES.with(std::cell::Cell::get) {
         return;
     }
+    let Some(bytes) = touched_block(memory.tensor_bytes) else {
+        return;
+    };
+    let Some(matrix) = touched_block(memory.matrix_bytes) else {
+        return;
+    };
+    drop(bytes);
+    let gram = touched_block(memory.gram_bytes);
+    let panels = gram
+        .as_ref()
+        .and_then(|_| touched_block(memory.panel_bytes));
+    drop(panels);
+    drop(gram);
+    drop(matrix);
+    READY_BYTES.with(|ready| ready.set(total));
+}
+
+/// A block of `len` bytes with one byte written per memory page, or `None` when it cannot be
+/// allocated.
+fn touched_block(len: u64) -> Option<Vec<u8>> {
+    let len = usize::try_from(len).ok()?;
     let mut block: Vec<u8> = Vec::new();
-    if block.try_reserve_exact(bytes).is_err() {
-        return;
-    }
+    block.try_reserve_exact(len).ok()?;
     for page in block.spare_capacity_mut().chunks_mut(MEMORY_PAGE_BYTES) {
         if let Some(first) = page.first_mut() {
             first.write(0);
@@ -190,8 +216,7 @@ fn make_memory_ready(bytes: f64) {
     }
     // Keeps the writes: without a reader, they could be optimised away.
     std::hint::black_box(block.spare_capacity_mut());
-    drop(block);
-    READY_BYTES.with(|ready| ready.set(bytes));
+    Some(block)
 }
 
 /// The current size of this worker's WebAssembly memory, in bytes.

@@ -16,7 +16,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker};
 
-use crate::pure::analysis::{assemble, Analysis, AnalysisPart, SvdSummary};
+use crate::pure::analysis::{assemble, Analysis, AnalysisPart, PartMemory, SvdSummary};
 use crate::web::js::{js_error_text, yield_to_browser, COPY_BYTES_PER_TASK};
 use crate::web::protocol::{JobSpec, PartJob, WorkerMessage, BYTES_KEY, PREPARE_KEY, SPEC_KEY};
 
@@ -90,25 +90,35 @@ struct PendingJob {
     values_reported: bool,
     /// Per slot: whether it takes part, its latest stage label, and its answer once given.
     slots: Vec<SlotProgress>,
-    /// The job's cancel token (see [`PartJob::cancel_url`]), revoked when the job is dropped:
-    /// finished, failed, cancelled or superseded.
-    cancel_url: String,
+    /// The job's cancel token, revoked when the job is dropped: finished, failed, cancelled or
+    /// superseded.
+    _cancel_token: Option<CancelToken>,
 }
 
-impl Drop for PendingJob {
-    fn drop(&mut self) {
-        if !self.cancel_url.is_empty() {
-            let _ignored = web_sys::Url::revoke_object_url(&self.cancel_url);
-        }
+/// A job's cancel token (see [`PartJob::cancel_url`]): the `blob:` URL of an empty blob,
+/// revoked when the token is dropped, so that no path leaves it behind, including a job that
+/// fails before it is sent.
+struct CancelToken {
+    /// The URL (empty when the browser cannot make one: the workers then run to the end).
+    url: String,
+}
+
+impl CancelToken {
+    /// A fresh token.
+    fn new() -> Self {
+        let url = web_sys::Blob::new()
+            .and_then(|blob| web_sys::Url::create_object_url_with_blob(&blob))
+            .unwrap_or_default();
+        Self { url }
     }
 }
 
-/// A fresh cancel token: the `blob:` URL of an empty blob (empty when the browser cannot make
-/// one, and the workers then run to the end).
-fn new_cancel_url() -> String {
-    web_sys::Blob::new()
-        .and_then(|blob| web_sys::Url::create_object_url_with_blob(&blob))
-        .unwrap_or_default()
+impl Drop for CancelToken {
+    fn drop(&mut self) {
+        if !self.url.is_empty() {
+            let _ignored = web_sys::Url::revoke_object_url(&self.url);
+        }
+    }
 }
 
 /// One worker's share of the pending job.
@@ -444,18 +454,22 @@ pub fn warm_up() {
     }
 }
 
-/// Tells every worker the memory the next job's part will need, in bytes, so that it can make
-/// it ready while the tensor downloads (see [`PREPARE_KEY`]). Spawns the workers if needed.
-pub fn prepare(part_bytes: u64) {
+/// Tells every worker the memory blocks the next job's part will allocate, so that it can
+/// allocate them once while the tensor downloads (see [`PREPARE_KEY`]). Spawns the workers if
+/// needed.
+pub fn prepare(memory: PartMemory) {
     warm_up();
+    let Ok(text) = serde_json::to_string(&memory) else {
+        return;
+    };
     let message = Object::new();
-    // Byte counts up to 2⁵³ are exact in an f64.
-    let filled = Reflect::set(
+    if Reflect::set(
         &message,
         &JsValue::from_str(PREPARE_KEY),
-        &JsValue::from_f64(part_bytes as f64),
-    );
-    if filled.is_err() {
+        &JsValue::from_str(&text),
+    )
+    .is_err()
+    {
         return;
     }
     POOL.with(|cell| {
@@ -581,7 +595,12 @@ pub async fn run_job(
     if CANCELS.with(std::cell::Cell::get) != cancels_before {
         return Err(WorkerError::Cancelled);
     }
-    let cancel_url = new_cancel_url();
+    // Dropped (and revoked) on every early return below; the pending job keeps it otherwise.
+    let mut cancel_token = Some(CancelToken::new());
+    let cancel_url = cancel_token
+        .as_ref()
+        .map(|token| token.url.clone())
+        .unwrap_or_default();
     let mut messages = Vec::with_capacity(parts.len());
     for (&part, buffer) in parts.iter().zip(&buffers) {
         let job = PartJob {
@@ -626,7 +645,7 @@ pub async fn run_job(
                 on_values: Rc::clone(&on_values),
                 options: spec.options.clone(),
                 values_reported: false,
-                cancel_url: cancel_url.clone(),
+                _cancel_token: cancel_token.take(),
                 slots: (0..POOL_SIZE.max(parts.len()))
                     .map(|index| SlotProgress {
                         takes_part: index < parts.len(),
