@@ -22,7 +22,9 @@ use std::str::FromStr;
 use nalgebra::DMatrix;
 
 pub use crate::pure::svd::{fix_sign, thin_svd, thin_svd_jacobi, SvdMethod, ThinSvd};
-use crate::pure::svd::{singular_values_first_reporting, MatrixWindow, SvdError};
+use crate::pure::svd::{
+    gram_buffer_bytes, singular_values_first_reporting, MatrixWindow, SvdError,
+};
 
 /// The notebook's relative threshold for the approximate rank: 1% of the largest singular value.
 pub const DEFAULT_THRESHOLD_REL: f64 = 0.01;
@@ -463,13 +465,7 @@ impl PartMemory {
         let (gram_bytes, panel_bytes) = if center_rows {
             (0, 0)
         } else {
-            (
-                f64_bytes.saturating_mul(side).saturating_mul(side),
-                // One panel of 4 entries × 256 samples per 4 rows of G.
-                f64_bytes
-                    .saturating_mul(1024)
-                    .saturating_mul(side.div_ceil(4)),
-            )
+            gram_buffer_bytes(side)
         };
         Self {
             tensor_bytes,

@@ -852,6 +852,19 @@ fn householder(x: &mut [f64]) -> (f64, f64) {
     (tau, beta)
 }
 
+/// The two buffers the Gram route allocates for a Gram matrix of `side × side`, in bytes and
+/// in that order: the matrix itself, then the panels its samples are packed into.
+pub fn gram_buffer_bytes(side: u64) -> (u64, u64) {
+    let f64_bytes = std::mem::size_of::<f64>() as u64;
+    let panel = GRAM_PANEL as u64;
+    let matrix = f64_bytes.saturating_mul(side).saturating_mul(side);
+    let panels = f64_bytes
+        .saturating_mul(GRAM_CHUNK_SAMPLES as u64)
+        .saturating_mul(panel)
+        .saturating_mul(side.div_ceil(panel));
+    (matrix, panels)
+}
+
 /// Forms the lower triangle (with the diagonal) of the Gram matrix of the smaller side:
 /// `WᵀW` for a tall block, `W·Wᵀ` for a wide one. The strict upper triangle stays zero.
 ///

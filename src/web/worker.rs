@@ -1,5 +1,7 @@
 //! The worker side: decode the tensor bytes, compute one part of the analysis, post the
-//! result back. The page runs one worker per part, in parallel.
+//! result back. The page runs one worker per part, in parallel. Before a job, the page may
+//! name the job's first memory blocks, which the worker allocates once while the tensor
+//! downloads (`make_memory_ready`).
 
 use std::ops::ControlFlow;
 
