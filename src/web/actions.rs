@@ -30,10 +30,13 @@ use crate::web::state::{
 use crate::web::worker_bridge::{self, WorkerError};
 use crate::web::{offline, saved};
 
-/// What the page shows as its first chart: the singular-value histogram (its bins control
-/// mounts with its bars) and the approximate rank. `data-values-ms` is measured to the moment
-/// both are in the document.
-const FIRST_CHART_SELECTORS: &[&str] = &["[data-testid=\"bins\"]", "[data-testid=\"rank\"]"];
+/// What the page shows as its first chart: the singular-value histogram's bars and the
+/// approximate rank (their cards stand on the page, empty, before the values arrive).
+/// `data-values-ms` is measured to the moment both are in the document.
+const FIRST_CHART_SELECTORS: &[&str] = &[
+    "[data-testid=\"histogram-bars\"] rect",
+    "[data-testid=\"rank\"]",
+];
 
 /// Longest wait for the first chart, in milliseconds (a page in a background tab may not
 /// draw); the measurement then stops there.
@@ -157,6 +160,7 @@ pub fn start_run(state: AppState, run_source: RunSource) {
     if let RunSource::Local(file) = &run_source {
         RUNTIME.with(|cell| cell.borrow_mut().last_local_file = Some(file.clone()));
     }
+    state.pending_options.set(None);
     if !matches!(run_source, RunSource::Reuse) {
         // A new file: results of the old one must not linger beside its errors.
         state.result.set(None);
@@ -204,6 +208,7 @@ pub fn start_run(state: AppState, run_source: RunSource) {
         if !is_current(generation) {
             return;
         }
+        state.pending_options.set(None);
         match outcome {
             Ok(()) => {
                 // Let the browser apply the new results to the page before saying "ready".
@@ -296,6 +301,7 @@ pub fn cancel_run(state: AppState) {
         }
     });
     worker_bridge::cancel();
+    state.pending_options.set(None);
     if was_running || matches!(state.status.get_untracked(), Status::Loading { .. }) {
         state.status.set(Status::Idle {
             note: Some("Cancelled. Press Analyse to start again.".to_owned()),
@@ -365,6 +371,13 @@ async fn run_pipeline(
 
     let view =
         source::choose_matrix(&opened, settings.tensor.as_deref()).map_err(RunError::Source)?;
+    if is_current(generation) {
+        // The first chart's cards stand on the page while the tensor arrives and the workers
+        // compute.
+        state
+            .pending_options
+            .set(Some(analysis_options(settings, &view)));
+    }
     let cached = RUNTIME.with(|cell| cell.borrow().tensors.get(&view.tensor_name).cloned());
     let tensor = match cached {
         Some(cached) => cached,

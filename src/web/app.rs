@@ -57,6 +57,7 @@ pub fn App() -> impl IntoView {
     actions::start_first_run(state);
 
     let has_result = move || state.result.with(Option::is_some);
+    let shows_first_chart = move || first_chart::is_shown(state);
 
     view! {
         <header class="site-header">
@@ -78,8 +79,11 @@ pub fn App() -> impl IntoView {
             <ErrorPanel/>
             <KeepOffline/>
             <OffsetNote/>
-            <Show when=has_result fallback=|| view! { <EmptyState/> }>
-                <Results/>
+            <Show when=shows_first_chart fallback=|| view! { <EmptyState/> }>
+                <FirstChart/>
+                <Show when=has_result>
+                    <Results/>
+                </Show>
             </Show>
             <CompareSection/>
         </main>
@@ -101,7 +105,8 @@ fn EmptyState() -> impl IntoView {
     }
 }
 
-/// Every chart and table for the current results.
+/// Every chart and table for the current results after the first chart (which stands on the
+/// page before them: see [`FirstChart`]).
 #[component]
 fn Results() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -149,10 +154,7 @@ fn Results() -> impl IntoView {
     // A memo, so that other settings changes (such as the threshold) do not recompute limits.
     let color_clip: Signal<Option<f64>> =
         Memo::new(move |_| state.settings.with(|s| s.color_clip)).into();
-    // The first chart (the histograms and the rank) mounts in one step, the first queued.
-    let first_chart = mount_flag(Gate::Results);
     view! {
-        <FirstChart mounted=first_chart/>
         <AfterFirstChart>
         <ColorRangeControl/>
         <section class="pair">

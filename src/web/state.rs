@@ -179,6 +179,10 @@ pub struct AppState {
     /// Queued drawing steps of the results still to run; the page says "ready" only when
     /// none is left (see `components::stages`).
     pub drawing_steps: RwSignal<usize>,
+    /// The options of the analysis being computed, from the moment its tensor is chosen
+    /// until the run ends: the first chart's cards stand on the page, empty, meanwhile, so
+    /// that only their bars and numbers are left to draw when the singular values arrive.
+    pub pending_options: RwSignal<Option<AnalysisOptions>>,
 }
 
 /// A failed save for offline use, with what it needed.
@@ -220,6 +224,7 @@ impl AppState {
             current_entry_id: RwSignal::new(None),
             result_from_store: RwSignal::new(false),
             drawing_steps: RwSignal::new(0),
+            pending_options: RwSignal::new(None),
         }
     }
 

@@ -1,48 +1,58 @@
 //! The first chart: the singular-value histograms of the full and the dropped analysis, with
-//! the rank card. They appear as soon as the workers have sent the singular values, before the
-//! vectors (`data-values-ms` is measured to the moment they are in the document).
+//! the rank card. The cards stand on the page, empty, from the moment the run's tensor is
+//! chosen (`AppState::pending_options`), so that only their bars and numbers are left to draw
+//! when the workers send the singular values, before the vectors (`data-values-ms` is measured
+//! to the moment those are in the document).
 
 use leptos::prelude::*;
 
-use crate::pure::analysis::{approx_rank, DropAxis};
+use crate::pure::analysis::{approx_rank, AnalysisOptions, DropAxis};
 use crate::web::components::histogram::Histogram;
 use crate::web::components::rank::RankCard;
+use crate::web::components::stages::{mount_flag, Gate};
 use crate::web::state::AppState;
 
-/// Whether the state's result includes the analysis after dropping (tracked).
-pub fn has_dropped(state: AppState) -> bool {
+/// The options of the analysis on the page: the result's, or while there is none, the options
+/// of the analysis being computed (tracked).
+fn shown_options(state: AppState) -> Option<AnalysisOptions> {
     state
         .result
-        .with(|r| r.as_ref().is_some_and(|r| r.analysis.dropped.is_some()))
+        .with(|r| r.as_ref().map(|r| r.analysis.options.clone()))
+        .or_else(|| state.pending_options.get())
+}
+
+/// Whether the analysis on the page includes the part after dropping (tracked).
+pub fn has_dropped(state: AppState) -> bool {
+    shown_options(state).is_some_and(|options| options.drop_count > 0)
 }
 
 /// "after dropping the first 5 columns", for the titles of the dropped part's cards (tracked;
-/// empty without a result).
+/// empty without an analysis).
 pub fn drop_label(state: AppState) -> String {
-    state.result.with(|r| {
-        r.as_ref()
-            .map(|r| {
-                let axis = match r.analysis.options.drop_axis {
-                    DropAxis::Cols => "columns",
-                    DropAxis::Rows => "rows",
-                };
-                format!(
-                    "after dropping the first {} {axis}",
-                    r.analysis.options.drop_count
-                )
-            })
-            .unwrap_or_default()
-    })
+    shown_options(state)
+        .map(|options| {
+            let axis = match options.drop_axis {
+                DropAxis::Cols => "columns",
+                DropAxis::Rows => "rows",
+            };
+            format!("after dropping the first {} {axis}", options.drop_count)
+        })
+        .unwrap_or_default()
+}
+
+/// Whether the first chart stands on the page: with a result, or while one is computed
+/// (tracked).
+pub fn is_shown(state: AppState) -> bool {
+    state.result.with(Option::is_some) || state.pending_options.with(Option::is_some)
 }
 
 /// The singular-value histograms of the full and the dropped analysis, and the rank card,
-/// drawn from the state's result once `mounted` is true.
+/// drawn from the state's result (empty until it has values). The three cards mount together,
+/// in one queued step.
 #[component]
-pub fn FirstChart(
-    /// When the cards show their content (one step for all three).
-    mounted: Signal<bool>,
-) -> impl IntoView {
+pub fn FirstChart() -> impl IntoView {
     let state = expect_context::<AppState>();
+    let mounted = mount_flag(Gate::Results);
     let full_values = Signal::derive(move || {
         state.result.with(|r| {
             r.as_ref()

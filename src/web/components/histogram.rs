@@ -61,18 +61,28 @@ pub fn Histogram(
         left_px: 56.0,
     };
     let area = PlotArea::new(WIDTH_PX, HEIGHT_PX, margins);
+    let is_waiting = move || values.with(Vec::is_empty);
     let geometry = Memo::new(move |_| {
         let values = values.get();
-        let hist = chart::histogram(&values, bins.get().max(1));
+        // Before the values arrive the card stands empty: no bars and no ticks.
+        let n_bins = if values.is_empty() {
+            0
+        } else {
+            bins.get().max(1)
+        };
+        let hist = chart::histogram(&values, n_bins);
         let lo = hist.edges.first().copied().unwrap_or(0.0);
         let hi = hist.edges.last().copied().unwrap_or(1.0);
         let x_scale = area.x_scale((lo, hi));
         #[allow(clippy::cast_precision_loss)]
         let y_scale = area.y_scale((0.0, hist.max_count().max(1) as f64)).nice(5);
         let bars = hist.bars(&x_scale, &y_scale);
-        let x_ticks = x_scale.ticks(6);
+        let (x_ticks, y_ticks) = if values.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            (x_scale.ticks(6), y_scale.ticks(5))
+        };
         let x_step = nice_step(hi - lo, 6);
-        let y_ticks = y_scale.ticks(5);
         let sigma_max = values.iter().copied().fold(0.0_f64, f64::max);
         (bars, x_scale, y_scale, x_ticks, x_step, y_ticks, sigma_max)
     });
@@ -136,14 +146,17 @@ pub fn Histogram(
                             }).collect_view()
                         })}
                     </g>
-                    <g class="bars">
+                    <g class="bars" data-testid="histogram-bars">
                         {move || geometry.with(|(bars, ..)| {
                             bars.iter().map(|bar| view! {
                                 <rect x=bar.x_px y=bar.y_px width=bar.width_px.max(0.5) height=bar.height_px></rect>
                             }).collect_view()
                         })}
                     </g>
-                    <line class="threshold-line" x1=threshold_x x2=threshold_x y1=area.top() y2=area.bottom()></line>
+                    <Show when=is_waiting>
+                        <text x=(area.left() + area.right()) / 2.0 y=(area.top() + area.bottom()) / 2.0 text-anchor="middle" class="waiting">"Computing the singular values…"</text>
+                    </Show>
+                    <line class="threshold-line" class:hidden=is_waiting x1=threshold_x x2=threshold_x y1=area.top() y2=area.bottom()></line>
                     <g class="axis">
                         <line x1=area.left() x2=area.right() y1=area.bottom() y2=area.bottom()></line>
                         {move || geometry.with(|(_, x_scale, _, x_ticks, x_step, _, _)| {

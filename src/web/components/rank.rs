@@ -36,6 +36,9 @@ pub fn RankCard(
                 .map_or(0, |d| d.singular_values.len())
         })
     };
+    // Until the values arrive the card stands without numbers.
+    let has_values = move || n_values() > 0;
+    let shows_dropped = move || has_dropped.get() && n_values_dropped() > 0;
     let on_input = move |ev: web_sys::Event| {
         if let Ok(value) = event_target_value(&ev).trim().parse::<f64>() {
             if value.is_finite() && value > 0.0 && value < 1.0 {
@@ -71,15 +74,20 @@ pub fn RankCard(
                     />
                 </label>
                 <div class="rank-values">
+                    <Show
+                        when=has_values
+                        fallback=|| view! { <p class="caption waiting">"Computing the singular values…"</p> }
+                    >
                     <div class="rank-value">
                         <span class="big" data-testid="rank">{move || rank_full.get().to_string()}</span>
                         <span class="sub">{move || format!("of {} (full W_pos)", n_values())}</span>
                     </div>
-                    <Show when=move || has_dropped.get()>
+                    <Show when=shows_dropped>
                         <div class="rank-value">
                             <span class="big" data-testid="rank-dropped">{move || rank_dropped.get().to_string()}</span>
                             <span class="sub">{move || format!("of {} (after dropping)", n_values_dropped())}</span>
                         </div>
+                    </Show>
                     </Show>
                 </div>
             </div>
