@@ -16,8 +16,9 @@ use std::path::PathBuf;
 
 use nalgebra::DMatrix;
 use poslens::pure::analysis::{
-    analyse, approx_rank, center_rows, cumulative_sum, drop_leading, energy_shares, svd_summary,
-    thin_svd, AnalysisOptions, DropAxis, SvdMethod, SvdSummary,
+    analyse, analyse_part_values_first, analyse_part_with_gram_halves, approx_rank, center_rows,
+    cumulative_sum, drop_leading, energy_shares, part_gram_half, parts_share_gram, svd_summary,
+    thin_svd, AnalysisOptions, AnalysisPart, DropAxis, SvdMethod, SvdSummary,
 };
 use poslens::pure::decode::{decode_matrix, DecodeError};
 use poslens::pure::svd::{svd_top_k, MatrixWindow};
@@ -341,6 +342,134 @@ fn gram_route_answers_every_real_variant() {
             (a - b).abs() <= 1e-12 * tall.singular_values[0],
             "{a} vs {b}"
         );
+    }
+}
+
+/// Both parts through the shared Gram matrix, as the two workers run them: each forms its
+/// half, then finishes with the other's exported half.
+fn analyse_sharing_gram(
+    w_pos: &DMatrix<f64>,
+    options: &AnalysisOptions,
+) -> (SvdSummary, SvdSummary) {
+    assert!(parts_share_gram(w_pos.nrows(), w_pos.ncols(), options));
+    let go = &mut |_share: f64| std::ops::ControlFlow::Continue(());
+    let halves: Vec<_> = [AnalysisPart::Full, AnalysisPart::Dropped]
+        .into_iter()
+        .map(|part| {
+            part_gram_half(w_pos, options, part, &mut |_| {}, go)
+                .unwrap()
+                .expect("the parts share a Gram matrix")
+        })
+        .collect();
+    let exported: Vec<Vec<f64>> = halves.iter().map(|half| half.exported()).collect();
+    let mut summaries = halves
+        .into_iter()
+        .zip([1, 0])
+        .zip([AnalysisPart::Full, AnalysisPart::Dropped])
+        .map(|((own, other), part)| {
+            let mut early = None;
+            let summary = analyse_part_with_gram_halves(
+                w_pos,
+                options,
+                part,
+                own,
+                &exported[other],
+                &mut |values| early = Some(values.singular_values.clone()),
+                go,
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(
+                early.as_ref(),
+                Some(&summary.singular_values),
+                "values first, the same"
+            );
+            summary
+        });
+    let full = summaries.next().unwrap();
+    let dropped = summaries.next().unwrap();
+    (full, dropped)
+}
+
+/// The route the two workers take when their parts share one Gram matrix (each forms half
+/// of it) matches numpy on the real data, for both kinds of sharing: dropping columns of a
+/// tall matrix (the dropped part's Gram matrix is a block of the full part's) and dropping
+/// its rows (the full part's adds the dropped rows' outer products).
+#[test]
+fn shared_gram_route_matches_numpy() {
+    let golden = golden();
+    let w_pos = load_matrix(F32_FIXTURE);
+    let (full, dropped) = analyse_sharing_gram(&w_pos, &options_k50());
+    check_against_golden("shared f32 full", &full, variant(&golden, "f32_full"));
+    check_against_golden(
+        "shared f32 drop cols",
+        &dropped,
+        variant(&golden, "f32_drop_cols"),
+    );
+
+    let rows = AnalysisOptions {
+        drop_axis: DropAxis::Rows,
+        ..options_k50()
+    };
+    let (full, dropped) = analyse_sharing_gram(&w_pos, &rows);
+    check_against_golden(
+        "shared f32 full (rows)",
+        &full,
+        variant(&golden, "f32_full"),
+    );
+    check_against_golden(
+        "shared f32 drop rows",
+        &dropped,
+        variant(&golden, "f32_drop_rows"),
+    );
+
+    // The wide transpose shares the other way round; its values are the same as numpy's,
+    // and both parts agree with their separate decompositions.
+    let wide = w_pos.transpose();
+    for axis in [DropAxis::Cols, DropAxis::Rows] {
+        let options = AnalysisOptions {
+            drop_axis: axis,
+            ..options_k50()
+        };
+        let (full, dropped) = analyse_sharing_gram(&wide, &options);
+        let go = &mut |_share: f64| std::ops::ControlFlow::Continue(());
+        for (part, shared) in [
+            (AnalysisPart::Full, &full),
+            (AnalysisPart::Dropped, &dropped),
+        ] {
+            let alone =
+                analyse_part_values_first(&wide, &options, part, &mut |_| {}, &mut |_| {}, go)
+                    .unwrap()
+                    .unwrap();
+            let sigma_max = alone.singular_values[0];
+            for (a, b) in shared.singular_values.iter().zip(&alone.singular_values) {
+                assert!(
+                    (a - b).abs() <= 1e-12 * sigma_max,
+                    "wide {axis:?} {part:?}: {a} vs {b}"
+                );
+            }
+            for (a, b) in shared.u_top_k.iter().zip(&alone.u_top_k).take(10) {
+                assert!(cosine(a, b).abs() >= 1.0 - 1e-8, "wide {axis:?} {part:?}");
+            }
+        }
+        let expected = if axis == DropAxis::Cols {
+            "f32_full"
+        } else {
+            "f32_drop_cols"
+        };
+        let sigma_numpy = f64_vec(&variant(&golden, expected)["singular_values"]);
+        let sigma_max = sigma_numpy[0];
+        let checked = if axis == DropAxis::Cols {
+            &full
+        } else {
+            &dropped
+        };
+        for (a, b) in checked.singular_values.iter().zip(&sigma_numpy) {
+            assert!(
+                (a - b).abs() <= SIGMA_REL_TOL * sigma_max,
+                "wide {axis:?}: {a} vs {b}"
+            );
+        }
     }
 }
 

@@ -21,10 +21,12 @@ use std::str::FromStr;
 
 use nalgebra::DMatrix;
 
-pub use crate::pure::svd::{fix_sign, thin_svd, thin_svd_jacobi, SvdMethod, ThinSvd};
 use crate::pure::svd::{
-    gram_buffer_bytes, singular_values_first_reporting, MatrixWindow, SvdError,
+    add_leading_samples, export_gram_half, gram_buffer_bytes, gram_lower_half, gram_work_share,
+    import_gram_half, singular_values_first_reporting, singular_values_from_gram, trailing_gram,
+    GramHalf, MatrixWindow, SvdError, ValuesFirst,
 };
+pub use crate::pure::svd::{fix_sign, thin_svd, thin_svd_jacobi, SvdMethod, ThinSvd};
 
 /// The notebook's relative threshold for the approximate rank: 1% of the largest singular value.
 pub const DEFAULT_THRESHOLD_REL: f64 = 0.01;
@@ -437,6 +439,268 @@ pub fn analyse_part_values_first(
     }
 }
 
+/// How the two parts of an analysis can share one Gram matrix, formed half by each of the
+/// two workers that run them (see [`GramHalf`]).
+///
+/// The Gram route works on the Gram matrix of the smaller side. Dropping leading rows or
+/// columns either removes leading rows and columns of that Gram matrix (dropping columns of a
+/// tall matrix, or rows of a wide one), or removes samples from its sum (dropping rows of a
+/// tall matrix, or columns of a wide one). Either way one Gram matrix serves both parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GramSharing {
+    /// The shared Gram matrix is the full part's; the dropped part's is its trailing block
+    /// without the first `count` rows and columns.
+    TrailingBlock {
+        /// Rows and columns of the Gram matrix the drop removes.
+        count: usize,
+    },
+    /// The shared Gram matrix is the dropped part's; the full part's adds the outer products
+    /// of the `count` dropped samples (a sum of positive terms, so nothing cancels).
+    PlusLeadingSamples {
+        /// Samples the drop removes.
+        count: usize,
+    },
+}
+
+/// How the parts of an analysis of an `n_rows × n_cols` matrix with `options` share a Gram
+/// matrix, or `None` when they cannot: nothing is dropped, the rows are centred (each part
+/// would centre its own copy), a setting is invalid, or the drop turns a tall matrix wide (or
+/// a wide one tall).
+fn gram_sharing(n_rows: usize, n_cols: usize, options: &AnalysisOptions) -> Option<GramSharing> {
+    if options.drop_count == 0 || options.center_rows || options.validate().is_err() {
+        return None;
+    }
+    let rows = n_rows.checked_sub(options.skip_offset_rows)?;
+    let (dropped_rows, dropped_cols) = match options.drop_axis {
+        DropAxis::Cols => (rows, n_cols.checked_sub(options.drop_count)?),
+        DropAxis::Rows => (rows.checked_sub(options.drop_count)?, n_cols),
+    };
+    if rows == 0 || n_cols == 0 || dropped_rows == 0 || dropped_cols == 0 {
+        return None;
+    }
+    let is_tall = rows >= n_cols;
+    if is_tall != (dropped_rows >= dropped_cols) {
+        return None;
+    }
+    let drops_gram_side = match options.drop_axis {
+        DropAxis::Cols => is_tall,
+        DropAxis::Rows => !is_tall,
+    };
+    let count = options.drop_count;
+    Some(if drops_gram_side {
+        GramSharing::TrailingBlock { count }
+    } else {
+        GramSharing::PlusLeadingSamples { count }
+    })
+}
+
+/// The windows of both parts, as [`analyse_part_values_first`] reads them (the full part's,
+/// the dropped part's), and how they share a Gram matrix; `None` when they cannot
+/// ([`gram_sharing`]).
+fn shared_windows<'a>(
+    w_pos: &'a DMatrix<f64>,
+    options: &AnalysisOptions,
+) -> Option<(MatrixWindow<'a>, MatrixWindow<'a>, GramSharing)> {
+    let sharing = gram_sharing(w_pos.nrows(), w_pos.ncols(), options)?;
+    let full = MatrixWindow::whole(w_pos).without_leading_rows(options.skip_offset_rows)?;
+    let dropped = drop_window(full, options.drop_axis, options.drop_count).ok()?;
+    Some((full, dropped, sharing))
+}
+
+/// Whether the two parts of an analysis of an `n_rows × n_cols` matrix with `options` can
+/// share one Gram matrix, each worker forming half of it ([`part_gram_half`], then
+/// [`analyse_part_with_gram_halves`]).
+pub fn parts_share_gram(n_rows: usize, n_cols: usize, options: &AnalysisOptions) -> bool {
+    gram_sharing(n_rows, n_cols, options).is_some()
+}
+
+/// One part's half of the Gram matrix both parts share (see [`parts_share_gram`]).
+pub struct PartGramHalf {
+    /// The half this part formed: the first for the full part, the second for the dropped.
+    half: GramHalf,
+    /// The shared Gram matrix with only this half's columns formed (and the other half's
+    /// once imported).
+    gram: DMatrix<f64>,
+    /// Whether the other half was written in with [`PartGramHalf::import_with`].
+    has_other_half: bool,
+}
+
+impl PartGramHalf {
+    /// The values the other part needs from this half (see [`export_gram_half`]).
+    pub fn exported(&self) -> Vec<f64> {
+        export_gram_half(&self.gram, self.half)
+    }
+
+    /// The number of values in this half's export.
+    pub fn exported_len(&self) -> usize {
+        self.half.exported_len(self.gram.nrows())
+    }
+
+    /// Hands `write` this half's export, a column at a time, in order: each run with its
+    /// offset in the export (what [`PartGramHalf::exported`] gives, without the copy).
+    pub fn export_with(&self, mut write: impl FnMut(usize, &[f64])) {
+        let mut offset = 0;
+        for range in self.half.column_ranges(self.gram.nrows()) {
+            if let Some(column) = self.gram.as_slice().get(range) {
+                write(offset, column);
+                offset += column.len();
+            }
+        }
+    }
+
+    /// Writes the other half in place from an export of `other_len` values: `read` fills
+    /// each of the other half's columns in turn, given its offset in that export. Returns
+    /// false, reading nothing, when `other_len` does not fit this Gram matrix; the part then
+    /// forms the other half itself.
+    pub fn import_with(
+        &mut self,
+        other_len: usize,
+        mut read: impl FnMut(usize, &mut [f64]),
+    ) -> bool {
+        let side = self.gram.nrows();
+        let other = self.half.other();
+        if other_len != other.exported_len(side) {
+            return false;
+        }
+        let mut offset = 0;
+        for range in other.column_ranges(side) {
+            if let Some(column) = self.gram.as_mut_slice().get_mut(range) {
+                let len = column.len();
+                read(offset, column);
+                offset += len;
+            }
+        }
+        self.has_other_half = true;
+        true
+    }
+}
+
+/// The first step of one part of an analysis whose parts share a Gram matrix: the same
+/// validation as [`analyse_part_values_first`], then this part's half of the shared Gram
+/// matrix (the full part forms the first half, the dropped part the second, at the same
+/// time). `Ok(None)` when the parts cannot share one ([`parts_share_gram`]).
+///
+/// `on_stage` hears [`AnalysisStage::Centering`] and this part's SVD stage; `on_progress`
+/// hears the share of the part's values done, up to the Gram matrix's share of them.
+///
+/// # Errors
+/// As [`analyse_part_values_first`].
+pub fn part_gram_half(
+    w_pos: &DMatrix<f64>,
+    options: &AnalysisOptions,
+    part: AnalysisPart,
+    on_stage: &mut dyn FnMut(AnalysisStage),
+    on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+) -> Result<Option<PartGramHalf>, AnalysisError> {
+    options.validate()?;
+    MatrixWindow::whole(w_pos).check()?;
+    let Some((full, dropped, sharing)) = shared_windows(w_pos, options) else {
+        return Ok(None);
+    };
+    on_stage(AnalysisStage::Centering);
+    let (shared, own) = match sharing {
+        GramSharing::TrailingBlock { .. } => (full, full),
+        GramSharing::PlusLeadingSamples { .. } => (dropped, full),
+    };
+    let (half, stage, part_window) = match part {
+        AnalysisPart::Full => (GramHalf::First, AnalysisStage::SvdFull, own),
+        AnalysisPart::Dropped => (GramHalf::Second, AnalysisStage::SvdDropped, dropped),
+    };
+    on_stage(stage);
+    // The progress of the part's own values: its Gram matrix's share of them, half done here.
+    let gram_share = gram_work_share(&part_window);
+    let gram = gram_lower_half(&shared, half, &mut |done| on_progress(gram_share * done))
+        .ok_or(AnalysisError::Cancelled)?;
+    Ok(Some(PartGramHalf {
+        half,
+        gram,
+        has_other_half: false,
+    }))
+}
+
+/// The rest of one part of an analysis whose parts share a Gram matrix: this part's half
+/// ([`part_gram_half`]) and the values the other part exported from its half make the shared
+/// Gram matrix, from which this part's own is taken; then its values and vectors as
+/// [`analyse_part_values_first`] gives them. When the other half was already written in
+/// ([`PartGramHalf::import_with`]), `other_half` is not read (pass it empty).
+///
+/// The values the other part sent are checked: a count that does not fit makes this part
+/// form the other half itself, and a Gram matrix whose eigenvalues do not match the part's
+/// matrix falls back to nalgebra's SVD (see [`singular_values_from_gram`]).
+///
+/// # Errors
+/// As [`analyse_part_values_first`].
+#[allow(clippy::too_many_arguments)]
+pub fn analyse_part_with_gram_halves(
+    w_pos: &DMatrix<f64>,
+    options: &AnalysisOptions,
+    part: AnalysisPart,
+    own_half: PartGramHalf,
+    other_half: &[f64],
+    on_values: &mut dyn FnMut(&SvdSummary),
+    on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+) -> Result<Option<SvdSummary>, AnalysisError> {
+    options.validate()?;
+    let Some((full, dropped, sharing)) = shared_windows(w_pos, options) else {
+        return analyse_part_values_first(
+            w_pos,
+            options,
+            part,
+            &mut |_| {},
+            on_values,
+            on_progress,
+        );
+    };
+    let shared = match sharing {
+        GramSharing::TrailingBlock { .. } => full,
+        GramSharing::PlusLeadingSamples { .. } => dropped,
+    };
+    let PartGramHalf {
+        half,
+        mut gram,
+        has_other_half,
+    } = own_half;
+    if !has_other_half && !import_gram_half(&mut gram, half.other(), other_half) {
+        let other = gram_lower_half(&shared, half.other(), &mut |_| ControlFlow::Continue(()))
+            .ok_or(AnalysisError::Cancelled)?;
+        if !import_gram_half(
+            &mut gram,
+            half.other(),
+            &export_gram_half(&other, half.other()),
+        ) {
+            return analyse_part_values_first(
+                w_pos,
+                options,
+                part,
+                &mut |_| {},
+                on_values,
+                on_progress,
+            );
+        }
+    }
+    let (window, gram) = match (part, sharing) {
+        (AnalysisPart::Full, GramSharing::TrailingBlock { .. }) => (full, gram),
+        (AnalysisPart::Full, GramSharing::PlusLeadingSamples { count }) => {
+            add_leading_samples(&mut gram, &full, count);
+            (full, gram)
+        }
+        (AnalysisPart::Dropped, GramSharing::TrailingBlock { count }) => {
+            (dropped, trailing_gram(gram, count))
+        }
+        (AnalysisPart::Dropped, GramSharing::PlusLeadingSamples { .. }) => (dropped, gram),
+    };
+    let values = singular_values_from_gram(window, gram, on_progress)?;
+    summarise_values(
+        window,
+        values,
+        options.k_vectors,
+        options.threshold_rel,
+        on_values,
+        on_progress,
+    )
+    .map(Some)
+}
+
 /// The first large blocks one part of the analysis allocates, in bytes, in the order it
 /// allocates them: the tensor bytes, the decoded matrix in f64, then, with the bytes freed,
 /// the Gram matrix of the smaller side and its packed panels (none of these when the rows are
@@ -529,6 +793,25 @@ fn summarise(
     on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
 ) -> Result<SvdSummary, AnalysisError> {
     let values = singular_values_first_reporting(window, on_progress)?;
+    summarise_values(
+        window,
+        values,
+        k_vectors,
+        threshold_rel,
+        on_values,
+        on_progress,
+    )
+}
+
+/// As [`summarise`], once the values are computed.
+fn summarise_values(
+    window: MatrixWindow<'_>,
+    values: ValuesFirst<'_>,
+    k_vectors: usize,
+    threshold_rel: f64,
+    on_values: &mut dyn FnMut(&SvdSummary),
+    on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+) -> Result<SvdSummary, AnalysisError> {
     let early = summary_of(&window, values.singular_values().to_vec(), threshold_rel);
     on_values(&early);
     if on_progress(1.0).is_break() {
@@ -726,6 +1009,201 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
     use super::*;
+
+    /// A full-rank test matrix with distinct singular values.
+    fn test_matrix(n_rows: usize, n_cols: usize) -> DMatrix<f64> {
+        DMatrix::from_fn(n_rows, n_cols, |r, c| {
+            let (r, c) = (r as f64 + 1.0, c as f64 + 1.0);
+            (r * c * 0.37).sin() + 0.02 * r - 0.01 * c * c.sqrt()
+        })
+    }
+
+    /// Runs one part through the shared Gram matrix, with the other part's export as given.
+    fn shared_part(
+        w_pos: &DMatrix<f64>,
+        options: &AnalysisOptions,
+        part: AnalysisPart,
+        other_export: Option<Vec<f64>>,
+    ) -> SvdSummary {
+        let go = &mut |_share: f64| ControlFlow::Continue(());
+        let other_part = match part {
+            AnalysisPart::Full => AnalysisPart::Dropped,
+            AnalysisPart::Dropped => AnalysisPart::Full,
+        };
+        let own = part_gram_half(w_pos, options, part, &mut |_| {}, go)
+            .unwrap()
+            .unwrap();
+        let other = other_export.unwrap_or_else(|| {
+            part_gram_half(w_pos, options, other_part, &mut |_| {}, go)
+                .unwrap()
+                .unwrap()
+                .exported()
+        });
+        analyse_part_with_gram_halves(w_pos, options, part, own, &other, &mut |_| {}, go)
+            .unwrap()
+            .unwrap()
+    }
+
+    fn assert_same_summary(shared: &SvdSummary, alone: &SvdSummary, label: &str) {
+        assert_eq!(
+            (shared.n_rows, shared.n_cols),
+            (alone.n_rows, alone.n_cols),
+            "{label}"
+        );
+        let sigma_max = alone.singular_values[0];
+        for (a, b) in shared.singular_values.iter().zip(&alone.singular_values) {
+            assert!((a - b).abs() <= 1e-11 * sigma_max, "{label}: {a} vs {b}");
+        }
+        assert_eq!(shared.u_top_k.len(), alone.u_top_k.len(), "{label}");
+        for (a, b) in shared.u_top_k.iter().zip(&alone.u_top_k).take(4) {
+            let cos: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            assert!(cos.abs() >= 1.0 - 1e-9, "{label}: cos {cos}");
+        }
+    }
+
+    #[test]
+    fn both_parts_share_one_gram_matrix_in_every_direction() {
+        let go = &mut |_share: f64| ControlFlow::Continue(());
+        for (n_rows, n_cols) in [(60, 24), (24, 60)] {
+            let w_pos = test_matrix(n_rows, n_cols);
+            for (axis, skip) in [
+                (DropAxis::Cols, 0),
+                (DropAxis::Rows, 0),
+                (DropAxis::Cols, 2),
+                (DropAxis::Rows, 2),
+            ] {
+                let options = AnalysisOptions {
+                    drop_axis: axis,
+                    drop_count: 3,
+                    skip_offset_rows: skip,
+                    k_vectors: 6,
+                    ..AnalysisOptions::default()
+                };
+                assert!(parts_share_gram(n_rows, n_cols, &options));
+                for part in [AnalysisPart::Full, AnalysisPart::Dropped] {
+                    let label = format!("{n_rows}×{n_cols} {axis:?} skip {skip} {part:?}");
+                    let alone = analyse_part_values_first(
+                        &w_pos,
+                        &options,
+                        part,
+                        &mut |_| {},
+                        &mut |_| {},
+                        go,
+                    )
+                    .unwrap()
+                    .unwrap();
+                    let shared = shared_part(&w_pos, &options, part, None);
+                    assert_same_summary(&shared, &alone, &label);
+                    // An export of the wrong length: the part forms the other half itself.
+                    let repaired = shared_part(&w_pos, &options, part, Some(vec![0.5; 7]));
+                    assert_same_summary(&repaired, &alone, &format!("{label}, bad export"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn halves_move_in_place_as_the_workers_move_them() {
+        let go = &mut |_share: f64| ControlFlow::Continue(());
+        let w_pos = test_matrix(50, 21);
+        let options = AnalysisOptions {
+            k_vectors: 5,
+            ..AnalysisOptions::default()
+        };
+        let mut half = |part| {
+            part_gram_half(&w_pos, &options, part, &mut |_| {}, go)
+                .unwrap()
+                .unwrap()
+        };
+        let mut full = half(AnalysisPart::Full);
+        let dropped = half(AnalysisPart::Dropped);
+        // The export a run at a time into a buffer, then the import a column at a time.
+        let mut message = vec![f64::NAN; dropped.exported_len()];
+        dropped.export_with(|offset, column| {
+            message[offset..offset + column.len()].copy_from_slice(column);
+        });
+        assert_eq!(message, dropped.exported());
+        let mut reads = 0;
+        assert!(!full.import_with(message.len() + 1, |_, _| reads += 1));
+        assert_eq!(reads, 0, "nothing is read");
+        assert!(full.import_with(message.len(), |offset, column| {
+            let len = column.len();
+            column.copy_from_slice(&message[offset..offset + len]);
+        }));
+        // Imported in place: the slice given afterwards is not read.
+        let shared = analyse_part_with_gram_halves(
+            &w_pos,
+            &options,
+            AnalysisPart::Full,
+            full,
+            &[],
+            &mut |_| {},
+            go,
+        )
+        .unwrap()
+        .unwrap();
+        let alone = analyse_part_values_first(
+            &w_pos,
+            &options,
+            AnalysisPart::Full,
+            &mut |_| {},
+            &mut |_| {},
+            go,
+        )
+        .unwrap()
+        .unwrap();
+        assert_same_summary(&shared, &alone, "in place");
+    }
+
+    #[test]
+    fn parts_share_a_gram_matrix_only_when_one_serves_both() {
+        let tall = test_matrix(40, 30);
+        let share = |w: &DMatrix<f64>, options: AnalysisOptions| {
+            parts_share_gram(w.nrows(), w.ncols(), &options)
+        };
+        let base = AnalysisOptions::default();
+        assert!(share(&tall, base.clone()));
+        // Nothing dropped, rows centred, a bad setting, or a drop that turns it wide.
+        assert!(!share(
+            &tall,
+            AnalysisOptions {
+                drop_count: 0,
+                ..base.clone()
+            }
+        ));
+        assert!(!share(
+            &tall,
+            AnalysisOptions {
+                center_rows: true,
+                ..base.clone()
+            }
+        ));
+        assert!(!share(
+            &tall,
+            AnalysisOptions {
+                k_vectors: 0,
+                ..base.clone()
+            }
+        ));
+        assert!(!share(
+            &tall,
+            AnalysisOptions {
+                drop_count: 30,
+                ..base.clone()
+            }
+        ));
+        let rows = |count| AnalysisOptions {
+            drop_axis: DropAxis::Rows,
+            drop_count: count,
+            ..base.clone()
+        };
+        assert!(share(&tall, rows(10)));
+        assert!(!share(&tall, rows(11)), "29 × 30 is wide");
+        // A part that cannot share answers `None` and is computed alone.
+        let go = &mut |_share: f64| ControlFlow::Continue(());
+        let half = part_gram_half(&tall, &rows(11), AnalysisPart::Full, &mut |_| {}, go).unwrap();
+        assert!(half.is_none());
+    }
 
     #[test]
     fn a_part_stops_between_its_values_and_its_vectors() {

@@ -17,6 +17,12 @@
 //!    only), and the exact `U_k = W·V_k / σ` (each column scaled to unit length) (for a wide
 //!    `W`, `V_k` already holds its left singular vectors).
 //!
+//! Two workers can share step 1: each forms half of one Gram matrix ([`GramHalf`]: alternate
+//! columns of tiles, about half the multiply-adds each), they swap halves
+//! ([`export_gram_half`], [`import_gram_half`]), and each goes on from the whole with
+//! [`singular_values_from_gram`]. A Gram matrix formed elsewhere is checked like any other:
+//! its eigenvalues must add up to `‖W‖²_F` of the window it claims to belong to.
+//!
 //! Squaring the matrix squares its condition number: a singular value `σ` comes out with an
 //! absolute error near `ε·σ_max²/σ`, so values above `1e-4·σ_max` keep about eight correct
 //! digits, while values below about `1e-8·σ_max` are rounding noise (numpy's own noise floor
@@ -234,6 +240,17 @@ impl<'a> MatrixWindow<'a> {
         self.n_cols
     }
 
+    /// The side of its Gram matrix: the smaller of its two sizes.
+    pub fn gram_side(&self) -> usize {
+        self.n_rows.min(self.n_cols)
+    }
+
+    /// The number of samples its Gram matrix sums: the larger of its two sizes (its rows when
+    /// it is tall, its columns when it is wide).
+    pub fn n_samples(&self) -> usize {
+        self.n_rows.max(self.n_cols)
+    }
+
     /// The block as a nalgebra view (no copy).
     fn view(&self) -> StridedView<'a> {
         StridedView::from_slice_with_strides_generic(
@@ -366,6 +383,160 @@ pub fn singular_values_first_reporting<'a>(
     }
 }
 
+/// As [`singular_values_first_reporting`], from `gram`, the lower triangle of the Gram matrix
+/// of `window` formed elsewhere (for example half by each of two workers: see [`GramHalf`]).
+/// `on_progress` hears shares from [`gram_work_share`] on. A Gram matrix of the wrong size,
+/// or one whose eigenvalues do not match `window` (its trace must be `‖window‖²_F`), is
+/// replaced by nalgebra's SVD of `window`.
+///
+/// # Errors
+/// As [`singular_values_first_reporting`].
+pub fn singular_values_from_gram<'a>(
+    window: MatrixWindow<'a>,
+    gram: DMatrix<f64>,
+    on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+) -> Result<ValuesFirst<'a>, SvdError> {
+    window.check()?;
+    match GramValues::from_gram(window, gram, on_progress)? {
+        Some(gram) => Ok(ValuesFirst::Gram(gram)),
+        None => thin_svd(&window.to_matrix()).map(ValuesFirst::Complete),
+    }
+}
+
+/// The share of the values' work that forming the Gram matrix of `window` takes (the rest is
+/// the reduction to tridiagonal form): the progress a caller reports once the Gram matrix is
+/// formed.
+pub fn gram_work_share(window: &MatrixWindow<'_>) -> f64 {
+    // The Gram matrix takes `size²·samples` multiply-adds at full speed; the reduction takes
+    // `(2/3)·size³` at about a third of that speed (half of it is memory-bound).
+    let size = window.gram_side() as f64;
+    let n_samples = window.n_samples() as f64;
+    let gram_work = size * size * n_samples;
+    let reduction_work = 4.0 * size * size * size;
+    gram_work / (gram_work + reduction_work).max(1.0)
+}
+
+/// One of the two halves of a Gram matrix that two workers form at the same time, each from
+/// the same samples: the first half forms the even columns of tiles (of four
+/// columns each), the second half the odd ones, so that each does about half of the
+/// multiply-adds. Each then sends the other its columns ([`export_gram_half`],
+/// [`import_gram_half`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GramHalf {
+    /// The even columns of tiles.
+    First,
+    /// The odd columns of tiles.
+    Second,
+}
+
+impl GramHalf {
+    /// The half the other worker forms.
+    pub fn other(self) -> Self {
+        match self {
+            GramHalf::First => GramHalf::Second,
+            GramHalf::Second => GramHalf::First,
+        }
+    }
+
+    /// Whether this half forms the tiles of tile column `q`.
+    fn owns_tile_column(self, q: usize) -> bool {
+        q.is_multiple_of(2) == (self == GramHalf::First)
+    }
+
+    /// The columns of a `side × side` Gram matrix this half forms, in order.
+    fn columns(self, side: usize) -> impl Iterator<Item = usize> {
+        (0..side).filter(move |&col| self.owns_tile_column(col / GRAM_PANEL))
+    }
+
+    /// The number of values [`export_gram_half`] gives for a `side × side` Gram matrix: each
+    /// of this half's columns from its diagonal down.
+    pub fn exported_len(self, side: usize) -> usize {
+        self.columns(side).map(|col| side - col).sum()
+    }
+
+    /// Where this half's columns lie in the column-major storage of a `side × side` Gram
+    /// matrix, each from its diagonal down, in the order of an export.
+    pub fn column_ranges(self, side: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+        self.columns(side)
+            .map(move |col| col * side + col..(col + 1) * side)
+    }
+}
+
+/// Forms `half` of the lower triangle of the Gram matrix of `window`, tile by tile;
+/// the other half's columns stay zero. `None` when `on_progress` (told the share of samples
+/// summed after each chunk) stops it.
+pub fn gram_lower_half(
+    window: &MatrixWindow<'_>,
+    half: GramHalf,
+    on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+) -> Option<DMatrix<f64>> {
+    gram_lower(window, Some(half), on_progress)
+}
+
+/// `half`'s columns of the lower triangle of `gram`, each from its diagonal down, one after
+/// the other: what the other worker needs ([`GramHalf::exported_len`] values).
+pub fn export_gram_half(gram: &DMatrix<f64>, half: GramHalf) -> Vec<f64> {
+    let side = gram.nrows();
+    let mut values = Vec::with_capacity(half.exported_len(side));
+    for range in half.column_ranges(side) {
+        if let Some(column) = gram.as_slice().get(range) {
+            values.extend_from_slice(column);
+        }
+    }
+    values
+}
+
+/// Writes `values`, exported from `half` of a Gram matrix of the same size
+/// ([`export_gram_half`]), into `gram`. Returns false, writing nothing, when their number
+/// does not fit that size.
+pub fn import_gram_half(gram: &mut DMatrix<f64>, half: GramHalf, values: &[f64]) -> bool {
+    let side = gram.nrows();
+    if gram.ncols() != side || values.len() != half.exported_len(side) {
+        return false;
+    }
+    let mut offset = 0;
+    for range in half.column_ranges(side) {
+        let len = range.len();
+        if let (Some(column), Some(column_values)) = (
+            gram.as_mut_slice().get_mut(range),
+            values.get(offset..offset + len),
+        ) {
+            column.copy_from_slice(column_values);
+        }
+        offset += len;
+    }
+    true
+}
+
+/// Adds the products `x_k·x_kᵀ` of the first `count` samples of `window` (its rows when it is
+/// tall, its columns when it is wide) to the lower triangle of `gram`: the Gram matrix of
+/// `window` from that of `window` without those samples.
+pub fn add_leading_samples(gram: &mut DMatrix<f64>, window: &MatrixWindow<'_>, count: usize) {
+    let is_tall = window.n_rows >= window.n_cols;
+    let size = window.gram_side();
+    if gram.nrows() != size || gram.ncols() != size {
+        return;
+    }
+    let panel_len = GRAM_CHUNK_SAMPLES * GRAM_PANEL;
+    let mut panels = vec![0.0_f64; size.div_ceil(GRAM_PANEL) * panel_len];
+    let count = count.min(window.n_samples());
+    let mut first = 0;
+    while first < count {
+        let n_chunk = GRAM_CHUNK_SAMPLES.min(count - first);
+        pack_samples(window, is_tall, first, n_chunk, &mut panels);
+        add_chunk_products(gram, &panels, n_chunk, None);
+        first += n_chunk;
+    }
+}
+
+/// The lower triangle of the trailing block of `gram` without its first `count` rows and
+/// columns: the Gram matrix of a window without its first `count` columns (tall) or rows
+/// (wide).
+pub fn trailing_gram(gram: DMatrix<f64>, count: usize) -> DMatrix<f64> {
+    let count = count.min(gram.nrows()).min(gram.ncols());
+    gram.remove_columns(0, count).remove_rows(0, count)
+}
+
 /// Computes every singular value and the first `k_vectors` left singular vectors of `window`
 /// (fewer when the matrix has fewer singular values), verified.
 ///
@@ -396,18 +567,30 @@ impl<'a> GramValues<'a> {
         window: MatrixWindow<'a>,
         on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
     ) -> Result<Option<Self>, SvdError> {
-        // The Gram matrix takes `size²·samples` multiply-adds at full speed; the reduction
-        // takes `(2/3)·size³` at about a third of that speed (half of it is memory-bound).
-        let (size, n_samples) = if window.n_rows >= window.n_cols {
-            (window.n_cols as f64, window.n_rows as f64)
-        } else {
-            (window.n_rows as f64, window.n_cols as f64)
-        };
-        let gram_work = size * size * n_samples;
-        let reduction_work = 4.0 * size * size * size;
-        let gram_share = gram_work / (gram_work + reduction_work).max(1.0);
-        let gram = gram_lower(&window, &mut |done| on_progress(gram_share * done))
+        let gram_share = gram_work_share(&window);
+        let gram = gram_lower(&window, None, &mut |done| on_progress(gram_share * done))
             .ok_or(SvdError::Cancelled)?;
+        Self::from_gram(window, gram, on_progress)
+    }
+
+    /// Runs steps 2 and 3 of the module documentation on `gram`, the lower triangle of the
+    /// Gram matrix of `window`, and verifies the eigenvalues against `window` (so a Gram
+    /// matrix that does not belong to it fails the check); `None` when the QL iteration does
+    /// not converge or the check fails. `on_progress` hears shares from
+    /// [`gram_work_share`] on.
+    ///
+    /// # Errors
+    /// [`SvdError::Cancelled`] when `on_progress` stops the work.
+    #[inline(never)]
+    fn from_gram(
+        window: MatrixWindow<'a>,
+        gram: DMatrix<f64>,
+        on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+    ) -> Result<Option<Self>, SvdError> {
+        if gram.nrows() != window.gram_side() || gram.ncols() != window.gram_side() {
+            return Ok(None);
+        }
+        let gram_share = gram_work_share(&window);
         let gram_norm_squared = lower_norm_squared(&gram);
         let matrix_norm_squared = window.norm_squared();
         let reduction = Tridiagonalisation::new(gram, &mut |done| {
@@ -874,9 +1057,12 @@ pub fn gram_buffer_bytes(side: u64) -> (u64, u64) {
 /// from two short contiguous runs; only the tiles on or below the diagonal are formed.
 ///
 /// `None` when `on_progress` (told the share of samples summed after each chunk) stops it.
+///
+/// With `half`, only that half's columns of tiles are formed (see [`GramHalf`]).
 #[inline(never)]
 fn gram_lower(
     window: &MatrixWindow<'_>,
+    half: Option<GramHalf>,
     on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
 ) -> Option<DMatrix<f64>> {
     let is_tall = window.n_rows >= window.n_cols;
@@ -894,7 +1080,7 @@ fn gram_lower(
     while first < n_samples {
         let n_chunk = GRAM_CHUNK_SAMPLES.min(n_samples - first);
         pack_samples(window, is_tall, first, n_chunk, &mut panels);
-        add_chunk_products(&mut gram, &panels, n_chunk);
+        add_chunk_products(&mut gram, &panels, n_chunk, half);
         first += n_chunk;
         if on_progress(first as f64 / n_samples as f64).is_break() {
             return None;
@@ -906,12 +1092,21 @@ fn gram_lower(
 /// Adds the products of one chunk of `n_chunk` packed samples (see [`gram_lower`]) to the lower
 /// triangle of `gram`, tile by tile. Called once per chunk, so that the browser switches it to
 /// optimised code part of the way through the first Gram matrix it forms.
+/// With `half`, only that half's tiles.
 #[inline(never)]
-fn add_chunk_products(gram: &mut DMatrix<f64>, panels: &[f64], n_chunk: usize) {
+fn add_chunk_products(
+    gram: &mut DMatrix<f64>,
+    panels: &[f64],
+    n_chunk: usize,
+    half: Option<GramHalf>,
+) {
     let panel_len = GRAM_CHUNK_SAMPLES * GRAM_PANEL;
     for (p, panel_p) in panels.chunks_exact(panel_len).enumerate() {
         let panel_p = panel_p.get(..n_chunk * GRAM_PANEL).unwrap_or_default();
         for (q, panel_q) in panels.chunks_exact(panel_len).take(p + 1).enumerate() {
+            if half.is_some_and(|half| !half.owns_tile_column(q)) {
+                continue;
+            }
             let panel_q = panel_q.get(..n_chunk * GRAM_PANEL).unwrap_or_default();
             let tile = tile_product(panel_p, panel_q);
             add_lower_tile(gram, 0, p, q, &tile, 1.0);
@@ -1580,6 +1775,113 @@ mod tests {
         p * DMatrix::from_diagonal(&nalgebra::DVector::from_row_slice(sigma)) * q.transpose()
     }
 
+    /// The two halves of the Gram matrix of `window`, each formed alone, then completed with
+    /// the other's export, as two workers do.
+    fn gram_from_halves(window: &MatrixWindow<'_>) -> [DMatrix<f64>; 2] {
+        let go = &mut |_share: f64| ControlFlow::Continue(());
+        let first = gram_lower_half(window, GramHalf::First, go).unwrap();
+        let second = gram_lower_half(window, GramHalf::Second, go).unwrap();
+        let first_values = export_gram_half(&first, GramHalf::First);
+        let second_values = export_gram_half(&second, GramHalf::Second);
+        let side = window.gram_side();
+        assert_eq!(first_values.len(), GramHalf::First.exported_len(side));
+        assert_eq!(
+            first_values.len() + second_values.len(),
+            side * (side + 1) / 2,
+            "the halves cover the lower triangle once"
+        );
+        let mut first_done = first;
+        assert!(import_gram_half(
+            &mut first_done,
+            GramHalf::Second,
+            &second_values
+        ));
+        let mut second_done = second;
+        assert!(import_gram_half(
+            &mut second_done,
+            GramHalf::First,
+            &first_values
+        ));
+        [first_done, second_done]
+    }
+
+    #[test]
+    fn gram_halves_make_the_whole_gram_matrix() {
+        // Sides that end inside a tile and on a tile's edge, tall and wide, and one tile only.
+        for (n_rows, n_cols) in [(41, 13), (13, 41), (300, 16), (9, 3), (3, 9), (700, 37)] {
+            let m = DMatrix::from_fn(n_rows, n_cols, |r, c| {
+                ((r * 31 + c * 17) % 23) as f64 - 11.0 + 0.25 * (r as f64 + 1.0).ln()
+            });
+            let window = MatrixWindow::whole(&m);
+            let whole = gram_lower(&window, None, &mut |_| ControlFlow::Continue(())).unwrap();
+            for (index, gram) in gram_from_halves(&window).iter().enumerate() {
+                assert_eq!(gram, &whole, "{n_rows} × {n_cols}, half {index}");
+            }
+        }
+    }
+
+    #[test]
+    fn gram_halves_reject_a_wrong_count_and_keep_the_matrix() {
+        let m = DMatrix::from_fn(20, 10, |r, c| (r as f64 - c as f64).sin());
+        let window = MatrixWindow::whole(&m);
+        let mut gram =
+            gram_lower_half(&window, GramHalf::First, &mut |_| ControlFlow::Continue(())).unwrap();
+        let before = gram.clone();
+        let too_short = vec![1.0; GramHalf::Second.exported_len(10) - 1];
+        assert!(!import_gram_half(&mut gram, GramHalf::Second, &too_short));
+        assert!(!import_gram_half(&mut gram, GramHalf::Second, &[]));
+        assert_eq!(gram, before);
+    }
+
+    #[test]
+    fn values_from_a_shared_gram_matrix_take_the_gram_route() {
+        let sigma: Vec<f64> = (0..40).map(|i| 10.0 * 0.8_f64.powi(i)).collect();
+        let w = with_singular_values(90, &sigma, 7);
+        let window = MatrixWindow::whole(&w);
+        let [gram, _] = gram_from_halves(&window);
+        let shared =
+            singular_values_from_gram(window, gram, &mut |_| ControlFlow::Continue(())).unwrap();
+        assert!(matches!(shared, ValuesFirst::Gram(_)));
+        let alone = singular_values_first(window).unwrap();
+        assert_eq!(shared.singular_values(), alone.singular_values());
+        let (shared, alone) = (shared.into_top_k(8).unwrap(), alone.into_top_k(8).unwrap());
+        assert_eq!(shared.method, SvdMethod::Gram);
+        assert_eq!(shared.u_top_k, alone.u_top_k);
+
+        // The dropped part's matrix without its first 3 columns: the trailing block.
+        let dropped = window.without_leading_cols(3).unwrap();
+        let [gram, _] = gram_from_halves(&window);
+        let block = trailing_gram(gram, 3);
+        let direct = gram_lower(&dropped, None, &mut |_| ControlFlow::Continue(())).unwrap();
+        assert_eq!(block, direct);
+
+        // The full matrix's from the matrix without its first 4 rows, plus those rows.
+        let without_rows = window.without_leading_rows(4).unwrap();
+        let [mut gram, _] = gram_from_halves(&without_rows);
+        add_leading_samples(&mut gram, &window, 4);
+        let direct = gram_lower(&window, None, &mut |_| ControlFlow::Continue(())).unwrap();
+        let scale = direct.amax();
+        assert!((gram - direct).amax() <= 1e-13 * scale);
+    }
+
+    #[test]
+    fn a_gram_matrix_that_does_not_belong_to_the_window_falls_back() {
+        let sigma: Vec<f64> = (0..12).map(|i| 3.0 - 0.2 * i as f64).collect();
+        let w = with_singular_values(30, &sigma, 11);
+        let window = MatrixWindow::whole(&w);
+        let go = &mut |_share: f64| ControlFlow::Continue(());
+        // Only one half: the trace no longer matches ‖W‖²_F.
+        let half = gram_lower_half(&window, GramHalf::First, go).unwrap();
+        let values = singular_values_from_gram(window, half, go).unwrap();
+        assert!(matches!(values, ValuesFirst::Complete(_)));
+        // The wrong size.
+        let values = singular_values_from_gram(window, DMatrix::zeros(5, 5), go).unwrap();
+        assert!(matches!(values, ValuesFirst::Complete(_)));
+        for (got, want) in values.singular_values().iter().zip(&sigma) {
+            assert!((got - want).abs() <= 1e-12 * sigma[0]);
+        }
+    }
+
     #[test]
     fn tridiagonal_reduction_keeps_the_eigenvalues_of_nalgebra() {
         for (size, seed) in [(1, 3), (2, 5), (7, 11), (40, 13), (131, 17)] {
@@ -1694,7 +1996,7 @@ mod tests {
                     &copy.transpose() * &copy,
                 ),
             ] {
-                let gram = gram_lower(&block, &mut |_| ControlFlow::Continue(())).unwrap();
+                let gram = gram_lower(&block, None, &mut |_| ControlFlow::Continue(())).unwrap();
                 let size = expected.nrows();
                 assert_eq!(gram.shape(), (size, size));
                 for c in 0..size {

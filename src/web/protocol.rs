@@ -3,7 +3,8 @@
 //! A job goes to a worker as a JavaScript object `{ spec, bytes }`: `spec` is the JSON of
 //! [`PartJob`] (a [`JobSpec`] and the part of the analysis that worker computes) and `bytes`
 //! the raw tensor bytes as an `ArrayBuffer` (each worker is given its own copy, transferred).
-//! Before the bytes, the page may send `{ prepare }` (see [`PREPARE_KEY`]).
+//! Before the bytes, the page may send `{ prepare }` (see [`PREPARE_KEY`]). When a job has
+//! two parts, each job object also holds one end of a `MessageChannel` (see [`PORT_KEY`]).
 //! Every answer is the JSON text of one [`WorkerMessage`]: stages, then `Values` as soon as
 //! the singular values are known, then `Done` with the vectors too (or `Failed`).
 
@@ -20,6 +21,12 @@ pub const BYTES_KEY: &str = "bytes";
 /// [`crate::pure::analysis::PartMemory`] of the next job's part. The worker allocates the same
 /// blocks in the same order while the tensor downloads, and answers nothing.
 pub const PREPARE_KEY: &str = "prepare";
+
+/// The property of a job object that holds one end of a `MessageChannel` whose other end the
+/// other worker of the job holds (only when the job has two parts). When the parts share a
+/// Gram matrix ([`crate::pure::analysis::parts_share_gram`]), each worker forms its half and
+/// sends the other its columns through it, as a transferred `Float64Array` buffer.
+pub const PORT_KEY: &str = "port";
 
 /// What to decode and how to analyse it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -2,10 +2,17 @@
 //! result back. The page runs one worker per part, in parallel. Before a job, the page may
 //! name the job's first memory blocks, which the worker allocates once while the tensor
 //! downloads (`make_memory_ready`).
+//!
+//! When the two parts share a Gram matrix (`pure::analysis::parts_share_gram`), a job runs
+//! in two steps: the worker forms its half of the Gram matrix, sends it to the other worker
+//! through the port that came with the job, and returns to its event loop (a worker busy
+//! computing receives no messages); the other half's arrival starts the rest
+//! (`continue_with_other_half`).
 
+use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 
-use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Float64Array, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
@@ -13,13 +20,16 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use nalgebra::DMatrix;
 
 use crate::pure::analysis::{
-    analyse_part_values_first, values_progress_label, AnalysisError, AnalysisOptions, AnalysisPart,
-    AnalysisStage, PartMemory,
+    analyse_part_values_first, analyse_part_with_gram_halves, part_gram_half, parts_share_gram,
+    values_progress_label, AnalysisError, AnalysisOptions, AnalysisPart, AnalysisStage,
+    PartGramHalf, PartMemory, SvdSummary,
 };
 use crate::pure::decode::decode_matrix;
 use crate::pure::format::Dtype;
 use crate::web::js::now_ms;
-use crate::web::protocol::{JobSpec, PartJob, WorkerMessage, BYTES_KEY, PREPARE_KEY, SPEC_KEY};
+use crate::web::protocol::{
+    JobSpec, PartJob, WorkerMessage, BYTES_KEY, PORT_KEY, PREPARE_KEY, SPEC_KEY,
+};
 
 /// Starts the worker: installs the message handler and tells the page it is ready.
 ///
@@ -165,8 +175,46 @@ fn warm_up_engine(scope: &DedicatedWorkerGlobalScope) {
         &JsValue::from_str(&spec_text),
     )
     .and_then(|_| Reflect::set(&data, &JsValue::from_str(BYTES_KEY), &buffer));
-    if filled.is_ok() {
-        handle_job(&Outbox { scope, quiet: true }, &data);
+    if filled.is_err() {
+        return;
+    }
+    let outbox = Outbox { scope, quiet: true };
+    handle_job(&outbox, &data);
+    // The route of a job whose parts share the Gram matrix too: this part's half through the
+    // job's own path, then the other half, formed here from the same decoded matrix, handed
+    // over as the other worker's message would hand it.
+    let Ok(channel) = web_sys::MessageChannel::new() else {
+        return;
+    };
+    if Reflect::set(&data, &JsValue::from_str(PORT_KEY), &channel.port1()).is_err() {
+        return;
+    }
+    handle_job(&outbox, &data);
+    let Some(waiting) = WAITING.with(|slot| slot.borrow_mut().take()) else {
+        return;
+    };
+    let Ok(decoded) = decode_matrix(
+        &f32_bytes,
+        Dtype::F32,
+        WARM_UP_ROWS,
+        WARM_UP_COLS,
+        "warm-up",
+    ) else {
+        return;
+    };
+    let go = &mut |_share: f64| ControlFlow::Continue(());
+    let other = part_gram_half(
+        &decoded,
+        &job.spec.options,
+        AnalysisPart::Dropped,
+        &mut |_| {},
+        go,
+    );
+    if let Ok(Some(other)) = other {
+        let mut waiting = waiting;
+        let message = Float64Array::from(other.exported().as_slice()).buffer();
+        import_other_half(&mut waiting.half, &message);
+        continue_with_other_half(&outbox, waiting, &[]);
     }
 }
 
@@ -262,7 +310,145 @@ impl Outbox<'_> {
     }
 }
 
-/// Runs one part of a job and posts its stages and outcome.
+/// One part of a job on its way: who to answer and the state of its progress reports.
+struct PartRun {
+    /// The job this part belongs to.
+    job_id: u32,
+    /// The part this worker computes.
+    part: AnalysisPart,
+    /// The job's cancel token (see [`PartJob::cancel_url`]).
+    cancel_url: String,
+    /// When the analysis started (after decoding), in milliseconds.
+    analysis_start_ms: f64,
+    /// How long decoding took, in milliseconds.
+    decode_ms: f64,
+    /// Whether the values were posted: the vectors follow without progress reports, so the
+    /// cancel token is read once more before them.
+    values_posted: Cell<bool>,
+    /// When the last progress line was posted.
+    last_progress_ms: Cell<f64>,
+    /// When the cancel token was last read (the first look comes CANCEL_FIRST_CHECK_MS in).
+    last_cancel_check_ms: Cell<f64>,
+}
+
+impl PartRun {
+    /// A part whose analysis starts now, `decode_ms` after its bytes arrived.
+    fn new(job_id: u32, part: AnalysisPart, cancel_url: String, decode_ms: f64) -> Self {
+        let analysis_start_ms = now_ms();
+        Self {
+            job_id,
+            part,
+            cancel_url,
+            analysis_start_ms,
+            decode_ms,
+            values_posted: Cell::new(false),
+            last_progress_ms: Cell::new(analysis_start_ms),
+            last_cancel_check_ms: Cell::new(
+                analysis_start_ms + CANCEL_FIRST_CHECK_MS - CANCEL_CHECK_EVERY_MS,
+            ),
+        }
+    }
+
+    /// Posts the label of a new stage.
+    fn on_stage(&self, outbox: &Outbox<'_>, stage: AnalysisStage) {
+        outbox.post(&WorkerMessage::Stage {
+            job_id: self.job_id,
+            label: stage.label().to_owned(),
+        });
+    }
+
+    /// Posts the values, then the vectors' stage (with an estimate on long runs).
+    fn on_values(&self, outbox: &Outbox<'_>, summary: &SvdSummary) {
+        self.values_posted.set(true);
+        outbox.post(&WorkerMessage::Values {
+            job_id: self.job_id,
+            part: self.part,
+            summary: Some(summary.clone()),
+        });
+        // The vectors take a steady share of the values' time (measured on the shapes of the
+        // benchmark), which gives a long run its estimate.
+        let values_elapsed_ms = now_ms() - self.analysis_start_ms;
+        let remaining_s = values_elapsed_ms * VECTORS_PER_VALUES_TIME / 1000.0;
+        let label = if remaining_s >= 1.0 {
+            format!(
+                "Singular values ready after {:.1} s; computing the singular vectors, about {remaining_s:.0} s left",
+                values_elapsed_ms / 1000.0
+            )
+        } else {
+            "Computing the singular vectors".to_owned()
+        };
+        outbox.post(&WorkerMessage::Stage {
+            job_id: self.job_id,
+            label,
+        });
+    }
+
+    /// A progress line at most every PROGRESS_EVERY_MS, with an estimate on long runs, and a
+    /// look at the cancel token at most every CANCEL_CHECK_EVERY_MS.
+    fn on_progress(&self, outbox: &Outbox<'_>, done_share: f64) -> ControlFlow<()> {
+        let now = now_ms();
+        // Not when the values are done but not yet posted: that read would delay them.
+        let before_vectors = done_share >= 1.0 && self.values_posted.get();
+        if now - self.last_cancel_check_ms.get() >= CANCEL_CHECK_EVERY_MS || before_vectors {
+            self.last_cancel_check_ms.set(now);
+            if is_revoked(&self.cancel_url) {
+                return ControlFlow::Break(());
+            }
+        }
+        if now - self.last_progress_ms.get() >= PROGRESS_EVERY_MS {
+            self.last_progress_ms.set(now);
+            let label = values_progress_label(self.part, done_share, now - self.analysis_start_ms);
+            outbox.post(&WorkerMessage::Stage {
+                job_id: self.job_id,
+                label,
+            });
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Posts the part's outcome (nothing when it was cancelled: the page dropped the job).
+    fn finish(&self, outbox: &Outbox<'_>, outcome: Result<Option<SvdSummary>, AnalysisError>) {
+        let analysis_ms = now_ms() - self.analysis_start_ms;
+        let message = match outcome {
+            Err(AnalysisError::Cancelled) => return,
+            Ok(summary) => WorkerMessage::Done {
+                job_id: self.job_id,
+                part: self.part,
+                summary,
+                analysis_ms,
+                decode_ms: self.decode_ms,
+                memory_bytes: memory_bytes(),
+            },
+            Err(err) => WorkerMessage::Failed {
+                job_id: self.job_id,
+                message: err.to_string(),
+            },
+        };
+        outbox.post(&message);
+    }
+}
+
+/// A part that formed its half of the shared Gram matrix and waits for the other worker's.
+struct WaitingPart {
+    run: PartRun,
+    matrix: DMatrix<f64>,
+    options: AnalysisOptions,
+    half: PartGramHalf,
+    quiet: bool,
+    /// The end of the channel the other worker's half arrives on, with its handler.
+    port: web_sys::MessagePort,
+    _on_message: Option<Closure<dyn FnMut(MessageEvent)>>,
+}
+
+thread_local! {
+    /// The part waiting for the other worker's half of the Gram matrix, if any.
+    static WAITING: RefCell<Option<WaitingPart>> = const { RefCell::new(None) };
+}
+
+/// Runs one part of a job and posts its stages and outcome. When the job object holds a port
+/// (see [`PORT_KEY`]) and the parts share a Gram matrix, only this part's half of it is formed
+/// here and sent to the other worker; the part goes on once the other half arrives
+/// ([`continue_with_other_half`]).
 fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
     let spec_text = Reflect::get(data, &JsValue::from_str(SPEC_KEY))
         .ok()
@@ -292,6 +478,9 @@ fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
         .and_then(|value| value.dyn_into::<ArrayBuffer>().ok())
         .map(|buffer| Uint8Array::new(&buffer).to_vec())
         .unwrap_or_default();
+    let port = Reflect::get(data, &JsValue::from_str(PORT_KEY))
+        .ok()
+        .and_then(|value| value.dyn_into::<web_sys::MessagePort>().ok());
 
     outbox.post(&WorkerMessage::Stage {
         job_id,
@@ -315,87 +504,136 @@ fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
         }
     };
     drop(bytes);
-    let analysis_start_ms = now_ms();
-    let decode_ms = analysis_start_ms - decode_start_ms;
-    let mut on_stage = |stage: AnalysisStage| {
-        outbox.post(&WorkerMessage::Stage {
-            job_id,
-            label: stage.label().to_owned(),
-        });
-    };
-    // Whether the values were posted: the vectors follow without progress reports, so the
-    // cancel token is read once more before them.
-    let values_posted = std::cell::Cell::new(false);
-    let mut on_values = |summary: &crate::pure::analysis::SvdSummary| {
-        values_posted.set(true);
-        outbox.post(&WorkerMessage::Values {
-            job_id,
+    let decode_ms = now_ms() - decode_start_ms;
+    let run = PartRun::new(job_id, part, cancel_url, decode_ms);
+
+    let shared_port = port.filter(|_| parts_share_gram(spec.n_rows, spec.n_cols, &spec.options));
+    if let Some(port) = shared_port {
+        let half = part_gram_half(
+            &matrix,
+            &spec.options,
             part,
-            summary: Some(summary.clone()),
-        });
-        // The vectors take a steady share of the values' time (measured on the shapes of the
-        // benchmark), which gives a long run its estimate.
-        let values_elapsed_ms = now_ms() - analysis_start_ms;
-        let remaining_s = values_elapsed_ms * VECTORS_PER_VALUES_TIME / 1000.0;
-        let label = if remaining_s >= 1.0 {
-            format!(
-                "Singular values ready after {:.1} s; computing the singular vectors, about {remaining_s:.0} s left",
-                values_elapsed_ms / 1000.0
-            )
-        } else {
-            "Computing the singular vectors".to_owned()
-        };
-        outbox.post(&WorkerMessage::Stage { job_id, label });
-    };
-    // A progress line at most every PROGRESS_EVERY_MS, with an estimate on long runs, and a
-    // look at the cancel token at most every CANCEL_CHECK_EVERY_MS, the first after
-    // CANCEL_FIRST_CHECK_MS.
-    let mut last_progress_ms = analysis_start_ms;
-    let mut last_cancel_check_ms =
-        analysis_start_ms + CANCEL_FIRST_CHECK_MS - CANCEL_CHECK_EVERY_MS;
-    let mut on_progress = |done_share: f64| {
-        let now = now_ms();
-        // Not when the values are done but not yet posted: that read would delay them.
-        let before_vectors = done_share >= 1.0 && values_posted.get();
-        if now - last_cancel_check_ms >= CANCEL_CHECK_EVERY_MS || before_vectors {
-            last_cancel_check_ms = now;
-            if is_revoked(&cancel_url) {
-                return ControlFlow::Break(());
+            &mut |stage| run.on_stage(outbox, stage),
+            &mut |share| run.on_progress(outbox, share),
+        );
+        match half {
+            Ok(Some(half)) => {
+                send_half(&port, &half);
+                wait_for_other_half(WaitingPart {
+                    run,
+                    matrix,
+                    options: spec.options,
+                    half,
+                    quiet: outbox.quiet,
+                    port,
+                    _on_message: None,
+                });
+                return;
+            }
+            // Both workers decide alike: neither waits for the other.
+            Ok(None) => port.close(),
+            Err(err) => {
+                port.close();
+                run.finish(outbox, Err(err));
+                return;
             }
         }
-        if now - last_progress_ms >= PROGRESS_EVERY_MS {
-            last_progress_ms = now;
-            let label = values_progress_label(part, done_share, now - analysis_start_ms);
-            outbox.post(&WorkerMessage::Stage { job_id, label });
-        }
-        ControlFlow::Continue(())
-    };
+    }
     let outcome = analyse_part_values_first(
         &matrix,
         &spec.options,
         part,
-        &mut on_stage,
-        &mut on_values,
-        &mut on_progress,
+        &mut |stage| run.on_stage(outbox, stage),
+        &mut |summary| run.on_values(outbox, summary),
+        &mut |share| run.on_progress(outbox, share),
     );
-    let analysis_ms = now_ms() - analysis_start_ms;
-    if matches!(outcome, Err(AnalysisError::Cancelled)) {
-        // The page has dropped this job (and is terminating this worker): nobody reads an answer.
-        return;
+    run.finish(outbox, outcome);
+}
+
+/// Sends this part's half of the Gram matrix to the other worker, copied straight into a
+/// `Float64Array` whose buffer is transferred.
+fn send_half(port: &web_sys::MessagePort, half: &PartGramHalf) {
+    let sent = u32::try_from(half.exported_len())
+        .ok()
+        .map(Float64Array::new_with_length)
+        .and_then(|values| {
+            half.export_with(|offset, column| {
+                if let (Ok(start), Ok(len)) = (u32::try_from(offset), u32::try_from(column.len())) {
+                    values
+                        .subarray(start, start.saturating_add(len))
+                        .copy_from(column);
+                }
+            });
+            let buffer = values.buffer();
+            port.post_message_with_transferable(&buffer, &Array::of1(&buffer))
+                .ok()
+        });
+    // Without it the other worker forms this half itself (it waits for a message, so one is
+    // sent regardless).
+    if sent.is_none() {
+        let _ignored = port.post_message(&JsValue::NULL);
     }
-    let message = match outcome {
-        Ok(summary) => WorkerMessage::Done {
-            job_id,
-            part,
-            summary,
-            analysis_ms,
-            decode_ms,
-            memory_bytes: memory_bytes(),
-        },
-        Err(err) => WorkerMessage::Failed {
-            job_id,
-            message: err.to_string(),
-        },
+}
+
+/// Writes the other worker's half of the Gram matrix, the message `data`, straight from its
+/// buffer into `half`. Anything but a buffer of the right number of f64 values is left out,
+/// and the part then forms that half itself.
+fn import_other_half(half: &mut PartGramHalf, data: &JsValue) {
+    let Ok(buffer) = data.clone().dyn_into::<ArrayBuffer>() else {
+        return;
     };
-    outbox.post(&message);
+    let values = Float64Array::new(&buffer);
+    half.import_with(values.length() as usize, |offset, column| {
+        if let (Ok(start), Ok(len)) = (u32::try_from(offset), u32::try_from(column.len())) {
+            values
+                .subarray(start, start.saturating_add(len))
+                .copy_to(column);
+        }
+    });
+}
+
+/// Keeps `waiting` until the other worker's half arrives on its port.
+fn wait_for_other_half(mut waiting: WaitingPart) {
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let Some(mut waiting) = WAITING.with(|slot| slot.borrow_mut().take()) else {
+            return;
+        };
+        import_other_half(&mut waiting.half, &event.data());
+        let Ok(scope) = js_sys::global().dyn_into::<DedicatedWorkerGlobalScope>() else {
+            return;
+        };
+        let outbox = Outbox {
+            scope: &scope,
+            quiet: waiting.quiet,
+        };
+        continue_with_other_half(&outbox, waiting, &[]);
+    });
+    waiting
+        .port
+        .set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    waiting._on_message = Some(on_message);
+    WAITING.with(|slot| *slot.borrow_mut() = Some(waiting));
+}
+
+/// Finishes a waiting part with the other worker's half of the Gram matrix.
+fn continue_with_other_half(outbox: &Outbox<'_>, waiting: WaitingPart, other_half: &[f64]) {
+    let WaitingPart {
+        run,
+        matrix,
+        options,
+        half,
+        port,
+        ..
+    } = waiting;
+    port.close();
+    let outcome = analyse_part_with_gram_halves(
+        &matrix,
+        &options,
+        run.part,
+        half,
+        other_half,
+        &mut |summary| run.on_values(outbox, summary),
+        &mut |share| run.on_progress(outbox, share),
+    );
+    run.finish(outbox, outcome);
 }

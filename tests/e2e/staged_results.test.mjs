@@ -18,6 +18,9 @@ function recordSnapshots() {
   const count = (selector) => document.querySelectorAll(selector).length;
   const snapshot = () => ({
     histograms: count('[data-testid="bins"]'),
+    bars: count('[data-testid="histogram-bars"] rect'),
+    waiting: count('.chart-svg .waiting'),
+    loading: document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === 'loading',
     ranks: count('[data-testid="rank"]') + count('[data-testid="rank-dropped"]'),
     heatmaps: count('[data-testid="heatmap"]'),
     linePlots: count('svg[aria-label*=": line plot of"][aria-label*="left singular vectors"]'),
@@ -52,10 +55,16 @@ describe('results drawn in steps', { timeout: TEST_TIMEOUT_MS }, () => {
     const { snapshots, atReady } = await app.page.evaluate(() => ({ snapshots: window.__snapshots, atReady: window.__atReady }));
     const nValues = golden.full.singular_values.length;
 
+    const { bars, waiting, loading, ...cardsAtReady } = atReady;
     assert.deepEqual(
-      atReady,
+      cardsAtReady,
       { histograms: 2, ranks: 2, heatmaps: 4, linePlots: 2, svRows: nValues, exports: 1 },
       'at ready: both histograms and ranks, the four heatmaps, both line plots, every table row and the exports',
+    );
+    assert.ok(bars > 0 && waiting === 0 && !loading, `at ready the histograms have their bars: ${JSON.stringify(atReady)}`);
+    assert.ok(
+      snapshots.some((s) => s.loading && s.histograms === 2 && s.waiting === 2 && s.bars === 0 && s.ranks === 0),
+      `both histogram cards stand, empty and saying so, before the values arrive (snapshots: ${JSON.stringify(snapshots)})`,
     );
     assert.ok(
       snapshots.some((s) => s.histograms > 0 && s.svRows === 0),

@@ -9,7 +9,6 @@ use leptos::prelude::*;
 use crate::pure::analysis::{approx_rank, AnalysisOptions, DropAxis};
 use crate::web::components::histogram::Histogram;
 use crate::web::components::rank::RankCard;
-use crate::web::components::stages::{mount_flag, Gate};
 use crate::web::state::AppState;
 
 /// The options of the analysis on the page: the result's, or while there is none, the options
@@ -47,12 +46,12 @@ pub fn is_shown(state: AppState) -> bool {
 }
 
 /// The singular-value histograms of the full and the dropped analysis, and the rank card,
-/// drawn from the state's result (empty until it has values). The three cards mount together,
-/// in one queued step.
+/// drawn from the state's result (empty until it has values). Each card mounts in a queued
+/// step of its own: they mount before the values arrive, while the workers start, so no
+/// single long task is needed to show them at once.
 #[component]
 pub fn FirstChart() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let mounted = mount_flag(Gate::Results);
     let full_values = Signal::derive(move || {
         state.result.with(|r| {
             r.as_ref()
@@ -78,7 +77,6 @@ pub fn FirstChart() -> impl IntoView {
                 title=Signal::derive(|| "Singular values of W_pos".to_owned())
                 values=full_values
                 threshold=threshold
-                mounted=mounted
             />
             <Show when=with_dropped>
                 <Histogram
@@ -86,15 +84,13 @@ pub fn FirstChart() -> impl IntoView {
                     values=dropped_values
                     threshold=threshold
                     dropped=true
-                    mounted=mounted
-                />
+                    />
             </Show>
         </section>
         <RankCard
             rank_full=rank_full
             rank_dropped=rank_dropped
             has_dropped=Signal::derive(with_dropped)
-            mounted=mounted
         />
     }
 }
