@@ -1163,35 +1163,28 @@ mod tests {
         };
         let base = AnalysisOptions::default();
         assert!(share(&tall, base.clone()));
-        // Nothing dropped, rows centred, a bad setting, or a drop that turns it wide.
-        assert!(!share(
-            &tall,
+        // Nothing dropped, rows centred, a bad setting, or nothing left after the drop.
+        let cannot = [
             AnalysisOptions {
                 drop_count: 0,
                 ..base.clone()
-            }
-        ));
-        assert!(!share(
-            &tall,
+            },
             AnalysisOptions {
                 center_rows: true,
                 ..base.clone()
-            }
-        ));
-        assert!(!share(
-            &tall,
+            },
             AnalysisOptions {
                 k_vectors: 0,
                 ..base.clone()
-            }
-        ));
-        assert!(!share(
-            &tall,
+            },
             AnalysisOptions {
                 drop_count: 30,
                 ..base.clone()
-            }
-        ));
+            },
+        ];
+        for options in cannot {
+            assert!(!share(&tall, options.clone()), "{options:?}");
+        }
         let rows = |count| AnalysisOptions {
             drop_axis: DropAxis::Rows,
             drop_count: count,

@@ -214,7 +214,7 @@ fn warm_up_engine(scope: &DedicatedWorkerGlobalScope) {
         let mut waiting = waiting;
         let message = Float64Array::from(other.exported().as_slice()).buffer();
         import_other_half(&mut waiting.half, &message);
-        continue_with_other_half(&outbox, waiting, &[]);
+        continue_with_other_half(&outbox, waiting);
     }
 }
 
@@ -606,7 +606,7 @@ fn wait_for_other_half(mut waiting: WaitingPart) {
             scope: &scope,
             quiet: waiting.quiet,
         };
-        continue_with_other_half(&outbox, waiting, &[]);
+        continue_with_other_half(&outbox, waiting);
     });
     waiting
         .port
@@ -615,8 +615,9 @@ fn wait_for_other_half(mut waiting: WaitingPart) {
     WAITING.with(|slot| *slot.borrow_mut() = Some(waiting));
 }
 
-/// Finishes a waiting part with the other worker's half of the Gram matrix.
-fn continue_with_other_half(outbox: &Outbox<'_>, waiting: WaitingPart, other_half: &[f64]) {
+/// Finishes a waiting part once the other worker's half of the Gram matrix is written in (see
+/// [`import_other_half`]; without it, the part forms that half itself).
+fn continue_with_other_half(outbox: &Outbox<'_>, waiting: WaitingPart) {
     let WaitingPart {
         run,
         matrix,
@@ -631,7 +632,7 @@ fn continue_with_other_half(outbox: &Outbox<'_>, waiting: WaitingPart, other_hal
         &options,
         run.part,
         half,
-        other_half,
+        &[],
         &mut |summary| run.on_values(outbox, summary),
         &mut |share| run.on_progress(outbox, share),
     );
