@@ -550,8 +550,8 @@ impl PartGramHalf {
 
     /// Writes the other half in place from an export of `other_len` values: `read` fills
     /// each of the other half's columns in turn, given its offset in that export. Returns
-    /// false, reading nothing, when `other_len` does not fit this Gram matrix; the part then
-    /// forms the other half itself.
+    /// false, reading nothing, when `other_len` does not fit this Gram matrix; the part is
+    /// then computed alone.
     pub fn import_with(
         &mut self,
         other_len: usize,
@@ -625,8 +625,9 @@ pub fn part_gram_half(
 /// ([`PartGramHalf::import_with`]), `other_half` is not read (pass it empty).
 ///
 /// The values the other part sent are checked: a count that does not fit makes this part
-/// form the other half itself, and a Gram matrix whose eigenvalues do not match the part's
-/// matrix falls back to nalgebra's SVD (see [`singular_values_from_gram`]).
+/// compute its analysis alone ([`analyse_part_values_first`]), and a Gram matrix whose
+/// eigenvalues do not match the part's matrix falls back to nalgebra's SVD (see
+/// [`singular_values_from_gram`]).
 ///
 /// # Errors
 /// As [`analyse_part_values_first`].
@@ -641,7 +642,15 @@ pub fn analyse_part_with_gram_halves(
     on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
 ) -> Result<Option<SvdSummary>, AnalysisError> {
     options.validate()?;
-    let Some((full, dropped, sharing)) = shared_windows(w_pos, options) else {
+    let PartGramHalf {
+        half,
+        mut gram,
+        has_other_half,
+    } = own_half;
+    let shared = shared_windows(w_pos, options)
+        .filter(|_| has_other_half || import_gram_half(&mut gram, half.other(), other_half));
+    let Some((full, dropped, sharing)) = shared else {
+        // No usable other half: the part is computed alone.
         return analyse_part_values_first(
             w_pos,
             options,
@@ -651,33 +660,6 @@ pub fn analyse_part_with_gram_halves(
             on_progress,
         );
     };
-    let shared = match sharing {
-        GramSharing::TrailingBlock { .. } => full,
-        GramSharing::PlusLeadingSamples { .. } => dropped,
-    };
-    let PartGramHalf {
-        half,
-        mut gram,
-        has_other_half,
-    } = own_half;
-    if !has_other_half && !import_gram_half(&mut gram, half.other(), other_half) {
-        let other = gram_lower_half(&shared, half.other(), &mut |_| ControlFlow::Continue(()))
-            .ok_or(AnalysisError::Cancelled)?;
-        if !import_gram_half(
-            &mut gram,
-            half.other(),
-            &export_gram_half(&other, half.other()),
-        ) {
-            return analyse_part_values_first(
-                w_pos,
-                options,
-                part,
-                &mut |_| {},
-                on_values,
-                on_progress,
-            );
-        }
-    }
     let (window, gram) = match (part, sharing) {
         (AnalysisPart::Full, GramSharing::TrailingBlock { .. }) => (full, gram),
         (AnalysisPart::Full, GramSharing::PlusLeadingSamples { count }) => {
@@ -1094,7 +1076,7 @@ mod tests {
                     .unwrap();
                     let shared = shared_part(&w_pos, &options, part, None);
                     assert_same_summary(&shared, &alone, &label);
-                    // An export of the wrong length: the part forms the other half itself.
+                    // An export of the wrong length: the part is computed alone.
                     let repaired = shared_part(&w_pos, &options, part, Some(vec![0.5; 7]));
                     assert_same_summary(&repaired, &alone, &format!("{label}, bad export"));
                 }

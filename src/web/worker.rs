@@ -568,7 +568,7 @@ fn send_half(port: &web_sys::MessagePort, half: &PartGramHalf) {
             port.post_message_with_transferable(&buffer, &Array::of1(&buffer))
                 .ok()
         });
-    // Without it the other worker forms this half itself (it waits for a message, so one is
+    // Without it the other worker computes its part alone (it waits for a message, so one is
     // sent regardless).
     if sent.is_none() {
         let _ignored = port.post_message(&JsValue::NULL);
@@ -577,7 +577,7 @@ fn send_half(port: &web_sys::MessagePort, half: &PartGramHalf) {
 
 /// Writes the other worker's half of the Gram matrix, the message `data`, straight from its
 /// buffer into `half`. Anything but a buffer of the right number of f64 values is left out,
-/// and the part then forms that half itself.
+/// and the part is then computed alone.
 fn import_other_half(half: &mut PartGramHalf, data: &JsValue) {
     let Ok(buffer) = data.clone().dyn_into::<ArrayBuffer>() else {
         return;
@@ -616,7 +616,7 @@ fn wait_for_other_half(mut waiting: WaitingPart) {
 }
 
 /// Finishes a waiting part once the other worker's half of the Gram matrix is written in (see
-/// [`import_other_half`]; without it, the part forms that half itself).
+/// [`import_other_half`]; without it, the part is computed alone).
 fn continue_with_other_half(outbox: &Outbox<'_>, waiting: WaitingPart) {
     let WaitingPart {
         run,
