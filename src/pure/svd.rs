@@ -947,7 +947,7 @@ fn panel_columns(panel: &[f64], size: usize, width: usize, first: usize) -> Vec<
 /// are the first `width` columns (each of length `size`) of `v_panel` and `w_panel`.
 ///
 /// The update is a product with `2·width` samples, `[V W]` times `[W V]ᵀ`: both are copied
-/// into panels of [`GRAM_PANEL`] rows and summed tile by tile with [`tile_product`].
+/// into panels of [`GRAM_PANEL`] rows and summed tile by tile with [`add_tile_products`].
 #[inline(never)]
 fn rank_2k_update(
     matrix: &mut DMatrix<f64>,
@@ -976,12 +976,9 @@ fn rank_2k_update(
             pack_sample(packed, panel_len, k, column);
         }
     }
-    for (p, left_p) in left.chunks_exact(panel_len).enumerate() {
-        for (q, right_q) in right.chunks_exact(panel_len).take(p + 1).enumerate() {
-            let tile = tile_product(left_p, right_q);
-            add_lower_tile(matrix, first, p, q, &tile, -1.0);
-        }
-    }
+    add_tile_products(
+        matrix, first, &left, &right, panel_len, n_samples, -1.0, None,
+    );
 }
 
 /// One column of the symmetric product `p = A·v` from the lower triangle: adds `a·v_j` to
@@ -1090,10 +1087,7 @@ fn gram_lower(
 }
 
 /// Adds the products of one chunk of `n_chunk` packed samples (see [`gram_lower`]) to the lower
-/// triangle of `gram`, tile by tile. Called once per chunk, so that the browser switches it to
-/// optimised code part of the way through the first Gram matrix it forms.
-/// With `half`, only that half's tiles.
-#[inline(never)]
+/// triangle of `gram`; with `half`, only that half's tiles.
 fn add_chunk_products(
     gram: &mut DMatrix<f64>,
     panels: &[f64],
@@ -1101,15 +1095,39 @@ fn add_chunk_products(
     half: Option<GramHalf>,
 ) {
     let panel_len = GRAM_CHUNK_SAMPLES * GRAM_PANEL;
-    for (p, panel_p) in panels.chunks_exact(panel_len).enumerate() {
-        let panel_p = panel_p.get(..n_chunk * GRAM_PANEL).unwrap_or_default();
-        for (q, panel_q) in panels.chunks_exact(panel_len).take(p + 1).enumerate() {
+    add_tile_products(gram, 0, panels, panels, panel_len, n_chunk, 1.0, half);
+}
+
+/// Adds `scale·Σ_k a_k·b_kᵀ` to the lower triangle of the block of rows and columns `first..`
+/// of `matrix`, tile by tile with [`tile_product`], where `left` and `right` hold the samples
+/// `a_k` and `b_k` packed into panels of [`GRAM_PANEL`] rows, `panel_len` apart, of which the
+/// first `n_samples` samples are used. With `half`, only that half's tile columns.
+///
+/// The one loop over tiles of both the Gram matrix and the reduction's rank-`2k` updates, so
+/// that whichever runs first makes it hot for the other, and called once per chunk or panel:
+/// the browser switches it to optimised code between two calls.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn add_tile_products(
+    matrix: &mut DMatrix<f64>,
+    first: usize,
+    left: &[f64],
+    right: &[f64],
+    panel_len: usize,
+    n_samples: usize,
+    scale: f64,
+    half: Option<GramHalf>,
+) {
+    let used_len = n_samples * GRAM_PANEL;
+    for (p, left_p) in left.chunks_exact(panel_len).enumerate() {
+        let left_p = left_p.get(..used_len).unwrap_or_default();
+        for (q, right_q) in right.chunks_exact(panel_len).take(p + 1).enumerate() {
             if half.is_some_and(|half| !half.owns_tile_column(q)) {
                 continue;
             }
-            let panel_q = panel_q.get(..n_chunk * GRAM_PANEL).unwrap_or_default();
-            let tile = tile_product(panel_p, panel_q);
-            add_lower_tile(gram, 0, p, q, &tile, 1.0);
+            let right_q = right_q.get(..used_len).unwrap_or_default();
+            let tile = tile_product(left_p, right_q);
+            add_lower_tile(matrix, first, p, q, &tile, scale);
         }
     }
 }
