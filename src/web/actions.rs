@@ -17,7 +17,7 @@ use crate::pure::transfer::ErrorKind;
 use crate::pure::transfer::TransferError;
 use crate::pure::url_state::{self, CompareEntry, ViewSettings};
 use crate::web::fetch::FetchError;
-use crate::web::js::{now_ms, sleep_ms, wait_for_elements};
+use crate::web::js::{now_ms, sleep_ms, wait_for_elements, yield_to_browser};
 use crate::web::perf;
 use crate::web::protocol::JobSpec;
 use crate::web::source::{
@@ -367,6 +367,13 @@ async fn run_pipeline(
     }
     if let Some(kind) = kind {
         remember_opened(state, &opened, kind, settings, run.network_bytes.get());
+        // The file's panel redraws, then the first chart's cards mount, each in a browser task
+        // of its own: on a first visit each runs code for the first time, and together they
+        // made one task of up to 55 ms.
+        yield_to_browser().await;
+        if !is_current(generation) {
+            return Ok(());
+        }
     }
 
     let view =
@@ -377,6 +384,10 @@ async fn run_pipeline(
         state
             .pending_options
             .set(Some(analysis_options(settings, &view)));
+        yield_to_browser().await;
+        if !is_current(generation) {
+            return Ok(());
+        }
     }
     let cached = RUNTIME.with(|cell| cell.borrow().tensors.get(&view.tensor_name).cloned());
     let tensor = match cached {
