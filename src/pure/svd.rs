@@ -1103,9 +1103,9 @@ fn add_chunk_products(
 /// `a_k` and `b_k` packed into panels of [`GRAM_PANEL`] rows, `panel_len` apart, of which the
 /// first `n_samples` samples are used. With `half`, only that half's tile columns.
 ///
-/// The one loop over tiles of both the Gram matrix and the reduction's rank-`2k` updates, so
-/// that whichever runs first makes it hot for the other, and called once per chunk or panel:
-/// the browser switches it to optimised code between two calls.
+/// The one loop over tiles of both the Gram matrix and the reduction's rank-`2k` updates,
+/// called once per chunk or panel, so that the browser can switch it to optimised code between
+/// two calls.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 fn add_tile_products(
