@@ -17,6 +17,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{MessageEvent, Worker};
 
 use crate::pure::analysis::{assemble, Analysis, AnalysisPart, PartMemory, SvdSummary};
+use crate::pure::transfer;
 use crate::web::js::{js_error_text, yield_to_browser, COPY_BYTES_PER_TASK};
 use crate::web::protocol::{
     JobSpec, PartJob, WorkerMessage, BYTES_KEY, PORT_KEY, PREPARE_KEY, SPEC_KEY,
@@ -483,12 +484,19 @@ async fn make_spare_buffers(len_bytes: u64) {
         count.get()
     });
     SPARE_BUFFERS.with(|spares| spares.borrow_mut().clear());
+    // A tensor above the size cap is refused before its bytes are read.
+    if len_bytes > transfer::MAX_TENSOR_BYTES {
+        return;
+    }
     let Ok(len) = u32::try_from(len_bytes) else {
         return;
     };
     let step = u32::try_from(COPY_BYTES_PER_TASK).unwrap_or(u32::MAX);
     for _ in 0..POOL_SIZE {
-        let buffer = Uint8Array::new_with_length(len);
+        // Only an optimisation: without the memory, the job makes its buffers itself.
+        let Some(buffer) = new_byte_array(len) else {
+            return;
+        };
         let mut start: u32 = 0;
         while start < len {
             yield_to_browser().await;
@@ -501,6 +509,20 @@ async fn make_spare_buffers(len_bytes: u64) {
         }
         SPARE_BUFFERS.with(|spares| spares.borrow_mut().push(buffer));
     }
+}
+
+/// A new zero-filled `Uint8Array` of `len` bytes, or `None` when the browser cannot allocate it
+/// (`new Uint8Array(len)` throws a `RangeError` then, which must not unwind through
+/// WebAssembly).
+fn new_byte_array(len: u32) -> Option<Uint8Array> {
+    let constructor = Reflect::get(&js_sys::global(), &JsValue::from_str("Uint8Array"))
+        .ok()?
+        .dyn_into::<Function>()
+        .ok()?;
+    Reflect::construct(&constructor, &Array::of1(&JsValue::from(len)))
+        .ok()?
+        .dyn_into::<Uint8Array>()
+        .ok()
 }
 
 /// A spare buffer of exactly `len_bytes` bytes, if one is ready (see [`make_spare_buffers`]).
@@ -590,7 +612,11 @@ async fn copy_to_buffer(bytes: &[u8]) -> Result<ArrayBuffer, WorkerError> {
     };
     let array = match take_spare_buffer(bytes.len()) {
         Some(array) => array,
-        None => Uint8Array::new_with_length(u32::try_from(bytes.len()).map_err(|_| too_large())?),
+        None => new_byte_array(u32::try_from(bytes.len()).map_err(|_| too_large())?).ok_or_else(
+            || WorkerError::Job {
+                message: "The browser could not allocate memory to hand the tensor to the workers. Close other tabs, or pick a smaller tensor, and retry.".to_owned(),
+            },
+        )?,
     };
     let mut start: u32 = 0;
     for (index, chunk) in bytes.chunks(COPY_BYTES_PER_TASK).enumerate() {
