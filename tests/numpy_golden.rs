@@ -366,14 +366,14 @@ fn analyse_sharing_gram(
         .into_iter()
         .zip([1, 0])
         .zip([AnalysisPart::Full, AnalysisPart::Dropped])
-        .map(|((own, other), part)| {
+        .map(|((mut own, other), part)| {
+            assert!(own.import(&exported[other]), "the other half fits");
             let mut early = None;
             let summary = analyse_part_with_gram_halves(
                 w_pos,
                 options,
                 part,
                 own,
-                &exported[other],
                 &mut |values| early = Some(values.singular_values.clone()),
                 go,
             )

@@ -521,7 +521,8 @@ pub struct PartGramHalf {
     /// The shared Gram matrix with only this half's columns formed (and the other half's
     /// once imported).
     gram: DMatrix<f64>,
-    /// Whether the other half was written in with [`PartGramHalf::import_with`].
+    /// Whether the other half was written in ([`PartGramHalf::import`] or
+    /// [`PartGramHalf::import_with`]).
     has_other_half: bool,
 }
 
@@ -546,6 +547,15 @@ impl PartGramHalf {
                 offset += column.len();
             }
         }
+    }
+
+    /// Writes the other half in from the other part's export (see [`import_gram_half`]).
+    /// Returns false, writing nothing, when its length does not fit this Gram matrix; the part
+    /// is then computed alone.
+    pub fn import(&mut self, values: &[f64]) -> bool {
+        let imported = import_gram_half(&mut self.gram, self.half.other(), values);
+        self.has_other_half |= imported;
+        imported
     }
 
     /// Writes the other half in place from an export of `other_len` values: `read` fills
@@ -619,36 +629,31 @@ pub fn part_gram_half(
 }
 
 /// The rest of one part of an analysis whose parts share a Gram matrix: this part's half
-/// ([`part_gram_half`]) and the values the other part exported from its half make the shared
-/// Gram matrix, from which this part's own is taken; then its values and vectors as
-/// [`analyse_part_values_first`] gives them. When the other half was already written in
-/// ([`PartGramHalf::import_with`]), `other_half` is not read (pass it empty).
+/// ([`part_gram_half`]), with the other part's half written in ([`PartGramHalf::import`] or
+/// [`PartGramHalf::import_with`]), makes the shared Gram matrix, from which this part's own
+/// is taken; then its values and vectors as [`analyse_part_values_first`] gives them.
 ///
-/// The values the other part sent are checked: a count that does not fit makes this part
-/// compute its analysis alone ([`analyse_part_values_first`]), and a Gram matrix whose
-/// eigenvalues do not match the part's matrix falls back to nalgebra's SVD (see
-/// [`singular_values_from_gram`]).
+/// Without the other half (its export did not fit) the part computes its analysis alone
+/// ([`analyse_part_values_first`]); a Gram matrix whose eigenvalues do not match the part's
+/// matrix falls back to nalgebra's SVD (see [`singular_values_from_gram`]).
 ///
 /// # Errors
 /// As [`analyse_part_values_first`].
-#[allow(clippy::too_many_arguments)]
 pub fn analyse_part_with_gram_halves(
     w_pos: &DMatrix<f64>,
     options: &AnalysisOptions,
     part: AnalysisPart,
     own_half: PartGramHalf,
-    other_half: &[f64],
     on_values: &mut dyn FnMut(&SvdSummary),
     on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
 ) -> Result<Option<SvdSummary>, AnalysisError> {
     options.validate()?;
     let PartGramHalf {
-        half,
         mut gram,
         has_other_half,
+        ..
     } = own_half;
-    let shared = shared_windows(w_pos, options)
-        .filter(|_| has_other_half || import_gram_half(&mut gram, half.other(), other_half));
+    let shared = shared_windows(w_pos, options).filter(|_| has_other_half);
     let Some((full, dropped, sharing)) = shared else {
         // No usable other half: the part is computed alone.
         return analyse_part_values_first(
@@ -1012,7 +1017,7 @@ mod tests {
             AnalysisPart::Full => AnalysisPart::Dropped,
             AnalysisPart::Dropped => AnalysisPart::Full,
         };
-        let own = part_gram_half(w_pos, options, part, &mut |_| {}, go)
+        let mut own = part_gram_half(w_pos, options, part, &mut |_| {}, go)
             .unwrap()
             .unwrap();
         let other = other_export.unwrap_or_else(|| {
@@ -1021,7 +1026,8 @@ mod tests {
                 .unwrap()
                 .exported()
         });
-        analyse_part_with_gram_halves(w_pos, options, part, own, &other, &mut |_| {}, go)
+        own.import(&other);
+        analyse_part_with_gram_halves(w_pos, options, part, own, &mut |_| {}, go)
             .unwrap()
             .unwrap()
     }
@@ -1112,13 +1118,11 @@ mod tests {
             let len = column.len();
             column.copy_from_slice(&message[offset..offset + len]);
         }));
-        // Imported in place: the slice given afterwards is not read.
         let shared = analyse_part_with_gram_halves(
             &w_pos,
             &options,
             AnalysisPart::Full,
             full,
-            &[],
             &mut |_| {},
             go,
         )

@@ -632,7 +632,6 @@ fn continue_with_other_half(outbox: &Outbox<'_>, waiting: WaitingPart) {
         &options,
         run.part,
         half,
-        &[],
         &mut |summary| run.on_values(outbox, summary),
         &mut |share| run.on_progress(outbox, share),
     );
