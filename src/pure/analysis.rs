@@ -22,9 +22,9 @@ use std::str::FromStr;
 use nalgebra::DMatrix;
 
 use crate::pure::svd::{
-    add_leading_samples, export_gram_half, gram_buffer_bytes, gram_lower_half, gram_work_share,
-    import_gram_half, singular_values_first_reporting, singular_values_from_gram, trailing_gram,
-    GramHalf, MatrixWindow, SvdError, ValuesFirst,
+    add_leading_samples, export_gram_half, gram_buffer_bytes, gram_work_share, import_gram_half,
+    singular_values_first_reporting, singular_values_from_gram, trailing_gram, GramHalf, GramSum,
+    MatrixWindow, SvdError, ValuesFirst,
 };
 pub use crate::pure::svd::{fix_sign, thin_svd, thin_svd_jacobi, SvdMethod, ThinSvd};
 
@@ -602,16 +602,31 @@ pub fn part_gram_half(
     on_stage: &mut dyn FnMut(AnalysisStage),
     on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
 ) -> Result<Option<PartGramHalf>, AnalysisError> {
+    complete_gram_half(w_pos, options, part, None, on_stage, on_progress)
+}
+
+/// [`part_gram_half`], continuing the sum `ahead` made over the leading rows while the
+/// tensor downloaded ([`gram_half_ahead`]): only the rows it has not summed are added. The
+/// result is exactly [`part_gram_half`]'s. A sum made for other options or another part is
+/// ignored.
+///
+/// # Errors
+/// As [`part_gram_half`].
+pub fn complete_gram_half(
+    w_pos: &DMatrix<f64>,
+    options: &AnalysisOptions,
+    part: AnalysisPart,
+    ahead: Option<GramHalfAhead>,
+    on_stage: &mut dyn FnMut(AnalysisStage),
+    on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
+) -> Result<Option<PartGramHalf>, AnalysisError> {
     options.validate()?;
     MatrixWindow::whole(w_pos).check()?;
     let Some((full, dropped, sharing)) = shared_windows(w_pos, options) else {
         return Ok(None);
     };
     on_stage(AnalysisStage::Centering);
-    let (shared, own) = match sharing {
-        GramSharing::TrailingBlock { .. } => (full, full),
-        GramSharing::PlusLeadingSamples { .. } => (dropped, full),
-    };
+    let (shared, own) = shared_and_own(full, dropped, sharing);
     let (half, stage, part_window) = match part {
         AnalysisPart::Full => (GramHalf::First, AnalysisStage::SvdFull, own),
         AnalysisPart::Dropped => (GramHalf::Second, AnalysisStage::SvdDropped, dropped),
@@ -619,13 +634,92 @@ pub fn part_gram_half(
     on_stage(stage);
     // The progress of the part's own values: its Gram matrix's share of them, half done here.
     let gram_share = gram_work_share(&part_window);
-    let gram = gram_lower_half(&shared, half, &mut |done| on_progress(gram_share * done))
-        .ok_or(AnalysisError::Cancelled)?;
+    let mut sum = ahead
+        .filter(|ahead| ahead.half == half && ahead.options == *options)
+        .map_or_else(|| GramSum::new(&shared, Some(half)), |ahead| ahead.sum);
+    let summed = sum.add_available(&shared, shared.n_samples(), &mut |done| {
+        on_progress(gram_share * done)
+    });
+    if summed.is_break() {
+        return Err(AnalysisError::Cancelled);
+    }
     Ok(Some(PartGramHalf {
         half,
-        gram,
+        gram: sum.into_gram(),
         has_other_half: false,
     }))
+}
+
+/// The window whose Gram matrix both parts share, and the full part's own window.
+fn shared_and_own<'a>(
+    full: MatrixWindow<'a>,
+    dropped: MatrixWindow<'a>,
+    sharing: GramSharing,
+) -> (MatrixWindow<'a>, MatrixWindow<'a>) {
+    match sharing {
+        GramSharing::TrailingBlock { .. } => (full, full),
+        GramSharing::PlusLeadingSamples { .. } => (dropped, full),
+    }
+}
+
+/// One part's half of the shared Gram matrix (see [`part_gram_half`]) summed ahead, a chunk of
+/// rows at a time, over the leading rows of W_pos decoded while the rest of the tensor
+/// downloads ([`GramHalfAhead::add_rows`]); [`complete_gram_half`] adds the rest.
+#[derive(Debug, Clone)]
+pub struct GramHalfAhead {
+    /// The options the sum was made for.
+    options: AnalysisOptions,
+    /// The half this part forms.
+    half: GramHalf,
+    /// The sum so far.
+    sum: GramSum,
+}
+
+/// An empty ahead sum of `part`'s half of the shared Gram matrix of an analysis of `w_pos`
+/// (its shape is what counts; its rows may still be zero) with `options`. `None` when the
+/// parts share no Gram matrix ([`parts_share_gram`]) or the shared window is wide: its samples
+/// are then columns, and none is complete before the last row.
+pub fn gram_half_ahead(
+    w_pos: &DMatrix<f64>,
+    options: &AnalysisOptions,
+    part: AnalysisPart,
+) -> Option<GramHalfAhead> {
+    let (full, dropped, sharing) = shared_windows(w_pos, options)?;
+    let (shared, _) = shared_and_own(full, dropped, sharing);
+    if shared.n_rows() < shared.n_cols() {
+        return None;
+    }
+    let half = match part {
+        AnalysisPart::Full => GramHalf::First,
+        AnalysisPart::Dropped => GramHalf::Second,
+    };
+    Some(GramHalfAhead {
+        options: options.clone(),
+        half,
+        sum: GramSum::new(&shared, Some(half)),
+    })
+}
+
+impl GramHalfAhead {
+    /// Sums the chunks of rows that the first `rows_decoded` rows of `w_pos` (the matrix the
+    /// sum was made for) complete.
+    pub fn add_rows(&mut self, w_pos: &DMatrix<f64>, rows_decoded: usize) {
+        let Some((full, dropped, sharing)) = shared_windows(w_pos, &self.options) else {
+            return;
+        };
+        let (shared, _) = shared_and_own(full, dropped, sharing);
+        // The shared window leaves out leading rows only.
+        let first_row = w_pos.nrows().saturating_sub(shared.n_rows());
+        let available = rows_decoded.saturating_sub(first_row);
+        let _always_continues = self
+            .sum
+            .add_available(&shared, available, &mut |_| ControlFlow::Continue(()));
+    }
+
+    /// The number of the shared window's rows summed so far.
+    pub fn rows_summed(&self) -> usize {
+        self.sum.samples_done()
+    }
 }
 
 /// The rest of one part of an analysis whose parts share a Gram matrix: this part's half
@@ -1088,6 +1182,88 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn gram_halves_summed_while_rows_arrive_are_exactly_the_halves() {
+        let go = &mut |_share: f64| ControlFlow::Continue(());
+        // Tall enough for several chunks of rows, with a short last chunk.
+        let w_pos = test_matrix(700, 20);
+        for (axis, skip) in [
+            (DropAxis::Cols, 0),
+            (DropAxis::Rows, 0),
+            (DropAxis::Cols, 2),
+            (DropAxis::Rows, 2),
+        ] {
+            let options = AnalysisOptions {
+                drop_axis: axis,
+                k_vectors: 4,
+                skip_offset_rows: skip,
+                ..AnalysisOptions::default()
+            };
+            for part in [AnalysisPart::Full, AnalysisPart::Dropped] {
+                let label = format!("{axis:?} skip {skip} {part:?}");
+                let expected = part_gram_half(&w_pos, &options, part, &mut |_| {}, go)
+                    .unwrap()
+                    .unwrap();
+                // The rows arrive in uneven steps into a matrix that starts at zero.
+                let mut arriving = DMatrix::<f64>::zeros(700, 20);
+                let mut ahead = gram_half_ahead(&arriving, &options, part).unwrap();
+                let mut rows_decoded = 0;
+                let mut summed_before_the_end = 0;
+                while rows_decoded < 700 {
+                    let next = (rows_decoded + 97).min(700);
+                    for row in rows_decoded..next {
+                        arriving.set_row(row, &w_pos.row(row));
+                    }
+                    rows_decoded = next;
+                    if rows_decoded < 700 {
+                        ahead.add_rows(&arriving, rows_decoded);
+                        summed_before_the_end = ahead.rows_summed();
+                        assert!(summed_before_the_end <= rows_decoded, "{label}");
+                    }
+                }
+                assert!(
+                    summed_before_the_end >= 256,
+                    "{label}: {summed_before_the_end}"
+                );
+                let completed =
+                    complete_gram_half(&arriving, &options, part, Some(ahead), &mut |_| {}, go)
+                        .unwrap()
+                        .unwrap();
+                assert_eq!(completed.exported(), expected.exported(), "{label}");
+            }
+        }
+        // An ahead sum for other options is set aside.
+        let options = AnalysisOptions::default();
+        let other = AnalysisOptions {
+            drop_count: 7,
+            ..AnalysisOptions::default()
+        };
+        let mut stale = gram_half_ahead(&w_pos, &other, AnalysisPart::Full).unwrap();
+        stale.add_rows(&w_pos, 700);
+        let completed = complete_gram_half(
+            &w_pos,
+            &options,
+            AnalysisPart::Full,
+            Some(stale),
+            &mut |_| {},
+            go,
+        )
+        .unwrap()
+        .unwrap();
+        let expected = part_gram_half(&w_pos, &options, AnalysisPart::Full, &mut |_| {}, go)
+            .unwrap()
+            .unwrap();
+        assert_eq!(completed.exported(), expected.exported());
+        // A wide shared window sums columns: nothing can be summed before the last row.
+        assert!(gram_half_ahead(&test_matrix(20, 700), &options, AnalysisPart::Full).is_none());
+        // Parts that share no Gram matrix have no ahead sum.
+        let alone = AnalysisOptions {
+            drop_count: 0,
+            ..AnalysisOptions::default()
+        };
+        assert!(gram_half_ahead(&w_pos, &alone, AnalysisPart::Full).is_none());
     }
 
     #[test]

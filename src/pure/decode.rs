@@ -136,52 +136,186 @@ pub fn decode_matrix(
     tensor_name: &str,
 ) -> Result<DMatrix<f64>, DecodeError> {
     check_len_bytes(bytes.len(), dtype, n_rows, n_cols, tensor_name)?;
+    let mut decoder = MatrixDecoder::new(dtype, n_rows, n_cols, tensor_name)?;
+    decoder.push(bytes)?;
+    decoder.finish()
+}
 
-    // The stored rows are decoded a block of DECODE_BLOCK_ROWS at a time, then written into
-    // the column-major matrix one column's run of the block at a time (contiguous writes; a
-    // row at a time, each write would land in another cache line). No second full-size copy
-    // of the matrix exists at any moment.
-    let row_len_bytes = n_cols
-        .saturating_mul(element_size_bytes(dtype).unwrap_or(1))
-        .max(1);
-    let mut matrix = DMatrix::<f64>::zeros(n_rows, n_cols);
-    let mut block_values = vec![0.0_f64; n_cols.saturating_mul(DECODE_BLOCK_ROWS)];
-    let block_len_bytes = row_len_bytes.saturating_mul(DECODE_BLOCK_ROWS);
-    for (block, block_bytes) in bytes.chunks(block_len_bytes).enumerate() {
-        let first_row = block * DECODE_BLOCK_ROWS;
-        let n_block_rows = block_bytes.len() / row_len_bytes;
-        for (offset, (row_bytes, row_values)) in block_bytes
-            .chunks(row_len_bytes)
-            .zip(block_values.chunks_mut(n_cols.max(1)))
-            .enumerate()
-        {
-            if !decode_elements(row_bytes, dtype, row_values) {
-                return Err(DecodeError::UnsupportedDtype {
-                    tensor_name: tensor_name.to_owned(),
-                    dtype,
-                });
-            }
-            // Rows are checked in order, so the first value named is the first in row-major
-            // order.
-            if let Some((col, value)) = row_values
-                .iter()
-                .enumerate()
-                .find(|(_, value)| !value.is_finite())
-            {
-                return Err(DecodeError::NonFinite {
-                    tensor_name: tensor_name.to_owned(),
-                    row: first_row + offset,
-                    col,
-                    value_label: non_finite_label(*value).to_owned(),
-                });
-            }
-        }
-        let rows = block_values
-            .get(..n_block_rows * n_cols)
-            .unwrap_or_default();
-        write_row_block(rows, first_row, n_rows, n_cols, matrix.as_mut_slice());
+/// Decodes a tensor's bytes as they arrive, in any pieces, into an `n_rows × n_cols` matrix
+/// of `f64`: each whole row is decoded (and checked) as soon as its last byte is pushed, so a
+/// consumer can work on the leading rows while the rest downloads. The values are those
+/// [`decode_matrix`] gives, whatever the pieces.
+#[derive(Debug, Clone)]
+pub struct MatrixDecoder {
+    /// The stored element type.
+    dtype: Dtype,
+    /// The tensor's name, for error messages.
+    tensor_name: String,
+    /// The column-major matrix; rows `rows_decoded..` are still zero.
+    matrix: DMatrix<f64>,
+    /// Bytes of one stored row.
+    row_len_bytes: usize,
+    /// The tensor's length in bytes.
+    expected_bytes: u64,
+    /// Bytes pushed so far.
+    pushed_bytes: u64,
+    /// Rows decoded so far.
+    rows_decoded: usize,
+    /// The bytes of a row whose end has not arrived yet.
+    partial_row: Vec<u8>,
+    /// Up to [`DECODE_BLOCK_ROWS`] decoded rows, row-major, before they are written into the
+    /// matrix.
+    block_values: Vec<f64>,
+}
+
+impl MatrixDecoder {
+    /// A decoder for a tensor of `dtype` and shape `n_rows × n_cols`, with its matrix
+    /// allocated (zero).
+    ///
+    /// # Errors
+    /// [`DecodeError::UnsupportedDtype`] or [`DecodeError::ShapeOverflow`].
+    pub fn new(
+        dtype: Dtype,
+        n_rows: usize,
+        n_cols: usize,
+        tensor_name: &str,
+    ) -> Result<Self, DecodeError> {
+        let expected_bytes = expected_len_bytes(dtype, n_rows, n_cols, tensor_name)?;
+        let element_bytes = element_size_bytes(dtype).unwrap_or(1);
+        Ok(Self {
+            dtype,
+            tensor_name: tensor_name.to_owned(),
+            matrix: DMatrix::<f64>::zeros(n_rows, n_cols),
+            row_len_bytes: n_cols.saturating_mul(element_bytes).max(1),
+            expected_bytes,
+            pushed_bytes: 0,
+            rows_decoded: 0,
+            partial_row: Vec::new(),
+            block_values: vec![0.0_f64; n_cols.saturating_mul(DECODE_BLOCK_ROWS)],
+        })
     }
-    Ok(matrix)
+
+    /// The matrix so far: rows `..rows_decoded()` are decoded, the others zero.
+    pub fn matrix(&self) -> &DMatrix<f64> {
+        &self.matrix
+    }
+
+    /// The number of leading rows decoded so far.
+    pub fn rows_decoded(&self) -> usize {
+        self.rows_decoded
+    }
+
+    /// The number of bytes pushed so far.
+    pub fn pushed_bytes(&self) -> u64 {
+        self.pushed_bytes
+    }
+
+    /// The tensor's length in bytes.
+    pub fn expected_bytes(&self) -> u64 {
+        self.expected_bytes
+    }
+
+    /// Decodes the rows that `bytes`, the next bytes of the tensor, complete.
+    ///
+    /// # Errors
+    /// [`DecodeError::WrongLength`] when more bytes arrive than the tensor holds,
+    /// [`DecodeError::NonFinite`] at the first NaN or infinity (in row-major order).
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        let pushed_bytes = self.pushed_bytes.saturating_add(bytes.len() as u64);
+        if pushed_bytes > self.expected_bytes() {
+            return Err(self.wrong_length(pushed_bytes));
+        }
+        self.pushed_bytes = pushed_bytes;
+        let mut rest = bytes;
+        if !self.partial_row.is_empty() {
+            let wanted = self.row_len_bytes - self.partial_row.len();
+            let (head, tail) = rest.split_at(wanted.min(rest.len()));
+            self.partial_row.extend_from_slice(head);
+            rest = tail;
+            if self.partial_row.len() < self.row_len_bytes {
+                return Ok(());
+            }
+            let row = std::mem::take(&mut self.partial_row);
+            let outcome = self.decode_rows(&row);
+            self.partial_row = row;
+            self.partial_row.clear();
+            outcome?;
+        }
+        let whole_len = rest.len() / self.row_len_bytes * self.row_len_bytes;
+        let (whole, tail) = rest.split_at(whole_len);
+        self.decode_rows(whole)?;
+        self.partial_row.extend_from_slice(tail);
+        Ok(())
+    }
+
+    /// The decoded matrix, once every byte has been pushed.
+    ///
+    /// # Errors
+    /// [`DecodeError::WrongLength`] when bytes are missing.
+    pub fn finish(self) -> Result<DMatrix<f64>, DecodeError> {
+        if self.pushed_bytes != self.expected_bytes() {
+            return Err(self.wrong_length(self.pushed_bytes));
+        }
+        Ok(self.matrix)
+    }
+
+    /// The error for a tensor that arrived as `actual_bytes` bytes.
+    fn wrong_length(&self, actual_bytes: u64) -> DecodeError {
+        DecodeError::WrongLength {
+            tensor_name: self.tensor_name.clone(),
+            dtype: self.dtype,
+            n_rows: self.matrix.nrows(),
+            n_cols: self.matrix.ncols(),
+            expected_bytes: self.expected_bytes(),
+            actual_bytes,
+        }
+    }
+
+    /// Decodes whole stored rows into the next rows of the matrix, [`DECODE_BLOCK_ROWS`] at a
+    /// time, each block written one column's run at a time (contiguous writes; a row at a
+    /// time, each write would land in another cache line). No second full-size copy of the
+    /// matrix exists at any moment.
+    fn decode_rows(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        let (n_rows, n_cols) = self.matrix.shape();
+        let block_len_bytes = self.row_len_bytes.saturating_mul(DECODE_BLOCK_ROWS);
+        for block_bytes in bytes.chunks(block_len_bytes) {
+            let first_row = self.rows_decoded;
+            let n_block_rows = block_bytes.len() / self.row_len_bytes;
+            for (offset, (row_bytes, row_values)) in block_bytes
+                .chunks(self.row_len_bytes)
+                .zip(self.block_values.chunks_mut(n_cols.max(1)))
+                .enumerate()
+            {
+                if !decode_elements(row_bytes, self.dtype, row_values) {
+                    return Err(DecodeError::UnsupportedDtype {
+                        tensor_name: self.tensor_name.clone(),
+                        dtype: self.dtype,
+                    });
+                }
+                // Rows are checked in order, so the first value named is the first in
+                // row-major order.
+                if let Some((col, value)) = row_values
+                    .iter()
+                    .enumerate()
+                    .find(|(_, value)| !value.is_finite())
+                {
+                    return Err(DecodeError::NonFinite {
+                        tensor_name: self.tensor_name.clone(),
+                        row: first_row + offset,
+                        col,
+                        value_label: non_finite_label(*value).to_owned(),
+                    });
+                }
+            }
+            let rows = self
+                .block_values
+                .get(..n_block_rows * n_cols)
+                .unwrap_or_default();
+            write_row_block(rows, first_row, n_rows, n_cols, self.matrix.as_mut_slice());
+            self.rows_decoded += n_block_rows;
+        }
+        Ok(())
+    }
 }
 
 /// Checks that a tensor of `dtype` and shape `n_rows × n_cols` is exactly `len_bytes` long.
@@ -383,5 +517,79 @@ mod tests {
     fn empty_shape_decodes_to_empty_matrix() {
         let m = decode_matrix(&[], Dtype::F32, 0, 7, "empty").unwrap();
         assert_eq!(m.shape(), (0, 7));
+    }
+
+    /// Bytes of a `n_rows × n_cols` F16 tensor with varied, exactly representable values.
+    fn f16_tensor(n_rows: usize, n_cols: usize) -> Vec<u8> {
+        (0..n_rows * n_cols)
+            .flat_map(|i| half::f16::from_f64(((i * 37) % 101) as f64 / 16.0 - 3.0).to_le_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn streamed_pieces_decode_to_the_same_matrix() {
+        let (n_rows, n_cols) = (21, 5);
+        let bytes = f16_tensor(n_rows, n_cols);
+        let whole = decode_matrix(&bytes, Dtype::F16, n_rows, n_cols, "t").unwrap();
+        // Pieces that split elements, rows and blocks anywhere, including empty ones.
+        for piece_len in [1, 3, 7, 10, 33, 80, 81, bytes.len()] {
+            let mut decoder = MatrixDecoder::new(Dtype::F16, n_rows, n_cols, "t").unwrap();
+            let mut last_rows = 0;
+            for piece in bytes.chunks(piece_len) {
+                decoder.push(&[]).unwrap();
+                decoder.push(piece).unwrap();
+                let rows = decoder.rows_decoded();
+                assert_eq!(rows, decoder.pushed_bytes() as usize / (n_cols * 2));
+                assert!(rows >= last_rows);
+                // The decoded rows are final as soon as they are reported.
+                assert_eq!(
+                    decoder.matrix().rows(0, rows),
+                    whole.rows(0, rows),
+                    "piece length {piece_len}"
+                );
+                last_rows = rows;
+            }
+            assert_eq!(decoder.finish().unwrap(), whole, "piece length {piece_len}");
+        }
+    }
+
+    #[test]
+    fn streamed_decoder_rejects_missing_and_extra_bytes() {
+        let bytes = f16_tensor(4, 3);
+        let mut short = MatrixDecoder::new(Dtype::F16, 4, 3, "t").unwrap();
+        short.push(&bytes[..bytes.len() - 1]).unwrap();
+        assert!(matches!(
+            short.finish().unwrap_err(),
+            DecodeError::WrongLength {
+                actual_bytes: 23,
+                expected_bytes: 24,
+                ..
+            }
+        ));
+        let mut long = MatrixDecoder::new(Dtype::F16, 4, 3, "t").unwrap();
+        long.push(&bytes).unwrap();
+        assert!(matches!(
+            long.push(&[0]).unwrap_err(),
+            DecodeError::WrongLength {
+                actual_bytes: 25,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn streamed_decoder_names_the_first_non_finite_value() {
+        let mut bytes = f16_tensor(9, 4);
+        let at = (6 * 4 + 1) * 2;
+        bytes[at..at + 2].copy_from_slice(&half::f16::NEG_INFINITY.to_le_bytes());
+        let mut decoder = MatrixDecoder::new(Dtype::F16, 9, 4, "t").unwrap();
+        let err = bytes
+            .chunks(5)
+            .find_map(|piece| decoder.push(piece).err())
+            .unwrap();
+        assert!(
+            matches!(err, DecodeError::NonFinite { row: 6, col: 1, ref value_label, .. } if value_label == "-Inf"),
+            "{err}"
+        );
     }
 }

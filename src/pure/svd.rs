@@ -1062,28 +1062,86 @@ fn gram_lower(
     half: Option<GramHalf>,
     on_progress: &mut dyn FnMut(f64) -> ControlFlow<()>,
 ) -> Option<DMatrix<f64>> {
-    let is_tall = window.n_rows >= window.n_cols;
-    let (size, n_samples) = if is_tall {
-        (window.n_cols, window.n_rows)
-    } else {
-        (window.n_rows, window.n_cols)
-    };
-    let mut gram = DMatrix::<f64>::zeros(size, size);
-    let n_panels = size.div_ceil(GRAM_PANEL);
-    let panel_len = GRAM_CHUNK_SAMPLES * GRAM_PANEL;
-    // panels[p][k][c] = x_(first + k)[GRAM_PANEL·p + c], zero past the last entry.
-    let mut panels = vec![0.0_f64; n_panels * panel_len];
-    let mut first = 0;
-    while first < n_samples {
-        let n_chunk = GRAM_CHUNK_SAMPLES.min(n_samples - first);
-        pack_samples(window, is_tall, first, n_chunk, &mut panels);
-        add_chunk_products(&mut gram, &panels, n_chunk, half);
-        first += n_chunk;
-        if on_progress(first as f64 / n_samples as f64).is_break() {
-            return None;
+    let mut sum = GramSum::new(window, half);
+    sum.add_available(window, window.n_samples(), &mut |done| on_progress(done))
+        .is_continue()
+        .then(|| sum.into_gram())
+}
+
+/// The lower triangle of the Gram matrix of a window (or one half of it, see [`GramHalf`]),
+/// summed a chunk of 256 samples at a time as the samples become available: a tall window's
+/// leading rows can be summed while its later rows are still downloading. The chunks are the
+/// same whenever the samples arrive, so the sum is exactly the one formed in one go
+/// ([`gram_lower_half`]).
+#[derive(Debug, Clone)]
+pub struct GramSum {
+    /// With `Some`, only that half's columns of tiles (see [`GramHalf`]).
+    half: Option<GramHalf>,
+    /// The window's shape, `(n_rows, n_cols)`: every call must pass a window of this shape.
+    shape: (usize, usize),
+    /// The sum so far, lower triangle only.
+    gram: DMatrix<f64>,
+    /// `panels[p][k][c] = x_(first + k)[GRAM_PANEL·p + c]`, zero past the last entry.
+    panels: Vec<f64>,
+    /// Samples summed so far.
+    samples_done: usize,
+}
+
+impl GramSum {
+    /// An empty sum for `window`'s Gram matrix (or `half` of it).
+    pub fn new(window: &MatrixWindow<'_>, half: Option<GramHalf>) -> Self {
+        let size = window.gram_side();
+        Self {
+            half,
+            shape: (window.n_rows, window.n_cols),
+            gram: DMatrix::<f64>::zeros(size, size),
+            panels: vec![0.0_f64; size.div_ceil(GRAM_PANEL) * GRAM_CHUNK_SAMPLES * GRAM_PANEL],
+            samples_done: 0,
         }
     }
-    Some(gram)
+
+    /// The number of samples summed so far.
+    pub fn samples_done(&self) -> usize {
+        self.samples_done
+    }
+
+    /// Sums every chunk whose samples are all among `window`'s first `available` samples (the
+    /// last, shorter chunk once all are). `window` must have the shape this sum was made for
+    /// (another shape adds nothing). Breaks when `on_progress` (told the share of samples
+    /// summed after each chunk) does. Generic, not `dyn`: a call while the bytes arrive and
+    /// the job's call each get their own code, with no indirect call for the browser to
+    /// specialise on the first callee it sees.
+    #[inline(never)]
+    pub fn add_available(
+        &mut self,
+        window: &MatrixWindow<'_>,
+        available: usize,
+        on_progress: &mut impl FnMut(f64) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        if (window.n_rows, window.n_cols) != self.shape {
+            return ControlFlow::Continue(());
+        }
+        let is_tall = window.n_rows >= window.n_cols;
+        let n_samples = window.n_samples();
+        let available = available.min(n_samples);
+        while self.samples_done < n_samples {
+            let first = self.samples_done;
+            let n_chunk = GRAM_CHUNK_SAMPLES.min(n_samples - first);
+            if first + n_chunk > available {
+                break;
+            }
+            pack_samples(window, is_tall, first, n_chunk, &mut self.panels);
+            add_chunk_products(&mut self.gram, &self.panels, n_chunk, self.half);
+            self.samples_done += n_chunk;
+            on_progress(self.samples_done as f64 / n_samples as f64)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// The sum: the Gram matrix once every sample was added.
+    pub fn into_gram(self) -> DMatrix<f64> {
+        self.gram
+    }
 }
 
 /// Adds the products of one chunk of `n_chunk` packed samples (see [`gram_lower`]) to the lower

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::{AbortController, File};
 
-use crate::pure::analysis::{PartMemory, SvdSummary};
+use crate::pure::analysis::{AnalysisOptions, PartMemory, SvdSummary};
 use crate::pure::detect::{DetectError, MatrixView};
 use crate::pure::format::FormatError;
 use crate::pure::hub::{HubError, DEFAULT_HUB};
@@ -397,18 +397,27 @@ async fn run_pipeline(
             // tensor arrives over the network. Not for saved bytes: they arrive at once, and a
             // stored result may need no worker at all (`analyse_bytes` warms them up when it
             // does).
-            if matches!(opened.source, source::ByteSource::Hub { .. }) {
+            // Its bytes go to the workers as they arrive, to be decoded (and the Gram
+            // matrix's leading rows summed) before the last one is in.
+            let from_hub = matches!(opened.source, source::ByteSource::Hub { .. });
+            if from_hub {
                 let tensor_bytes = view.byte_range.end.saturating_sub(view.byte_range.start);
-                let center_rows = analysis_options(settings, &view).center_rows;
+                let options = analysis_options(settings, &view);
                 worker_bridge::prepare(PartMemory::of_part(
                     view.n_rows,
                     view.n_cols,
                     tensor_bytes,
-                    center_rows,
+                    options.center_rows,
                 ));
+                worker_bridge::start_stream(&job_spec(generation, &view, options), tensor_bytes);
             }
             let before_bytes = run.network_bytes.get();
-            let bytes = source::read_tensor(&opened, &view, run)
+            let on_bytes: &dyn Fn(&[u8]) = if from_hub {
+                &worker_bridge::stream_bytes
+            } else {
+                &|_| {}
+            };
+            let bytes = source::read_tensor(&opened, &view, run, on_bytes)
                 .await
                 .map_err(RunError::Source)?;
             let cached = CachedTensor {
@@ -645,6 +654,18 @@ fn remember_opened(
     }));
 }
 
+/// The workers' job for run `generation`: analyse `view`'s tensor with `options`.
+fn job_spec(generation: u32, view: &MatrixView, options: AnalysisOptions) -> JobSpec {
+    JobSpec {
+        job_id: generation,
+        tensor_name: view.tensor_name.clone(),
+        dtype: view.dtype,
+        n_rows: view.n_rows,
+        n_cols: view.n_cols,
+        options,
+    }
+}
+
 /// Sends the tensor bytes to the workers and stores the results: the singular values as soon
 /// as they are known (drawn while the vectors are computed), then everything.
 async fn analyse_bytes(
@@ -669,6 +690,7 @@ async fn analyse_bytes(
                     vectors_pending: false,
                     worker_memory_bytes: 0,
                     decode_ms: 0.0,
+                    bytes_streamed: false,
                 }));
             }
             return Ok(());
@@ -679,14 +701,7 @@ async fn analyse_bytes(
     state.status.set(Status::Loading {
         label: "Starting the analysis".to_owned(),
     });
-    let spec = JobSpec {
-        job_id: generation,
-        tensor_name: view.tensor_name.clone(),
-        dtype: view.dtype,
-        n_rows: view.n_rows,
-        n_cols: view.n_cols,
-        options,
-    };
+    let spec = job_spec(generation, view, options);
     let on_stage: Rc<dyn Fn(String)> = Rc::new(move |label: String| {
         if is_current(generation) {
             state.status.set(Status::Loading { label });
@@ -711,6 +726,7 @@ async fn analyse_bytes(
             vectors_pending: true,
             worker_memory_bytes: 0,
             decode_ms: 0.0,
+            bytes_streamed: false,
         }));
         // The first chart counts once the histogram and the rank are in the document: the
         // cards mount in queued steps after the values arrive.
@@ -766,6 +782,7 @@ async fn analyse_bytes(
             vectors_pending: false,
             worker_memory_bytes: output.worker_memory_bytes,
             decode_ms: output.decode_ms,
+            bytes_streamed: output.bytes_streamed,
         }));
     }
     Ok(())
@@ -1009,7 +1026,7 @@ async fn analyse_compared(
         .map_err(failed)?
         .opened;
     let view = source::choose_matrix(&opened, None).map_err(failed)?;
-    let bytes = source::read_tensor(&opened, &view, &run)
+    let bytes = source::read_tensor(&opened, &view, &run, &|_| {})
         .await
         .map_err(failed)?;
     if matches!(opened.source, source::ByteSource::Hub { .. }) {

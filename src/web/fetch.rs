@@ -109,6 +109,9 @@ pub struct RequestContext<'a> {
     pub repo: &'a str,
     /// Called after each chunk with this request's received byte count.
     pub on_progress: &'a dyn Fn(u64),
+    /// Called after each chunk of a ranged read with the wanted bytes received so far (they
+    /// only ever grow at the end), so that a consumer can start on them as they arrive.
+    pub on_bytes: &'a dyn Fn(&[u8]),
     /// Called with a short note when a request is retried or resumed.
     pub on_note: &'a dyn Fn(&str),
 }
@@ -696,6 +699,7 @@ impl Body {
             self.network_bytes = self.network_bytes.saturating_add(len_u64(&chunk));
             self.take_chunk(&chunk, keep_from_byte, end_byte, bytes);
             (ctx.on_progress)(len_u64(bytes));
+            (ctx.on_bytes)(bytes);
         }
         Ok(())
     }

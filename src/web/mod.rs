@@ -18,6 +18,7 @@ pub mod source;
 pub mod state;
 pub mod worker;
 pub mod worker_bridge;
+pub mod worker_stream;
 
 pub use app::start_app;
 pub use worker::run_worker;

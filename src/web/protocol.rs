@@ -3,7 +3,8 @@
 //! A job goes to a worker as a JavaScript object `{ spec, bytes }`: `spec` is the JSON of
 //! [`PartJob`] (a [`JobSpec`] and the part of the analysis that worker computes) and `bytes`
 //! the raw tensor bytes as an `ArrayBuffer` (each worker is given its own copy, transferred).
-//! Before the bytes, the page may send `{ prepare }` (see [`PREPARE_KEY`]). When a job has
+//! Before the bytes, the page may send `{ prepare }` (see [`PREPARE_KEY`]), and it may send
+//! the bytes themselves ahead, as they download (see [`STREAM_KEY`]). When a job has
 //! two parts, each job object also holds one end of a `MessageChannel` (see [`PORT_KEY`]).
 //! Every answer is the JSON text of one [`WorkerMessage`]: stages, then `Values` as soon as
 //! the singular values are known, then `Done` with the vectors too (or `Failed`).
@@ -21,6 +22,20 @@ pub const BYTES_KEY: &str = "bytes";
 /// [`crate::pure::analysis::PartMemory`] of the next job's part. The worker allocates the same
 /// blocks in the same order while the tensor downloads, and answers nothing.
 pub const PREPARE_KEY: &str = "prepare";
+
+/// The property of a stream's opening message `{ stream }`: the JSON of the [`PartJob`] whose
+/// tensor bytes follow in `{ chunk, job }` messages as they download (see [`CHUNK_KEY`]). The
+/// worker decodes each whole row as it arrives and, when the parts share a Gram matrix, sums
+/// its half over the rows already there; the job itself then comes with `streamed` set and no
+/// bytes. A new opening message replaces the previous stream.
+pub const STREAM_KEY: &str = "stream";
+
+/// The property of a stream message that holds the next tensor bytes, as a transferred
+/// `ArrayBuffer`; [`JOB_KEY`] names the stream's job.
+pub const CHUNK_KEY: &str = "chunk";
+
+/// The property of a stream message that holds the job id of its stream (a number).
+pub const JOB_KEY: &str = "job";
 
 /// The property of a job object that holds one end of a `MessageChannel` whose other end the
 /// other worker of the job holds (only when the job has two parts). When the parts share a
@@ -58,6 +73,10 @@ pub struct PartJob {
     /// once the read fails. Empty: never stop.
     #[serde(default)]
     pub cancel_url: String,
+    /// The tensor bytes came ahead in this job's stream ([`STREAM_KEY`]); the job object holds
+    /// none.
+    #[serde(default)]
+    pub streamed: bool,
 }
 
 /// One message from the worker to the page.

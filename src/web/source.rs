@@ -182,6 +182,7 @@ impl RunContext {
             signal: &self.signal,
             repo: &self.repo,
             on_progress: &on_progress,
+            on_bytes: &|_| {},
             on_note: &on_note,
         };
         let outcome = fetch::fetch_whole(url, &ctx).await;
@@ -197,6 +198,7 @@ impl RunContext {
         url: &str,
         range: &Range<u64>,
         label: &str,
+        on_bytes: &dyn Fn(&[u8]),
     ) -> Result<Fetched, FetchError> {
         let needed = range.end.saturating_sub(range.start);
         let on_progress = |received: u64| (self.on_progress)(label, received.min(needed), needed);
@@ -206,6 +208,7 @@ impl RunContext {
             signal: &self.signal,
             repo: &self.repo,
             on_progress: &on_progress,
+            on_bytes,
             on_note: &on_note,
         };
         // Continue an open whole-file answer for this file rather than starting again at 0.
@@ -263,16 +266,18 @@ struct RangeRead {
     identity: FileIdentity,
 }
 
-/// Reads `range` from a source.
+/// Reads `range` from a source. A read from the Hub hands `on_bytes` the bytes received so far
+/// after each chunk (the other sources give theirs at once, when the read returns).
 async fn read_range(
     source: &ByteSource,
     range: &Range<u64>,
     label: &str,
     run: &RunContext,
+    on_bytes: &dyn Fn(&[u8]),
 ) -> Result<RangeRead, SourceError> {
     match source {
         ByteSource::Hub { url, .. } => {
-            let fetched = run.get_range(url, range, label).await?;
+            let fetched = run.get_range(url, range, label, on_bytes).await?;
             Ok(RangeRead {
                 bytes: fetched.bytes,
                 file_len_bytes: fetched.file_len_bytes,
@@ -314,7 +319,7 @@ async fn read_range(
                     let Some(url) = crate::web::saved::hub_url_of(entries) else {
                         return Err(err);
                     };
-                    match run.get_range(&url, range, label).await {
+                    match run.get_range(&url, range, label, &|_| {}).await {
                         Ok(fetched) => fetched.bytes,
                         Err(FetchError::Cancelled) => return Err(FetchError::Cancelled.into()),
                         Err(_) => return Err(err),
@@ -372,12 +377,13 @@ async fn read_header(
         &(0..LEN_PREFIX_BYTES),
         "Reading the header length",
         run,
+        &|_| {},
     )
     .await?;
     let file_len_bytes = prefix.file_len_bytes.or(known_len_bytes);
     let header_len_bytes = format::header_len_from_prefix(&prefix.bytes, file_len_bytes)?;
     let header_range = format::header_byte_range(header_len_bytes);
-    let header_read = read_range(source, &header_range, "Reading the header", run).await?;
+    let header_read = read_range(source, &header_range, "Reading the header", run, &|_| {}).await?;
     transfer::check_same_file(source_url(source), &prefix.identity, &header_read.identity)
         .map_err(FetchError::from)?;
     let header = format::parse_header(&header_read.bytes, file_len_bytes)?;
@@ -706,7 +712,9 @@ pub fn choose_matrix(file: &OpenedFile, tensor: Option<&str>) -> Result<MatrixVi
     Ok(view)
 }
 
-/// Reads only the chosen tensor's bytes.
+/// Reads only the chosen tensor's bytes. From the Hub, `on_bytes` is handed the bytes received
+/// so far after each chunk (a prefix of the tensor that only grows), before the read's checks:
+/// only the returned bytes are known to be whole and of the header's version of the file.
 ///
 /// # Errors
 /// [`FormatError::TensorTooLarge`] above the size cap, or a read failure.
@@ -714,11 +722,19 @@ pub async fn read_tensor(
     file: &OpenedFile,
     view: &MatrixView,
     run: &RunContext,
+    on_bytes: &dyn Fn(&[u8]),
 ) -> Result<Vec<u8>, SourceError> {
     let entry = file.header.tensor(&view.tensor_name)?;
     // The size cap is checked here, before any of the tensor's bytes are asked for.
     let range = format::plan_tensor_read(entry, transfer::MAX_TENSOR_BYTES)?;
-    let outcome = read_range(&file.source, &range, "Downloading the tensor", run).await;
+    let outcome = read_range(
+        &file.source,
+        &range,
+        "Downloading the tensor",
+        run,
+        on_bytes,
+    )
+    .await;
     // Nothing else will be read from this file in this run: stop any whole-file download.
     run.drop_whole_stream();
     let read = outcome?;

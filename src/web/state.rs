@@ -121,6 +121,9 @@ pub struct ResultInfo {
     pub worker_memory_bytes: u64,
     /// Time spent decoding the bytes.
     pub decode_ms: f64,
+    /// Whether the bytes reached the workers as they downloaded (decoded, and the Gram
+    /// matrix's leading rows summed, during the download).
+    pub bytes_streamed: bool,
 }
 
 /// All reactive state of the page. Copyable: every field is an arena handle.

@@ -20,16 +20,18 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use nalgebra::DMatrix;
 
 use crate::pure::analysis::{
-    analyse_part_values_first, analyse_part_with_gram_halves, part_gram_half, parts_share_gram,
-    values_progress_label, AnalysisError, AnalysisOptions, AnalysisPart, AnalysisStage,
-    PartGramHalf, PartMemory, SvdSummary,
+    analyse_part_values_first, analyse_part_with_gram_halves, complete_gram_half, part_gram_half,
+    parts_share_gram, values_progress_label, AnalysisError, AnalysisOptions, AnalysisPart,
+    AnalysisStage, PartGramHalf, PartMemory, SvdSummary,
 };
 use crate::pure::decode::decode_matrix;
 use crate::pure::format::Dtype;
 use crate::web::js::now_ms;
 use crate::web::protocol::{
-    JobSpec, PartJob, WorkerMessage, BYTES_KEY, PORT_KEY, PREPARE_KEY, SPEC_KEY,
+    JobSpec, PartJob, WorkerMessage, BYTES_KEY, CHUNK_KEY, JOB_KEY, PORT_KEY, PREPARE_KEY,
+    SPEC_KEY, STREAM_KEY,
 };
+use crate::web::worker_stream::{self, Streamed};
 
 /// Starts the worker: installs the message handler and tells the page it is ready.
 ///
@@ -48,14 +50,20 @@ pub fn run_worker() {
         let prepare = Reflect::get(&data, &JsValue::from_str(PREPARE_KEY))
             .ok()
             .and_then(|value| value.as_string());
-        match prepare {
+        let stream = Reflect::get(&data, &JsValue::from_str(STREAM_KEY))
+            .ok()
+            .and_then(|value| value.as_string());
+        let is_chunk = Reflect::has(&data, &JsValue::from_str(CHUNK_KEY)).unwrap_or(false);
+        match (prepare, stream) {
             // A preparation that cannot be read is only a missed optimisation.
-            Some(text) => {
+            (Some(text), _) => {
                 if let Ok(memory) = serde_json::from_str::<PartMemory>(&text) {
                     make_memory_ready(memory);
                 }
             }
-            None => handle_job(&outbox, &data),
+            (None, Some(text)) => worker_stream::open_stream(&text),
+            (None, None) if is_chunk => worker_stream::push_chunk(&data),
+            (None, None) => handle_job(&outbox, &data),
         }
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -163,6 +171,7 @@ fn warm_up_engine(scope: &DedicatedWorkerGlobalScope) {
         },
         part: AnalysisPart::Full,
         cancel_url: String::new(),
+        streamed: false,
     };
     let Ok(spec_text) = serde_json::to_string(&job) else {
         return;
@@ -180,13 +189,49 @@ fn warm_up_engine(scope: &DedicatedWorkerGlobalScope) {
     }
     let outbox = Outbox { scope, quiet: true };
     handle_job(&outbox, &data);
-    // The route of a job whose parts share the Gram matrix too: this part's half through the
-    // job's own path, then the other half, formed here from the same decoded matrix, handed
-    // over as the other worker's message would hand it.
+    // The route of a job whose parts share the Gram matrix too, with its bytes streamed as a
+    // download streams them: this part's half through the job's own path, then the other
+    // half, formed here from the same decoded matrix, handed over as the other worker's
+    // message would hand it.
+    let streamed_job = PartJob {
+        streamed: true,
+        ..job.clone()
+    };
+    let (Ok(stream_text), Ok(streamed_text)) = (
+        serde_json::to_string(&job),
+        serde_json::to_string(&streamed_job),
+    ) else {
+        return;
+    };
+    worker_stream::open_stream(&stream_text);
+    for piece in f32_bytes.chunks(f32_bytes.len() / 3 + 1) {
+        let chunk = js_sys::Object::new();
+        let buffer = Uint8Array::from(piece).buffer();
+        let filled = Reflect::set(&chunk, &JsValue::from_str(CHUNK_KEY), &buffer).and_then(|_| {
+            Reflect::set(
+                &chunk,
+                &JsValue::from_str(JOB_KEY),
+                &JsValue::from(job.spec.job_id),
+            )
+        });
+        if filled.is_err() {
+            return;
+        }
+        worker_stream::push_chunk(&chunk);
+    }
     let Ok(channel) = web_sys::MessageChannel::new() else {
         return;
     };
-    if Reflect::set(&data, &JsValue::from_str(PORT_KEY), &channel.port1()).is_err() {
+    let filled = Reflect::set(&data, &JsValue::from_str(PORT_KEY), &channel.port1())
+        .and_then(|_| {
+            Reflect::set(
+                &data,
+                &JsValue::from_str(SPEC_KEY),
+                &JsValue::from_str(&streamed_text),
+            )
+        })
+        .and_then(|_| Reflect::delete_property(&data, &JsValue::from_str(BYTES_KEY)));
+    if filled.is_err() {
         return;
     }
     handle_job(&outbox, &data);
@@ -458,6 +503,7 @@ fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
         spec,
         part,
         cancel_url,
+        streamed,
     } = match serde_json::from_str(&spec_text) {
         Ok(job) => job,
         Err(err) => {
@@ -471,13 +517,6 @@ fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
         }
     };
     let job_id = spec.job_id;
-    // WebAssembly reads only its own memory, so the bytes are copied in once; they are
-    // dropped as soon as the matrix is decoded.
-    let bytes = Reflect::get(data, &JsValue::from_str(BYTES_KEY))
-        .ok()
-        .and_then(|value| value.dyn_into::<ArrayBuffer>().ok())
-        .map(|buffer| Uint8Array::new(&buffer).to_vec())
-        .unwrap_or_default();
     let port = Reflect::get(data, &JsValue::from_str(PORT_KEY))
         .ok()
         .and_then(|value| value.dyn_into::<web_sys::MessagePort>().ok());
@@ -486,33 +525,31 @@ fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
         job_id,
         label: "Decoding the tensor".to_owned(),
     });
-    let decode_start_ms = now_ms();
-    let matrix = match decode_matrix(
-        &bytes,
-        spec.dtype,
-        spec.n_rows,
-        spec.n_cols,
-        &spec.tensor_name,
-    ) {
-        Ok(matrix) => matrix,
-        Err(err) => {
-            outbox.post(&WorkerMessage::Failed {
-                job_id,
-                message: err.to_string(),
-            });
+    let decoded = if streamed {
+        worker_stream::take_streamed(job_id, part)
+    } else {
+        decode_job_bytes(&spec, data)
+    };
+    let Streamed {
+        matrix,
+        decode_ms,
+        ahead,
+    } = match decoded {
+        Ok(decoded) => decoded,
+        Err(message) => {
+            outbox.post(&WorkerMessage::Failed { job_id, message });
             return;
         }
     };
-    drop(bytes);
-    let decode_ms = now_ms() - decode_start_ms;
     let run = PartRun::new(job_id, part, cancel_url, decode_ms);
 
     let shared_port = port.filter(|_| parts_share_gram(spec.n_rows, spec.n_cols, &spec.options));
     if let Some(port) = shared_port {
-        let half = part_gram_half(
+        let half = complete_gram_half(
             &matrix,
             &spec.options,
             part,
+            ahead,
             &mut |stage| run.on_stage(outbox, stage),
             &mut |share| run.on_progress(outbox, share),
         );
@@ -548,6 +585,34 @@ fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
         &mut |share| run.on_progress(outbox, share),
     );
     run.finish(outbox, outcome);
+}
+
+/// Decodes the tensor bytes the job object `data` holds (see [`BYTES_KEY`]).
+///
+/// # Errors
+/// The decoder's message.
+fn decode_job_bytes(spec: &JobSpec, data: &JsValue) -> Result<Streamed, String> {
+    // WebAssembly reads only its own memory, so the bytes are copied in once; they are
+    // dropped as soon as the matrix is decoded.
+    let bytes = Reflect::get(data, &JsValue::from_str(BYTES_KEY))
+        .ok()
+        .and_then(|value| value.dyn_into::<ArrayBuffer>().ok())
+        .map(|buffer| Uint8Array::new(&buffer).to_vec())
+        .unwrap_or_default();
+    let started_ms = now_ms();
+    let matrix = decode_matrix(
+        &bytes,
+        spec.dtype,
+        spec.n_rows,
+        spec.n_cols,
+        &spec.tensor_name,
+    )
+    .map_err(|err| err.to_string())?;
+    Ok(Streamed {
+        matrix,
+        decode_ms: now_ms() - started_ms,
+        ahead: None,
+    })
 }
 
 /// Sends this part's half of the Gram matrix to the other worker, copied straight into a

@@ -23,6 +23,10 @@ use crate::web::protocol::{
     JobSpec, PartJob, WorkerMessage, BYTES_KEY, PORT_KEY, PREPARE_KEY, SPEC_KEY,
 };
 
+mod streaming;
+
+pub use streaming::{start_stream, stream_bytes};
+
 /// The loader script Trunk emits for the worker binary (`data-loader-shim`).
 pub const WORKER_SCRIPT_URL: &str = "./worker_loader.js";
 
@@ -68,6 +72,8 @@ pub struct JobOutput {
     pub decode_ms: f64,
     /// The largest WebAssembly memory of the workers taking part, in bytes (their peak).
     pub worker_memory_bytes: u64,
+    /// Whether the bytes reached the workers as they downloaded ([`start_stream`]).
+    pub bytes_streamed: bool,
 }
 
 /// Receives the analysis without vectors as soon as every part's singular values are known.
@@ -430,6 +436,8 @@ fn ensure_worker(index: usize) -> Result<(), WorkerError> {
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    // A stream in progress was sending to the worker this one replaces.
+    streaming::break_stream();
     POOL.with(|cell| {
         let mut pool = cell.borrow_mut();
         if pool.slots.len() <= index {
@@ -509,6 +517,13 @@ async fn make_spare_buffers(len_bytes: u64) {
         }
         SPARE_BUFFERS.with(|spares| spares.borrow_mut().push(buffer));
     }
+}
+
+/// Drops the buffers made ahead (and stops their making): the bytes will reach the workers
+/// another way.
+fn drop_spare_buffers() {
+    SPARE_BUFFERS_ROUND.with(|count| count.set(count.get().wrapping_add(1)));
+    SPARE_BUFFERS.with(|spares| spares.borrow_mut().clear());
 }
 
 /// A new zero-filled `Uint8Array` of `len` bytes, or `None` when the browser cannot allocate it
@@ -652,8 +667,10 @@ pub fn cancel() {
 /// Runs one analysis job in the workers and waits for its results.
 ///
 /// The whole-matrix SVD goes to the first worker and, when something is dropped, the
-/// dropped variant to the second, so both run at the same time. The bytes are copied into a
-/// fresh `ArrayBuffer` per worker, a slice per browser task, and each buffer is transferred.
+/// dropped variant to the second, so both run at the same time. When the bytes were streamed
+/// to the workers as they downloaded ([`start_stream`]), only the rest is sent; otherwise they
+/// are copied into an `ArrayBuffer` per worker, a slice per browser task, and each buffer is
+/// transferred.
 /// `on_stage` receives each progress label (both workers' steps, joined), and `on_values`
 /// the analysis without vectors once every part's singular values are known.
 ///
@@ -667,11 +684,7 @@ pub async fn run_job(
 ) -> Result<JobOutput, WorkerError> {
     // A job still running belongs to an abandoned run: stop it first.
     cancel();
-    let parts: &[AnalysisPart] = if spec.options.drop_count == 0 {
-        &[AnalysisPart::Full]
-    } else {
-        &[AnalysisPart::Full, AnalysisPart::Dropped]
-    };
+    let parts = streaming::job_parts(spec);
     for index in 0..parts.len() {
         ensure_worker(index)?;
     }
@@ -679,12 +692,17 @@ pub async fn run_job(
         wait_ready(index).await?;
     }
 
-    // One buffer per worker, each transferred (a structured clone would copy the bytes in
-    // one long task).
+    // The bytes went ahead while they downloaded; else one buffer per worker, each
+    // transferred (a structured clone would copy the bytes in one long task).
     let cancels_before = CANCELS.with(std::cell::Cell::get);
+    let streamed = streaming::finish_stream(spec, tensor_bytes).await;
     let mut buffers = Vec::with_capacity(parts.len());
     for _ in parts {
-        buffers.push(copy_to_buffer(tensor_bytes).await?);
+        buffers.push(if streamed {
+            None
+        } else {
+            Some(copy_to_buffer(tensor_bytes).await?)
+        });
     }
     if CANCELS.with(std::cell::Cell::get) != cancels_before {
         return Err(WorkerError::Cancelled);
@@ -710,6 +728,7 @@ pub async fn run_job(
             spec: spec.clone(),
             part,
             cancel_url: cancel_url.clone(),
+            streamed,
         };
         let spec_text = serde_json::to_string(&job).map_err(|err| WorkerError::Job {
             message: format!("The job could not be encoded ({err}). Reload the page and retry."),
@@ -718,7 +737,10 @@ pub async fn run_job(
         let set =
             |key: &str, value: &JsValue| Reflect::set(&job_object, &JsValue::from_str(key), value);
         set(SPEC_KEY, &JsValue::from_str(&spec_text))
-            .and_then(|_| set(BYTES_KEY, buffer))
+            .and_then(|_| match buffer {
+                Some(buffer) => set(BYTES_KEY, buffer),
+                None => Ok(true),
+            })
             .and_then(|_| match port {
                 Some(port) => set(PORT_KEY, port),
                 None => Ok(true),
@@ -726,7 +748,10 @@ pub async fn run_job(
             .map_err(|err| WorkerError::Spawn {
                 detail: js_error_text(&err),
             })?;
-        let transfer = Array::of1(buffer);
+        let transfer = Array::new();
+        if let Some(buffer) = buffer {
+            transfer.push(buffer);
+        }
         if let Some(port) = port {
             transfer.push(port);
         }
@@ -802,7 +827,10 @@ pub async fn run_job(
         .filter(|(job_id, _)| *job_id == spec.job_id)
         .map(|(_, answers)| answers)
         .ok_or_else(unreadable)?;
-    collect_output(spec, answers)
+    collect_output(spec, answers).map(|output| JobOutput {
+        bytes_streamed: streamed,
+        ..output
+    })
 }
 
 /// The error for an answer the page cannot read.
@@ -850,5 +878,6 @@ fn collect_output(spec: &JobSpec, answers: Vec<WorkerMessage>) -> Result<JobOutp
         analysis_ms,
         decode_ms,
         worker_memory_bytes,
+        bytes_streamed: false,
     })
 }

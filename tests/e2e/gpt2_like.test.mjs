@@ -40,6 +40,9 @@ describe('GPT-2-shaped model from the hub', { timeout: TEST_TIMEOUT_MS }, () => 
     assertSingularValuesClose(r.singularValues, golden.full.singular_values, { count: 10, rel: 1e-6 });
     assert.equal(r.singularValues.length, golden.full.singular_values.length, 'one sv-table entry per singular value');
     assert.equal(r.commitSha, suite.hub.commitSha, 'commit data-sha is the revision\'s commit');
+    // The workers decoded the bytes (and summed the Gram matrix's leading rows) as they arrived, and
+    // the numbers are still numpy's.
+    assert.equal(r.bytesStreamed, 'true', 'the tensor bytes reach the workers as they download');
 
     // What the app says it fetched: the tensor, the header and its length prefix, and a little JSON.
     const neededBytes = golden.tensor_bytes + golden.header_len_bytes + 8;

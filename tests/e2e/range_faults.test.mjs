@@ -79,6 +79,8 @@ describe('misbehaving servers', { timeout: TEST_TIMEOUT_MS * 2 }, () => {
     assert.equal(state, 'ready', `${label}: expected ready, got ${state}: "${r.error}" (${r.errorKind})`);
     assert.equal(parseIntegerText(r.rank, 'rank'), golden.full.rank_at_threshold);
     assert.deepEqual(r.singularValues, unbroken.singularValues, `${label}: singular values differ from the unbroken run`);
+    // The bytes went to the workers as they arrived, across every retry and resume.
+    assert.equal(r.bytesStreamed, 'true', `${label}: the bytes should reach the workers as they download`);
   }
 
   /** The outcome must be an error of this kind. */

@@ -162,6 +162,11 @@ pub fn StatusPanel() -> impl IntoView {
             .result
             .with(|r| r.as_ref().map_or(0.0, |r| r.decode_ms))
     };
+    let bytes_streamed = move || {
+        state
+            .result
+            .with(|r| r.as_ref().is_some_and(|r| r.bytes_streamed))
+    };
     let share_link = move || {
         let settings = state.settings.get();
         let sha = commit_sha();
@@ -262,6 +267,7 @@ pub fn StatusPanel() -> impl IntoView {
                         data-worker-analysis-ms=move || format!("{:.1}", worker_analysis_ms())
                         data-longest-task-ms=move || format!("{:.1}", state.longest_task_ms.get())
                         data-result-source=move || if state.result_from_store.get() { "saved" } else { "computed" }
+                        data-bytes-streamed=move || bytes_streamed().to_string()
                     >
                         {move || if vectors_pending() {
                             format!("values in {:.0} ms; singular vectors still computing", values_ms())
@@ -272,8 +278,9 @@ pub fn StatusPanel() -> impl IntoView {
                         }}
                         <small>{move || if state.result.with(Option::is_some) && !vectors_pending() {
                             format!(
-                                " after the bytes arrived (decoding {:.0} ms; worker memory {}; longest page task {:.0} ms)",
+                                " after the bytes arrived (decoding {:.0} ms{}; worker memory {}; longest page task {:.0} ms)",
                                 decode_ms(),
+                                if bytes_streamed() { ", during the download" } else { "" },
                                 format_bytes(worker_memory_bytes()),
                                 state.longest_task_ms.get(),
                             )

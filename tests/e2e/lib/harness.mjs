@@ -305,6 +305,7 @@ export class AppPage {
         bytesFetched: attr('bytes-fetched', 'data-bytes'),
         analysisMs: attr('timings', 'data-analysis-ms'),
         longestTaskMs: attr('timings', 'data-longest-task-ms'),
+        bytesStreamed: attr('timings', 'data-bytes-streamed'),
         commitSha: attr('commit', 'data-sha'),
         shareHref: share ? new URL(share.getAttribute('href'), document.baseURI).href : null,
       };
