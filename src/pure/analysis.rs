@@ -1091,6 +1091,14 @@ mod tests {
 
     use super::*;
 
+    /// Drop axes and offset rows under which both parts share one Gram matrix.
+    const SHARING_CASES: [(DropAxis, usize); 4] = [
+        (DropAxis::Cols, 0),
+        (DropAxis::Rows, 0),
+        (DropAxis::Cols, 2),
+        (DropAxis::Rows, 2),
+    ];
+
     /// A full-rank test matrix with distinct singular values.
     fn test_matrix(n_rows: usize, n_cols: usize) -> DMatrix<f64> {
         DMatrix::from_fn(n_rows, n_cols, |r, c| {
@@ -1148,12 +1156,7 @@ mod tests {
         let go = &mut |_share: f64| ControlFlow::Continue(());
         for (n_rows, n_cols) in [(60, 24), (24, 60)] {
             let w_pos = test_matrix(n_rows, n_cols);
-            for (axis, skip) in [
-                (DropAxis::Cols, 0),
-                (DropAxis::Rows, 0),
-                (DropAxis::Cols, 2),
-                (DropAxis::Rows, 2),
-            ] {
+            for (axis, skip) in SHARING_CASES {
                 let options = AnalysisOptions {
                     drop_axis: axis,
                     drop_count: 3,
@@ -1189,12 +1192,7 @@ mod tests {
         let go = &mut |_share: f64| ControlFlow::Continue(());
         // Tall enough for several chunks of rows, with a short last chunk.
         let w_pos = test_matrix(700, 20);
-        for (axis, skip) in [
-            (DropAxis::Cols, 0),
-            (DropAxis::Rows, 0),
-            (DropAxis::Cols, 2),
-            (DropAxis::Rows, 2),
-        ] {
+        for (axis, skip) in SHARING_CASES {
             let options = AnalysisOptions {
                 drop_axis: axis,
                 k_vectors: 4,

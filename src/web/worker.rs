@@ -31,7 +31,7 @@ use crate::web::protocol::{
     JobSpec, PartJob, WorkerMessage, BYTES_KEY, CHUNK_KEY, JOB_KEY, PORT_KEY, PREPARE_KEY,
     SPEC_KEY, STREAM_KEY,
 };
-use crate::web::worker_stream::{self, Streamed};
+use crate::web::worker_stream::{self, DecodedTensor};
 
 /// Starts the worker: installs the message handler and tells the page it is ready.
 ///
@@ -530,7 +530,7 @@ fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
     } else {
         decode_job_bytes(&spec, data)
     };
-    let Streamed {
+    let DecodedTensor {
         matrix,
         decode_ms,
         ahead,
@@ -591,7 +591,7 @@ fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
 ///
 /// # Errors
 /// The decoder's message.
-fn decode_job_bytes(spec: &JobSpec, data: &JsValue) -> Result<Streamed, String> {
+fn decode_job_bytes(spec: &JobSpec, data: &JsValue) -> Result<DecodedTensor, String> {
     // WebAssembly reads only its own memory, so the bytes are copied in once; they are
     // dropped as soon as the matrix is decoded.
     let bytes = Reflect::get(data, &JsValue::from_str(BYTES_KEY))
@@ -608,7 +608,7 @@ fn decode_job_bytes(spec: &JobSpec, data: &JsValue) -> Result<Streamed, String> 
         &spec.tensor_name,
     )
     .map_err(|err| err.to_string())?;
-    Ok(Streamed {
+    Ok(DecodedTensor {
         matrix,
         decode_ms: now_ms() - started_ms,
         ahead: None,

@@ -664,6 +664,16 @@ pub fn cancel() {
     }
 }
 
+/// The parts of a job with `spec`, in pool-slot order: the whole matrix's and, when something is
+/// dropped, the dropped variant's.
+fn job_parts(spec: &JobSpec) -> &'static [AnalysisPart] {
+    if spec.options.drop_count == 0 {
+        &[AnalysisPart::Full]
+    } else {
+        &[AnalysisPart::Full, AnalysisPart::Dropped]
+    }
+}
+
 /// Runs one analysis job in the workers and waits for its results.
 ///
 /// The whole-matrix SVD goes to the first worker and, when something is dropped, the
@@ -684,7 +694,7 @@ pub async fn run_job(
 ) -> Result<JobOutput, WorkerError> {
     // A job still running belongs to an abandoned run: stop it first.
     cancel();
-    let parts = streaming::job_parts(spec);
+    let parts = job_parts(spec);
     for index in 0..parts.len() {
         ensure_worker(index)?;
     }
@@ -827,10 +837,7 @@ pub async fn run_job(
         .filter(|(job_id, _)| *job_id == spec.job_id)
         .map(|(_, answers)| answers)
         .ok_or_else(unreadable)?;
-    collect_output(spec, answers).map(|output| JobOutput {
-        bytes_streamed: streamed,
-        ..output
-    })
+    collect_output(spec, answers, streamed)
 }
 
 /// The error for an answer the page cannot read.
@@ -840,8 +847,13 @@ fn unreadable() -> WorkerError {
     }
 }
 
-/// Puts the workers' `Done` answers together into the job's output.
-fn collect_output(spec: &JobSpec, answers: Vec<WorkerMessage>) -> Result<JobOutput, WorkerError> {
+/// Puts the workers' `Done` answers together into the job's output (`bytes_streamed`: whether
+/// the bytes went to the workers as they downloaded).
+fn collect_output(
+    spec: &JobSpec,
+    answers: Vec<WorkerMessage>,
+    bytes_streamed: bool,
+) -> Result<JobOutput, WorkerError> {
     let mut full = None;
     let mut dropped = None;
     let mut analysis_ms: f64 = 0.0;
@@ -878,6 +890,6 @@ fn collect_output(spec: &JobSpec, answers: Vec<WorkerMessage>) -> Result<JobOutp
         analysis_ms,
         decode_ms,
         worker_memory_bytes,
-        bytes_streamed: false,
+        bytes_streamed,
     })
 }

@@ -35,14 +35,15 @@ thread_local! {
     static STREAMED: RefCell<Option<StreamedTensor>> = const { RefCell::new(None) };
 }
 
-/// The tensor bytes handed over ahead, decoded: the matrix, the time its decoding took (in
-/// milliseconds) and the part's Gram half as far as it was summed.
-pub struct Streamed {
+/// A job's tensor, decoded (from bytes streamed ahead, or from the job's own): the matrix, the
+/// time its decoding took and, when streamed, the part's Gram half as far as it was summed.
+pub struct DecodedTensor {
     /// The decoded matrix.
     pub matrix: DMatrix<f64>,
     /// Time spent decoding, in milliseconds.
     pub decode_ms: f64,
-    /// The part's half of the shared Gram matrix, summed over the leading rows.
+    /// The part's half of the shared Gram matrix, summed over the leading rows (streamed bytes
+    /// only).
     pub ahead: Option<GramHalfAhead>,
 }
 
@@ -112,7 +113,7 @@ pub fn push_chunk(data: &JsValue) {
 ///
 /// # Errors
 /// The message to show: a decoding failure, missing bytes, or no stream for this job.
-pub fn take_streamed(job_id: u32, part: AnalysisPart) -> Result<Streamed, String> {
+pub fn take_streamed(job_id: u32, part: AnalysisPart) -> Result<DecodedTensor, String> {
     let stream = STREAMED
         .with(|slot| slot.borrow_mut().take())
         .filter(|stream| stream.job_id == job_id && stream.part == part)
@@ -122,7 +123,7 @@ pub fn take_streamed(job_id: u32, part: AnalysisPart) -> Result<Streamed, String
                 .to_owned()
         })?;
     let matrix = stream.decoder?.finish().map_err(|err| err.to_string())?;
-    Ok(Streamed {
+    Ok(DecodedTensor {
         matrix,
         decode_ms: stream.decode_ms,
         ahead: stream.ahead,

@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::JsValue;
 
-use super::{new_byte_array, AnalysisPart, JobSpec, PartJob, POOL};
+use super::{job_parts, new_byte_array, JobSpec, PartJob, POOL};
 use crate::web::js::{yield_to_browser, COPY_BYTES_PER_TASK};
 use crate::web::protocol::{CHUNK_KEY, JOB_KEY, STREAM_KEY};
 
@@ -37,15 +37,6 @@ struct TensorStream {
 thread_local! {
     /// The stream of the job being downloaded, if any.
     static STREAM: RefCell<Option<TensorStream>> = const { RefCell::new(None) };
-}
-
-/// The parts of a job with `spec`, in pool-slot order.
-pub(super) fn job_parts(spec: &JobSpec) -> &'static [AnalysisPart] {
-    if spec.options.drop_count == 0 {
-        &[AnalysisPart::Full]
-    } else {
-        &[AnalysisPart::Full, AnalysisPart::Dropped]
-    }
 }
 
 /// Opens a stream for the job `spec`, whose tensor is `len_bytes` long, replacing any other.
