@@ -286,26 +286,16 @@ impl MatrixDecoder {
                 .zip(self.block_values.chunks_mut(n_cols.max(1)))
                 .enumerate()
             {
-                if !decode_elements(row_bytes, self.dtype, row_values) {
-                    return Err(DecodeError::UnsupportedDtype {
-                        tensor_name: self.tensor_name.clone(),
-                        dtype: self.dtype,
-                    });
-                }
                 // Rows are checked in order, so the first value named is the first in
                 // row-major order.
-                if let Some((col, value)) = row_values
-                    .iter()
-                    .enumerate()
-                    .find(|(_, value)| !value.is_finite())
-                {
-                    return Err(DecodeError::NonFinite {
-                        tensor_name: self.tensor_name.clone(),
-                        row: first_row + offset,
-                        col,
-                        value_label: non_finite_label(*value).to_owned(),
-                    });
-                }
+                decode_finite(
+                    row_bytes,
+                    self.dtype,
+                    row_values,
+                    &self.tensor_name,
+                    first_row + offset,
+                    0,
+                )?;
             }
             let rows = self
                 .block_values
@@ -357,6 +347,37 @@ pub fn decode_elements(bytes: &[u8], dtype: Dtype, values: &mut [f64]) -> bool {
         _ => return false,
     }
     true
+}
+
+/// Decodes `bytes` into `values` as [`decode_elements`] does, for the run of stored row `row`
+/// that starts at column `first_col`, and names the first value that is not finite.
+///
+/// # Errors
+/// [`DecodeError::UnsupportedDtype`] or [`DecodeError::NonFinite`].
+pub(crate) fn decode_finite(
+    bytes: &[u8],
+    dtype: Dtype,
+    values: &mut [f64],
+    tensor_name: &str,
+    row: usize,
+    first_col: usize,
+) -> Result<(), DecodeError> {
+    if !decode_elements(bytes, dtype, values) {
+        return Err(DecodeError::UnsupportedDtype {
+            tensor_name: tensor_name.to_owned(),
+            dtype,
+        });
+    }
+    match values.iter().position(|value| !value.is_finite()) {
+        Some(offset) => Err(DecodeError::NonFinite {
+            tensor_name: tensor_name.to_owned(),
+            row,
+            col: first_col + offset,
+            value_label: non_finite_label(values.get(offset).copied().unwrap_or(f64::NAN))
+                .to_owned(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Reads one row of consecutive `N`-byte little-endian elements with `convert`, copying each

@@ -18,9 +18,7 @@ pub mod subspace;
 use nalgebra::DMatrix;
 
 use crate::pure::analysis::{center_rows, AnalysisOptions, SvdSummary};
-use crate::pure::decode::{
-    check_len_bytes, decode_elements, element_size_bytes, non_finite_label, DecodeError,
-};
+use crate::pure::decode::{check_len_bytes, decode_finite, element_size_bytes, DecodeError};
 use crate::pure::format::Dtype;
 
 /// Everything that can go wrong while computing a view.
@@ -237,26 +235,14 @@ impl PreparedMatrixBuilder {
             let Some(row_bytes) = bytes.get(start..start + width * self.elem_bytes) else {
                 return Err(self.too_short(bytes.len()));
             };
-            if !decode_elements(row_bytes, self.dtype, &mut row_values) {
-                return Err(DecodeError::UnsupportedDtype {
-                    tensor_name: self.tensor_name.clone(),
-                    dtype: self.dtype,
-                }
-                .into());
-            }
-            if let Some((offset, value)) = row_values
-                .iter()
-                .enumerate()
-                .find(|(_, value)| !value.is_finite())
-            {
-                return Err(DecodeError::NonFinite {
-                    tensor_name: self.tensor_name.clone(),
-                    row: stored_row,
-                    col: first + offset,
-                    value_label: non_finite_label(*value).to_owned(),
-                }
-                .into());
-            }
+            decode_finite(
+                row_bytes,
+                self.dtype,
+                &mut row_values,
+                &self.tensor_name,
+                stored_row,
+                first,
+            )?;
             let band = self.elements.get_mut(band_start..).unwrap_or_default();
             let targets = band.get_mut(kept_row..).unwrap_or_default();
             for (target, &value) in targets.iter_mut().step_by(n_kept).zip(&row_values) {
