@@ -5,31 +5,37 @@
     clippy::indexing_slicing
 )]
 #![cfg(not(target_arch = "wasm32"))]
-//! Replays the fuzz corpus natively with the fuzz targets' own checks, so every input kept in
-//! `fuzz/corpus/<target>/` (the real-header seeds, and any input that once crashed a target,
-//! saved there as `crash-*`) is a regression test of `cargo test`.
+//! Replays fuzz inputs natively through the fuzz targets' own checks (`fuzz/checks.rs`, the
+//! very functions the targets in `fuzz/fuzz_targets/` call), so that `cargo test` fails on
+//! any of them:
+//! - the committed corpus, `fuzz/corpus/<target>/` (real-header seeds, and any input that once
+//!   broke a target, kept there as a regression test);
+//! - whatever a fuzz run saved in `fuzz/artifacts/<target>/` (crashes, failed checks,
+//!   timeouts; the folder is not committed and exists only after a run found something).
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use poslens::pure::format::{
-    header_byte_range, header_len_from_prefix, parse_header, parse_whole_file, plan_tensor_read,
-    DEFAULT_MAX_TENSOR_BYTES,
-};
-use poslens::pure::shards::{parse_shard_index, validate_shard_name};
-use poslens::pure::url_state::{decode_query, encode_query};
+use poslens::pure::format::{header_len_from_prefix, parse_header};
+use poslens::pure::shards::parse_shard_index;
 
-/// Every file of one target's corpus, sorted by name.
-fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+#[path = "../fuzz/checks.rs"]
+mod checks;
+
+/// Every file of `fuzz/<folder>/<target>/`, sorted by name; none when the folder is missing.
+fn inputs(folder: &str, target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
+        .join("fuzz")
+        .join(folder)
         .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.is_file())
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "{} is empty", dir.display());
     files
         .into_iter()
         .map(|path| {
@@ -39,41 +45,35 @@ fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
         .collect()
 }
 
-/// The checks of `fuzz/fuzz_targets/header.rs`.
-fn check_header(data: &[u8]) {
-    let whole = parse_whole_file(data);
-    let Ok(header_len) = header_len_from_prefix(data, None) else {
-        return;
-    };
-    let range = header_byte_range(header_len);
-    let Some(header_bytes) = data.get(range.start as usize..range.end as usize) else {
-        return;
-    };
-    let Ok(header) = parse_header(header_bytes, None) else {
-        assert!(whole.is_err());
-        return;
-    };
-    let mut expected_start = header.data_start_byte;
-    for entry in &header.tensors {
-        assert_eq!(entry.byte_range.start, expected_start);
-        expected_start = entry.byte_range.end;
-        if entry.len_bytes() <= DEFAULT_MAX_TENSOR_BYTES {
-            assert_eq!(
-                plan_tensor_read(entry, DEFAULT_MAX_TENSOR_BYTES),
-                Ok(entry.byte_range.clone())
-            );
-        }
-    }
-    if let Ok(whole) = whole {
-        assert_eq!(whole.tensors, header.tensors);
-    }
+/// Runs `check` on every committed corpus input of `target` (there must be some) and every
+/// saved fuzz finding, and fails naming each input that broke it.
+fn replay(target: &str, check: fn(&[u8])) {
+    let corpus = inputs("corpus", target);
+    assert!(!corpus.is_empty(), "fuzz/corpus/{target} is empty");
+    let artifacts = inputs("artifacts", target);
+    let failed: Vec<String> = corpus
+        .iter()
+        .chain(&artifacts)
+        .filter(|(_, data)| catch_unwind(AssertUnwindSafe(|| check(data))).is_err())
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} inputs of fuzz target {target} ({} committed, {} in fuzz/artifacts) fail its \
+         checks (messages above):\n  {}",
+        failed.len(),
+        corpus.len() + artifacts.len(),
+        corpus.len(),
+        artifacts.len(),
+        failed.join("\n  ")
+    );
 }
 
 #[test]
-fn header_corpus_passes_the_fuzz_checks_and_real_headers_parse() {
+fn header_inputs_pass_the_fuzz_checks_and_real_headers_parse() {
+    replay("header", checks::header);
     let mut real_headers = 0;
-    for (path, data) in corpus("header") {
-        check_header(&data);
+    for (path, data) in inputs("corpus", "header") {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.ends_with(".header") && !name.starts_with("html") && !name.starts_with("lfs") {
             // The seeds cut from real files: prefix and header parse; the data is not included.
@@ -90,15 +90,9 @@ fn header_corpus_passes_the_fuzz_checks_and_real_headers_parse() {
 }
 
 #[test]
-fn shard_index_corpus_passes_the_fuzz_checks() {
-    for (path, data) in corpus("shard_index") {
-        if let Ok(index) = parse_shard_index(&data) {
-            for shard in index.shard_files() {
-                assert_eq!(validate_shard_name(shard), Ok(()), "{}", path.display());
-            }
-        }
-    }
-    let (_, real) = corpus("shard_index")
+fn shard_index_inputs_pass_the_fuzz_checks() {
+    replay("shard_index", checks::shard_index);
+    let (_, real) = inputs("corpus", "shard_index")
         .into_iter()
         .find(|(path, _)| path.ends_with("gpt2_sharded.index.json"))
         .unwrap();
@@ -106,20 +100,6 @@ fn shard_index_corpus_passes_the_fuzz_checks() {
 }
 
 #[test]
-fn url_state_corpus_round_trips() {
-    for (path, data) in corpus("url_state") {
-        let query = String::from_utf8_lossy(&data);
-        let decoded = decode_query(&query);
-        let settings = decoded.settings;
-        assert!(settings.hub.starts_with("http"), "{}", path.display());
-        assert_eq!(settings.validate(), Ok(()), "{}", path.display());
-        let again = decode_query(&encode_query(&settings));
-        assert!(
-            again.notes.is_empty(),
-            "{}: {:?}",
-            path.display(),
-            again.notes
-        );
-        assert_eq!(again.settings, settings, "{}", path.display());
-    }
+fn url_state_inputs_pass_the_fuzz_checks() {
+    replay("url_state", checks::url_state);
 }

@@ -74,7 +74,7 @@ describe('sharded model from the hub', { timeout: TEST_TIMEOUT_MS }, () => {
     assert.equal(normaliseShape(r.shape), normaliseShape(golden.shape_label), `shape: ${r.shape}`);
     assert.equal(parseIntegerText(r.rank, 'rank'), golden.full.rank_at_threshold, 'rank at 0.01');
     assert.equal(parseIntegerText(r.rankDropped, 'rank-dropped'), golden.dropped.rank_at_threshold, 'rank with 5 columns dropped');
-    assertSingularValuesClose(r.singularValues, golden.full.singular_values, { count: 10, rel: 1e-6 });
+    assertSingularValuesClose(r.singularValues, golden.full.singular_values);
     assert.equal(r.commitSha, suite.hub.commitSha, 'commit data-sha is the revision\'s commit');
 
     const mine = suite.hub.log.filter((entry) => entry.repo === GPT2_SHARDED_REPO);
