@@ -110,7 +110,15 @@ describe('navigation and the built-in sample', { timeout: TEST_TIMEOUT_MS }, () 
     const [dropped100] = numpyAnswers(MINILM_PATH, MINILM_TENSOR, [{ kind: 'rank_cols_dropped', count: 100, threshold: golden.full.threshold_rel }]);
     assert.ok(dropped100.margin > 1e-6, `no singular value of W[:, 100:] may sit at the threshold (relative margin ${dropped100.margin})`);
     assert.equal(parseIntegerText(second.rankDropped, 'rank-dropped'), dropped100.rank, 'the rank of W[:, 100:] is numpy\'s');
-    assert.deepEqual(second.singularValues, first.singularValues, 'the full matrix is unchanged');
+    // The first run streamed its bytes to the workers, this one hands them the bytes held: the
+    // whole matrix's values agree to round-off (asserting the last bit would tie the test to how
+    // the two runs split and order their sums).
+    assert.equal(second.singularValues.length, first.singularValues.length, 'as many singular values of the whole matrix');
+    const scale = first.singularValues[0];
+    second.singularValues.forEach((value, i) => {
+      const was = first.singularValues[i];
+      assert.ok(Math.abs(value - was) <= 1e-12 * scale, `σ${i} of the whole matrix changed with the drop: ${was} → ${value}`);
+    });
 
     await app.page.goBack();
     await waitForQuery(app, (p) => !p.has('drop'), 'the default drop after going back');
