@@ -77,7 +77,18 @@ describe('a long session in one tab', { timeout: TEST_TIMEOUT_MS }, () => {
       const heap = await cdp.send('Runtime.getHeapUsage');
       const dom = await cdp.send('Memory.getDOMCounters');
       const wasmBytes = await page.evaluate(() => window.__poslensWasm?.memory?.buffer?.byteLength ?? 0);
-      return { jsHeapBytes: heap.usedSize, wasmBytes, nodes: dom.nodes, listeners: dom.jsEventListeners };
+      return {
+        // V8's heap with the backing stores of the array buffers it holds (fetched bytes,
+        // buffers for the workers); the WebAssembly memory is counted on its own.
+        jsHeapBytes: heap.usedSize + (heap.backingStorageSize ?? 0),
+        jsObjectsBytes: heap.usedSize,
+        jsBackingBytes: heap.backingStorageSize ?? 0,
+        // Blink's own heap: DOM nodes, styles, events.
+        domHeapBytes: heap.embedderHeapUsedSize ?? 0,
+        wasmBytes,
+        nodes: dom.nodes,
+        listeners: dom.jsEventListeners,
+      };
     }
 
     /** Waits until the page is ready with run `run`'s result: its model's tensor and its drop. */
@@ -193,8 +204,9 @@ describe('a long session in one tab', { timeout: TEST_TIMEOUT_MS }, () => {
     const last = runs.at(-1);
     const peakJs = Math.max(...runs.map((r) => r.jsHeapBytes));
     console.log(
-      `long session: ${RUNS} runs in ${elapsedS.toFixed(0)} s; JS heap after run ${BASELINE_RUN} ${mib(base.jsHeapBytes)}, ` +
-        `after run ${RUNS} ${mib(last.jsHeapBytes)} (peak ${mib(peakJs)}); page wasm ${mib(base.wasmBytes)} → ${mib(last.wasmBytes)}; ` +
+      `long session: ${RUNS} runs in ${elapsedS.toFixed(0)} s; JS heap with buffers after run ${BASELINE_RUN} ${mib(base.jsHeapBytes)}, ` +
+        `after run ${RUNS} ${mib(last.jsHeapBytes)} (peak ${mib(peakJs)}); Blink heap ${mib(base.domHeapBytes)} → ${mib(last.domHeapBytes)}; ` +
+        `page wasm ${mib(base.wasmBytes)} → ${mib(last.wasmBytes)}; ` +
         `DOM nodes ${base.nodes} → ${last.nodes}, listeners ${base.listeners} → ${last.listeners}; ` +
         `worker memory ${[...new Set(runs.map((r) => mib(r.workerMemoryBytes)))].join(', ')}`,
     );
@@ -216,7 +228,8 @@ describe('a long session in one tab', { timeout: TEST_TIMEOUT_MS }, () => {
         );
       }
     };
-    within('jsHeapBytes', 'the JS heap (bytes, after garbage collection)');
+    within('jsHeapBytes', 'the JS heap with its buffers (bytes, after garbage collection)');
+    within('domHeapBytes', "Blink's heap (bytes, after garbage collection)");
     within('wasmBytes', "the page's WebAssembly memory (bytes)");
     within('nodes', 'DOM nodes');
     within('listeners', 'JS event listeners');
