@@ -229,9 +229,11 @@ pub fn start_run(state: AppState, run_source: RunSource) {
                     note: Some("Cancelled. Press Analyse to start again.".to_owned()),
                 });
             }
-            Err(RunError::Source(err)) => {
-                state.status.set(Status::Error(describe_source_error(&err)))
-            }
+            Err(RunError::Source(err)) => state.status.set(Status::Error(name_revision(
+                describe_source_error(&err),
+                &err,
+                &settings,
+            ))),
             Err(RunError::Worker(err)) => state.status.set(Status::Error(ErrorInfo {
                 kind: ErrorKind::Analysis.as_str().to_owned(),
                 title: "The analysis failed".to_owned(),
@@ -862,6 +864,21 @@ fn describe_source_error(err: &SourceError) -> ErrorInfo {
         offer_sample,
         offer_picker,
     }
+}
+
+/// Names the repository and revision asked for in a Hub 404's message, which otherwise
+/// names them only inside the URL that failed.
+fn name_revision(mut info: ErrorInfo, err: &SourceError, settings: &ViewSettings) -> ErrorInfo {
+    if let SourceError::Fetch(FetchError::Hub(HubError::NotFound { .. }))
+    | SourceError::Hub(HubError::NotFound { .. }) = err
+    {
+        let stop = if info.message.ends_with('.') { "" } else { "." };
+        info.message = format!(
+            "{}{stop} Asked for: revision `{}` of `{}`.",
+            info.message, settings.rev, settings.repo
+        );
+    }
+    info
 }
 
 /// Re-runs only what a settings change needs: a new source, a new tensor, or new options.

@@ -7,14 +7,24 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   ARTIFACTS_DIR,
+  GPT2_LIKE_PATH,
   GPT2_LIKE_REPO,
   GPT2_SHARDED_REPO,
   MINILM_REPO,
   SETTLE_TIMEOUT_MS,
   TEST_TIMEOUT_MS,
   loadGolden,
+  standardRepos,
   startSuite,
 } from './lib/harness.mjs';
+import { numpyAnswers } from './lib/numpy.mjs';
+import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
+
+/** Another model with the GPT-2-shaped file's 1024 positions: other waves, 64 dimensions. */
+const WAVES_REPO = 'test/waves-1024x64';
+const WAVES_PATH = ensureSyntheticWPos({ rows: 1024, cols: 64, dtype: 'F32' });
+/** How many leading left singular vectors the app's comparison spans (compare_view.rs). */
+const SUBSPACE_K = 10;
 
 /** Every compare row's contract attributes, in page order. */
 async function compareRows(page) {
@@ -49,7 +59,7 @@ describe('compare models', { timeout: TEST_TIMEOUT_MS }, () => {
   const minilm = loadGolden('minilm');
 
   before(async () => {
-    suite = await startSuite();
+    suite = await startSuite({ repos: standardRepos({ [WAVES_REPO]: { files: { 'model.safetensors': WAVES_PATH } } }) });
   });
   after(async () => {
     await suite?.close();
@@ -100,6 +110,34 @@ describe('compare models', { timeout: TEST_TIMEOUT_MS }, () => {
     );
     assert.deepEqual(again.map((r) => r.repo), [GPT2_LIKE_REPO, MINILM_REPO, GPT2_SHARDED_REPO]);
     assert.deepEqual(again.map((r) => r.rev), [suite.hub.commitSha, suite.hub.commitSha, suite.hub.commitSha], 'every model pinned to its commit');
+  });
+
+  it('two different models with as many positions: the principal angles are numpy\'s', async () => {
+    const app = await suite.newAppPage({ viewport: { width: 1400, height: 1000 } });
+    await app.open(suite.hubQuery(GPT2_LIKE_REPO, { compare: WAVES_REPO }));
+    await app.waitReady();
+    await waitCompareSettled(app.page, 2);
+    const rows = await compareRows(app.page);
+    assert.deepEqual(rows.map((r) => [r.repo, r.state]), [[GPT2_LIKE_REPO, 'ready'], [WAVES_REPO, 'ready']], rows.map((r) => r.text).join('\n'));
+    // The app compares span(U_k) of the main model's whole W_pos with the compared one's (both
+    // 1024 positions, nothing dropped, not centred): numpy does the same on the two files.
+    const [expected] = numpyAnswers(GPT2_LIKE_PATH, 'wpe.weight', [
+      { kind: 'principal_angles', other: WAVES_PATH, other_tensor: 'wpe.weight', k: SUBSPACE_K },
+    ]);
+    assert.equal(expected.angles_rad.length, SUBSPACE_K);
+    assert.ok(expected.mean_cos2 > 0.05 && expected.mean_cos2 < 0.95, `two different subspaces, neither equal nor orthogonal (numpy's mean cos² ${expected.mean_cos2})`);
+    const shown = Number(rows[1].meanCos2);
+    assert.ok(Math.abs(shown - expected.mean_cos2) < 1e-9, `mean cos²: page ${rows[1].meanCos2}, numpy ${expected.mean_cos2}`);
+    // The row's text gives the five smallest angles in degrees, to 0.1°.
+    const match = /mean cos² (\S+); angles ([^…]+)/.exec(rows[1].text);
+    assert.ok(match, `the row states the angles: ${rows[1].text}`);
+    assert.equal(match[1], expected.mean_cos2.toFixed(3), 'mean cos² as shown');
+    const degrees = match[2].split(',').map((part) => parseFloat(part)).filter(Number.isFinite);
+    assert.equal(degrees.length, 5, `five angles shown: ${match[2]}`);
+    degrees.forEach((degree, i) => {
+      const want = (expected.angles_rad[i] * 180) / Math.PI;
+      assert.ok(Math.abs(degree - want) <= 0.05 + 1e-9, `angle ${i + 1}: page ${degree}°, numpy ${want.toFixed(4)}°`);
+    });
   });
 
   it('a failing model shows its error in its own row and leaves the others intact', async () => {

@@ -44,8 +44,13 @@ describe('errors', { timeout: TEST_TIMEOUT_MS }, () => {
     await expectError(suite.hubQuery(GPT2_LIKE_REPO, { file: 'absent-weights.safetensors' }), { kind: 'not-found', title: 'No such file in this revision' }, 'missing-file');
   });
 
-  it('an unknown revision says not found', async () => {
-    await expectError(suite.hubQuery(GPT2_LIKE_REPO, { rev: 'branch-that-is-absent' }), { kind: 'not-found', title: 'Not found (404)' }, 'missing-rev');
+  it('an unknown revision says not found and names the revision', async () => {
+    const app = await expectError(suite.hubQuery(GPT2_LIKE_REPO, { rev: 'branch-that-is-absent' }), { kind: 'not-found', title: 'Not found (404)' }, 'missing-rev');
+    // Named in the message's words, not only inside the URL it quotes.
+    const text = await app.errorText();
+    const words = text.replace(/https?:\/\/\S+/g, '<url>');
+    assert.match(words, /revision `branch-that-is-absent`/, `the message names the revision: ${text}`);
+    assert.match(words, new RegExp(`\`${GPT2_LIKE_REPO}\``), `the message names the repository: ${text}`);
   });
 
   it('an HTML page instead of weights says it is not a safetensors file', async () => {

@@ -16,7 +16,14 @@ Queries (``kind`` and its fields):
 * ``proj`` ``p`` ``i``: s_i * u_i[p];
 * ``vt`` ``i`` ``j``: V^T[i, j]; ``dims90`` ``i``: model dimensions holding 90% of v_i;
 * ``freq`` ``i``: dominant rfft bin of u_i, its power share and the runner-up share;
-* ``rank_rows_dropped`` ``count`` ``threshold``: the rank of W[count:] at the threshold.
+* ``rank_rows_dropped`` ``count`` ``threshold``: ``{"rank", "margin"}``, the rank of W[count:]
+  at the threshold and how far (relative) the nearest σ/σ_max lies from it (an exact
+  comparison of ranks is sound only when that is far above round-off);
+* ``rank_cols_dropped`` ``count`` ``threshold``: the same for W[:, count:];
+* ``principal_angles`` ``other`` ``other_tensor`` ``k``: ``{"angles_rad", "mean_cos2"}``, the
+  principal angles (ascending) between the spans of the first k left singular vectors of W and
+  of the other file's tensor (both must have the same number of rows, as the app requires),
+  and the mean of their squared cosines.
 
 Usage: ``echo '[{"kind":"sigma","i":0}]' | python3 views_numpy.py FILE TENSOR``
 """
@@ -48,6 +55,29 @@ def sign_fixed_svd(w):
             u[:, i] = -u[:, i]
             vt[i, :] = -vt[i, :]
     return u, s, vt
+
+
+def rank_and_margin(matrix, threshold):
+    sv = np.linalg.svd(matrix, compute_uv=False)
+    ratios = sv / sv.max()
+    return {
+        "rank": int((ratios > threshold).sum()),
+        "margin": float(np.min(np.abs(ratios - threshold)) / threshold),
+    }
+
+
+def principal_angles(w, other, k):
+    if w.shape[0] != other.shape[0]:
+        raise SystemExit(f"principal angles need the same number of rows: {w.shape} vs {other.shape}")
+    u_a = np.linalg.svd(w, full_matrices=False)[0][:, :k]
+    u_b = np.linalg.svd(other, full_matrices=False)[0][:, :k]
+    k = min(u_a.shape[1], u_b.shape[1])
+    # Orthonormal already; QR as the app does, for the same definition.
+    q_a = np.linalg.qr(u_a[:, :k])[0]
+    q_b = np.linalg.qr(u_b[:, :k])[0]
+    cosines = np.clip(np.linalg.svd(q_a.T @ q_b, compute_uv=False), -1.0, 1.0)
+    angles = np.sort(np.arccos(cosines))
+    return {"angles_rad": [float(a) for a in angles], "mean_cos2": float(np.mean(np.cos(angles) ** 2))}
 
 
 def main():
@@ -94,8 +124,11 @@ def main():
             order = np.sort(share)[::-1]
             answers.append({"bin": int(np.argmax(share)), "share": float(order[0]), "runner_up": float(order[1])})
         elif kind == "rank_rows_dropped":
-            sv = np.linalg.svd(w[q["count"]:], compute_uv=False)
-            answers.append(int((sv > q["threshold"] * sv.max()).sum()))
+            answers.append(rank_and_margin(w[q["count"]:], q["threshold"]))
+        elif kind == "rank_cols_dropped":
+            answers.append(rank_and_margin(w[:, q["count"]:], q["threshold"]))
+        elif kind == "principal_angles":
+            answers.append(principal_angles(w, read_matrix(q["other"], q["other_tensor"]), q["k"]))
         else:
             raise SystemExit(f"unknown query kind {kind!r}")
     json.dump(answers, sys.stdout)

@@ -270,7 +270,7 @@ pub fn CompareSection() -> impl IntoView {
                             <th>"model"</th><th>"state"</th><th>"shape"</th>
                             <th>{move || format!("rank at {}", threshold())}</th>
                             <th>"directions for 90%"</th><th>"for 99%"</th><th>"σ₀"</th><th>"commit"</th>
-                            <th>{format!("position subspace vs the first row (k = {SUBSPACE_K})")}</th><th></th>
+                            <th>{format!("position subspace vs the first row (k = {SUBSPACE_K})")}</th><th><span class="visually-hidden">"remove"</span></th>
                         </tr>
                     </thead>
                     <tbody>
