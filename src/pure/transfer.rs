@@ -426,6 +426,8 @@ pub enum ErrorKind {
     Browser,
     /// Offline, and the model asked for is not saved for offline use.
     NotOffline,
+    /// An analysis worker ended (crashed, ran out of memory, or was closed) before it answered.
+    WorkerDied,
 }
 
 impl ErrorKind {
@@ -450,6 +452,7 @@ impl ErrorKind {
             ErrorKind::Analysis => "analysis",
             ErrorKind::Browser => "browser",
             ErrorKind::NotOffline => "not-offline",
+            ErrorKind::WorkerDied => "worker-died",
         }
     }
 }

@@ -235,8 +235,12 @@ pub fn start_run(state: AppState, run_source: RunSource) {
                 &settings,
             ))),
             Err(RunError::Worker(err)) => state.status.set(Status::Error(ErrorInfo {
-                kind: ErrorKind::Analysis.as_str().to_owned(),
-                title: "The analysis failed".to_owned(),
+                kind: err.kind().as_str().to_owned(),
+                title: match err.kind() {
+                    ErrorKind::WorkerDied => "An analysis worker stopped",
+                    _ => "The analysis failed",
+                }
+                .to_owned(),
                 message: capitalise(&err.to_string()),
                 offer_sample: false,
                 offer_picker: true,

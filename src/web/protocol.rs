@@ -84,7 +84,14 @@ pub struct PartJob {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WorkerMessage {
     /// The worker's WebAssembly is running and it accepts jobs.
-    Ready,
+    Ready {
+        /// The name of the Web Lock the worker holds for the rest of its life, if it could take
+        /// one: the page asks for the same lock, which the browser grants only once the worker
+        /// is gone (closed, terminated or crashed), however busy it was. `None` where the
+        /// browser has no Web Locks.
+        #[serde(default)]
+        life_lock: Option<String>,
+    },
     /// A job moved to a new step.
     Stage {
         /// The job this is about.

@@ -11,10 +11,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
+use std::rc::Rc;
 
 use js_sys::{Array, ArrayBuffer, Float64Array, Reflect, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use nalgebra::DMatrix;
@@ -70,11 +72,76 @@ pub fn run_worker() {
     // The handler lives as long as the worker does.
     on_message.forget();
     warm_up_engine(&scope);
-    Outbox {
-        scope: &scope,
-        quiet: false,
+    hold_life_lock_then_ready(&scope);
+}
+
+/// The start of the name of the Web Lock each worker holds for its whole life.
+const LIFE_LOCK_PREFIX: &str = "poslens-analysis-worker-";
+
+/// Takes a Web Lock of its own, never released while the worker lives, and posts "ready"
+/// naming it once it is held (see [`WorkerMessage::Ready`]). The page then learns of the
+/// worker's end, whatever ends it, from the browser, which releases the lock with the worker:
+/// a worker busy computing sends nothing, so its silence says nothing. Without Web Locks, or
+/// when the request fails, "ready" names no lock.
+fn hold_life_lock_then_ready(scope: &DedicatedWorkerGlobalScope) {
+    let posted = Rc::new(Cell::new(false));
+    let post_ready = {
+        let scope = scope.clone();
+        let posted = Rc::clone(&posted);
+        move |life_lock: Option<String>| {
+            if posted.replace(true) {
+                return;
+            }
+            Outbox {
+                scope: &scope,
+                quiet: false,
+            }
+            .post(&WorkerMessage::Ready { life_lock });
+        }
+    };
+    // Unique enough among the workers of one origin: the page's and other tabs'.
+    let name = format!(
+        "{LIFE_LOCK_PREFIX}{:x}-{:x}",
+        (js_sys::Math::random() * 4_294_967_296.0) as u64,
+        (js_sys::Date::now() * 1000.0) as u64
+    );
+    let request = Reflect::get(scope, &JsValue::from_str("navigator"))
+        .and_then(|navigator| Reflect::get(&navigator, &JsValue::from_str("locks")))
+        .ok()
+        .filter(|locks| locks.is_object())
+        .and_then(|locks| {
+            let request = Reflect::get(&locks, &JsValue::from_str("request"))
+                .ok()?
+                .dyn_into::<js_sys::Function>()
+                .ok()?;
+            Some((locks, request))
+        });
+    let Some((locks, request)) = request else {
+        post_ready(None);
+        return;
+    };
+    let on_granted = {
+        let post_ready = post_ready.clone();
+        let name = name.clone();
+        // The promise handed back to the lock manager never settles: the lock is held until
+        // the worker ends.
+        Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+            post_ready(Some(name));
+            js_sys::Promise::new(&mut |_resolve, _reject| {}).into()
+        })
+    };
+    match request.call2(&locks, &JsValue::from_str(&name), &on_granted) {
+        Ok(promise) => {
+            // Settles only if the request fails (it is never released otherwise).
+            let held = JsFuture::from(js_sys::Promise::resolve(&promise));
+            wasm_bindgen_futures::spawn_local(async move {
+                if held.await.is_err() {
+                    post_ready(None);
+                }
+            });
+        }
+        Err(_) => post_ready(None),
     }
-    .post(&WorkerMessage::Ready);
 }
 
 /// The time the singular vectors take, as a share of the time the values took: about 0.4 at

@@ -17,7 +17,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{MessageEvent, Worker};
 
 use crate::pure::analysis::{assemble, Analysis, AnalysisPart, PartMemory, SvdSummary};
-use crate::pure::transfer;
+use crate::pure::transfer::{self, ErrorKind};
 use crate::web::js::{js_error_text, yield_to_browser, COPY_BYTES_PER_TASK};
 use crate::web::protocol::{
     JobSpec, PartJob, WorkerMessage, BYTES_KEY, PORT_KEY, PREPARE_KEY, SPEC_KEY,
@@ -42,10 +42,18 @@ pub enum WorkerError {
         /// What the browser reported.
         detail: String,
     },
-    /// The worker crashed or its script failed to load.
+    /// The worker's script failed to load, it went away before it started, or it sent an
+    /// answer the page cannot read.
     #[error("The analysis worker stopped unexpectedly ({detail}). Reload the page and retry.")]
     Crashed {
         /// What the browser reported.
+        detail: String,
+    },
+    /// A worker computing a part of the job ended before it answered: it crashed (a trap, such
+    /// as running out of memory) or was closed. It has been replaced.
+    #[error("An analysis worker stopped before it finished its part ({detail}). The browser may have run out of memory. A new worker has been started: press Retry, or pick a smaller tensor.")]
+    Died {
+        /// What ended it, as far as the page can tell.
         detail: String,
     },
     /// The job itself failed (bad bytes, impossible options…); the message comes from the core.
@@ -57,6 +65,16 @@ pub enum WorkerError {
     /// The user cancelled the job.
     #[error("The analysis was cancelled. Press Analyse to start again.")]
     Cancelled,
+}
+
+impl WorkerError {
+    /// The kind the page shows for this failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            WorkerError::Died { .. } => ErrorKind::WorkerDied,
+            _ => ErrorKind::Analysis,
+        }
+    }
 }
 
 /// A finished job's results.
@@ -87,7 +105,8 @@ struct PendingJob {
     /// Matches the workers' answers to this job.
     job_id: u32,
     /// Resolves the job's promise: with `true` on success (the answers, parsed once, wait in
-    /// [`Pool::finished`]), with one failure's JSON text, or with `undefined` when cancelled.
+    /// [`Pool::finished`]), with one failure's JSON text, with `false` when a worker of the job
+    /// was lost (what ended it waits in [`Pool::lost`]), or with `undefined` when cancelled.
     resolve: Function,
     /// Receives the combined progress label while the job runs.
     on_stage: Rc<dyn Fn(String)>,
@@ -190,6 +209,8 @@ impl PendingJob {
 struct Slot {
     /// The worker itself.
     worker: Worker,
+    /// Tells this worker from the others spawned in the same slot before and after it.
+    serial: u64,
     /// Whether the worker has posted its "ready" message.
     is_ready: bool,
     /// Whether the worker is computing a part of the job in flight.
@@ -221,6 +242,11 @@ struct Pool {
     job: Option<PendingJob>,
     /// The answers of the job that just finished, with its id, until its caller takes them.
     finished: Option<(u32, Vec<WorkerMessage>)>,
+    /// What ended a worker of the job that just failed for it, with the job's id, until its
+    /// caller takes it.
+    lost: Option<(u32, String)>,
+    /// The serial of the last worker spawned.
+    last_serial: u64,
 }
 
 impl Pool {
@@ -239,15 +265,6 @@ thread_local! {
     static POOL: RefCell<Pool> = RefCell::new(Pool::default());
 }
 
-/// The JSON text a crash resolves pending promises with.
-fn crash_text(job_id: u32, detail: &str) -> String {
-    let message = WorkerError::Crashed {
-        detail: detail.to_owned(),
-    }
-    .to_string();
-    serde_json::to_string(&WorkerMessage::Failed { job_id, message }).unwrap_or_default()
-}
-
 /// What to do after a message was handled, outside the pool's borrow.
 enum AfterMessage {
     /// Nothing.
@@ -258,6 +275,8 @@ enum AfterMessage {
     Values(OnValues, Analysis, Option<(OnStage, String)>),
     /// Terminate these workers, whose results are no longer wanted.
     Stop(Vec<Slot>),
+    /// Watch the life lock (the name) of the worker with this serial.
+    WatchLife(u64, String),
 }
 
 /// Handles one message from the worker in slot `index`.
@@ -272,14 +291,18 @@ fn on_worker_message(index: usize, data: &JsValue) {
         let mut guard = cell.borrow_mut();
         let pool = &mut *guard;
         match &message {
-            WorkerMessage::Ready => {
-                if let Some(Some(slot)) = pool.slots.get_mut(index) {
-                    slot.is_ready = true;
-                    for waiter in slot.ready_waiters.drain(..) {
-                        let _ignored = waiter.call1(&JsValue::NULL, &JsValue::TRUE);
-                    }
+            WorkerMessage::Ready { life_lock } => {
+                let Some(Some(slot)) = pool.slots.get_mut(index) else {
+                    return AfterMessage::Nothing;
+                };
+                slot.is_ready = true;
+                for waiter in slot.ready_waiters.drain(..) {
+                    let _ignored = waiter.call1(&JsValue::NULL, &JsValue::TRUE);
                 }
-                AfterMessage::Nothing
+                match life_lock {
+                    Some(name) => AfterMessage::WatchLife(slot.serial, name.clone()),
+                    None => AfterMessage::Nothing,
+                }
             }
             WorkerMessage::Stage { job_id, label } => {
                 let Some(job) = pool.job.as_mut().filter(|job| job.job_id == *job_id) else {
@@ -381,41 +404,99 @@ fn on_worker_message(index: usize, data: &JsValue) {
                 slot.shut_down("the job already failed");
             }
         }
+        AfterMessage::WatchLife(serial, name) => watch_life_lock(index, serial, &name),
     }
 }
 
-/// Handles a crash, or a script that failed to load, of the worker in slot `index`.
-fn on_worker_error(index: usize, event: &web_sys::Event) {
+/// Asks the browser for the life lock `name` of the worker with `serial` in slot `index` (see
+/// [`WorkerMessage::Ready`]): it is granted once that worker is gone, and if the page did not
+/// end it, the worker is lost ([`lose_worker`]). Where the browser has no Web Locks, only a
+/// worker's `error` event tells of its end.
+fn watch_life_lock(index: usize, serial: u64, name: &str) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let request = Reflect::get(&window.navigator(), &JsValue::from_str("locks"))
+        .ok()
+        .filter(JsValue::is_object)
+        .and_then(|locks| {
+            let request = Reflect::get(&locks, &JsValue::from_str("request"))
+                .ok()?
+                .dyn_into::<Function>()
+                .ok()?;
+            Some((locks, request))
+        });
+    let Some((locks, request)) = request else {
+        return;
+    };
+    // Granted when the worker is gone; returning at once releases the lock again.
+    let on_granted = Closure::once_into_js(move |_lock: JsValue| {
+        lose_worker(index, serial, "it was closed, or stopped by the browser");
+    });
+    if let Ok(promise) = request.call2(&locks, &JsValue::from_str(name), &on_granted) {
+        // Only a failed request rejects; the worker's end is then told by its error event alone.
+        let settled = JsFuture::from(Promise::resolve(&promise));
+        spawn_local(async move {
+            let _ignored = settled.await;
+        });
+    }
+}
+
+/// Handles a crash, or a script that failed to load, of the worker with `serial` in slot
+/// `index`.
+fn on_worker_error(index: usize, serial: u64, event: &web_sys::Event) {
     let detail = Reflect::get(event, &JsValue::from_str("message"))
         .ok()
         .and_then(|value| value.as_string())
         .filter(|text| !text.is_empty())
         .unwrap_or_else(|| "the worker script failed to load or threw".to_owned());
-    let (crashed, job, others) = POOL.with(|cell| {
-        let mut pool = cell.borrow_mut();
-        let crashed = pool.slots.get_mut(index).and_then(Option::take);
+    // The worker may still run (an uncaught error does not end it), but its state is broken.
+    lose_worker(index, serial, &detail);
+}
+
+/// The worker with `serial` in slot `index` ended, or broke, on its own (nothing happens if
+/// that slot holds another worker by now): it is terminated and taken out of the pool. A job
+/// it had not answered fails with [`WorkerError::Died`] and stops its other workers. A worker
+/// that had started is replaced at once, so that the next job finds the pool whole (one that
+/// never started is not, or a script that cannot load would be spawned again and again).
+fn lose_worker(index: usize, serial: u64, detail: &str) {
+    let (lost, job, others) = POOL.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let pool = &mut *guard;
+        let Some(place) = pool.slots.get_mut(index) else {
+            return (None, None, Vec::new());
+        };
+        if place.as_ref().is_none_or(|slot| slot.serial != serial) {
+            // A worker the page itself ended, already replaced or taken out.
+            return (None, None, Vec::new());
+        }
+        let lost = place.take();
         let took_part = pool.job.as_ref().is_some_and(|job| {
             job.slots
                 .get(index)
                 .is_some_and(|slot| slot.takes_part && slot.answer.is_none())
         });
-        if took_part {
-            let job = pool.job.take();
-            let others = pool.take_busy_slots();
-            (crashed, job, others)
-        } else {
-            (crashed, None, Vec::new())
+        if !took_part {
+            return (lost, None, Vec::new());
         }
+        let job = pool.job.take();
+        if let Some(job) = &job {
+            pool.lost = Some((job.job_id, detail.to_owned()));
+        }
+        (lost, job, pool.take_busy_slots())
     });
-    if let Some(slot) = crashed {
-        slot.shut_down(&detail);
+    let had_started = lost.as_ref().is_some_and(|slot| slot.is_ready);
+    if let Some(slot) = lost {
+        slot.shut_down(detail);
     }
     for slot in others {
-        slot.shut_down(&detail);
+        slot.shut_down(detail);
     }
     if let Some(job) = job {
-        let text = crash_text(job.job_id, &detail);
-        let _ignored = job.resolve.call1(&JsValue::NULL, &JsValue::from_str(&text));
+        let _ignored = job.resolve.call1(&JsValue::NULL, &JsValue::FALSE);
+    }
+    if had_started {
+        warm_up();
     }
 }
 
@@ -431,8 +512,13 @@ fn ensure_worker(index: usize) -> Result<(), WorkerError> {
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         on_worker_message(index, &event.data());
     });
+    let serial = POOL.with(|cell| {
+        let mut pool = cell.borrow_mut();
+        pool.last_serial = pool.last_serial.wrapping_add(1);
+        pool.last_serial
+    });
     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-        on_worker_error(index, &event);
+        on_worker_error(index, serial, &event);
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -446,6 +532,7 @@ fn ensure_worker(index: usize) -> Result<(), WorkerError> {
         if let Some(place) = pool.slots.get_mut(index) {
             *place = Some(Slot {
                 worker,
+                serial,
                 is_ready: false,
                 is_busy: false,
                 ready_waiters: Vec::new(),
@@ -701,6 +788,9 @@ pub async fn run_job(
     for index in 0..parts.len() {
         wait_ready(index).await?;
     }
+    // The workers the job goes to: one lost meanwhile is replaced by one that has neither
+    // started nor received the bytes streamed ahead.
+    let serials = slot_serials(parts.len());
 
     // The bytes went ahead while they downloaded; else one buffer per worker, each
     // transferred (a structured clone would copy the bytes in one long task).
@@ -768,15 +858,13 @@ pub async fn run_job(
         messages.push((job_object, transfer));
     }
 
-    let mut posted: Result<Promise, WorkerError> = Err(WorkerError::Crashed {
-        detail: "the worker went away before the job was sent".to_owned(),
+    let mut posted: Result<Promise, WorkerError> = Err(WorkerError::Died {
+        detail: "it went away before the job was sent".to_owned(),
     });
     POOL.with(|cell| {
         let mut guard = cell.borrow_mut();
         let pool = &mut *guard;
-        let all_present =
-            (0..parts.len()).all(|index| pool.slots.get(index).is_some_and(Option::is_some));
-        if !all_present {
+        if pool_serials(pool, parts.len()) != serials {
             return;
         }
         if let Some(stale) = pool.job.take() {
@@ -825,6 +913,13 @@ pub async fn run_job(
     if answer.is_undefined() {
         return Err(WorkerError::Cancelled);
     }
+    if answer == JsValue::FALSE {
+        let detail = POOL
+            .with(|cell| cell.borrow_mut().lost.take())
+            .filter(|(job_id, _)| *job_id == spec.job_id)
+            .map_or_else(|| "it ended".to_owned(), |(_, detail)| detail);
+        return Err(WorkerError::Died { detail });
+    }
     if let Some(text) = answer.as_string() {
         // A single text is a failure (or an unreadable answer).
         return Err(match serde_json::from_str::<WorkerMessage>(&text) {
@@ -838,6 +933,23 @@ pub async fn run_job(
         .map(|(_, answers)| answers)
         .ok_or_else(unreadable)?;
     collect_output(spec, answers, streamed)
+}
+
+/// The serials of the workers in the first `count` slots (`None` where none runs).
+fn slot_serials(count: usize) -> Vec<Option<u64>> {
+    POOL.with(|cell| pool_serials(&cell.borrow(), count))
+}
+
+/// The serials of the workers in the first `count` slots of `pool` (`None` where none runs).
+fn pool_serials(pool: &Pool, count: usize) -> Vec<Option<u64>> {
+    (0..count)
+        .map(|index| {
+            pool.slots
+                .get(index)
+                .and_then(Option::as_ref)
+                .map(|slot| slot.serial)
+        })
+        .collect()
 }
 
 /// The error for an answer the page cannot read.

@@ -1,5 +1,7 @@
 // (h) Cancel: a download held back by a slow CDN is cancelled; the page says so, stays usable,
-// and Analyse then runs to the right result.
+// and Analyse then runs to the right result. And Cancel while the workers compute the singular
+// values of a large matrix: the page is idle within 200 ms, the workers' threads stop using CPU
+// (read from /proc), and the next analysis matches numpy.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -14,11 +16,43 @@ import {
   standardRepos,
   startSuite,
 } from './lib/harness.mjs';
+import { syntheticGolden } from './lib/synthetic_golden.mjs';
+import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
+import { CAN_READ_WORKER_CPU, cpuBetween, workerCpuMs } from './lib/worker_cpu.mjs';
 
 const SLOW_REPO = 'test/slow';
 const SLOW_FILE = 'model.safetensors';
 /** How long the CDN holds back each answer for the slow repository. */
 const DELAY_MS = 4000;
+/** A matrix whose singular values take the workers about 2 s: long enough to cancel in the middle. */
+const LARGE = { rows: 2048, cols: 2560, dtype: 'F16' };
+const LARGE_REPO = 'test/large-w-pos';
+/** Longest time from the Cancel click to the page leaving `loading`. */
+const IDLE_WITHIN_MS = 200;
+/** Most CPU time both workers' threads may use from 200 ms to 1200 ms after the click (stopped workers use none; two busy ones up to 2000). */
+const STOPPED_CPU_MS = 50;
+
+/** Runs in the page before its scripts: records the Cancel click and the status leaving `loading`. */
+function recordCancel() {
+  window.__cancel = { clickMs: null, stoppedMs: null, label: null };
+  document.addEventListener(
+    'click',
+    (event) => {
+      if (event.target?.closest?.('[data-testid="cancel"]')) {
+        window.__cancel.clickMs = performance.now();
+        window.__cancel.label = document.querySelector('[data-testid="status"]')?.textContent?.trim() ?? '';
+      }
+    },
+    true,
+  );
+  new MutationObserver(() => {
+    const c = window.__cancel;
+    const state = document.querySelector('[data-testid="status"]')?.getAttribute('data-state');
+    if (c.clickMs !== null && c.stoppedMs === null && state !== 'loading') c.stoppedMs = performance.now();
+  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Poll `check` (in Node) until it returns a truthy value; fail with `message` after `timeout` ms. */
 async function until(check, message, timeout = 30_000) {
@@ -39,6 +73,7 @@ describe('cancel', { timeout: TEST_TIMEOUT_MS }, () => {
     suite = await startSuite({
       repos: standardRepos({
         [SLOW_REPO]: { files: { [SLOW_FILE]: GPT2_LIKE_PATH, 'config.json': path.join(GPT2_LIKE_DIR, 'config.json') } },
+        [LARGE_REPO]: { files: { 'model.safetensors': ensureSyntheticWPos(LARGE) } },
       }),
       faults: { [`${SLOW_REPO}/${SLOW_FILE}`]: { delayMs: DELAY_MS } },
     });
@@ -103,5 +138,55 @@ describe('cancel', { timeout: TEST_TIMEOUT_MS }, () => {
     assert.equal(parseIntegerText(r.rank, 'rank'), golden.full.rank_at_threshold, 'rank at 0.01');
     assert.equal(parseIntegerText(r.rankDropped, 'rank-dropped'), golden.dropped.rank_at_threshold, 'rank with 5 columns dropped');
     assertSingularValuesClose(r.singularValues, golden.full.singular_values, { count: 10 });
+  });
+
+  it('cancelling while the workers compute the singular values: idle within 200 ms, the workers stop, the next analysis matches numpy', async (t) => {
+    const large = syntheticGolden(LARGE);
+    const app = await suite.newAppPage();
+    await app.page.addInitScript(recordCancel);
+    await app.open(suite.hubQuery(LARGE_REPO));
+    // The workers report the share of the values done from 250 ms into the decomposition on.
+    await app.page.waitForFunction(
+      () => /singular values \d+%/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''),
+      null,
+      { timeout: 120_000, polling: 20 },
+    );
+    let busyCpu = null;
+    if (CAN_READ_WORKER_CPU) {
+      // The measure sees the work: the workers' threads are busy before the click.
+      const before = workerCpuMs();
+      await sleep(300);
+      busyCpu = cpuBetween(before, workerCpuMs());
+    }
+    await app.page.getByTestId('cancel').click();
+    const clickedAt = Date.now();
+    await app.page.waitForFunction(() => window.__cancel?.stoppedMs != null, null, { timeout: 10_000, polling: 20 });
+    const cancel = await app.page.evaluate(() => window.__cancel);
+    const idleMs = cancel.stoppedMs - cancel.clickMs;
+    t.diagnostic(`pressed during "${cancel.label}"; not loading ${idleMs.toFixed(1)} ms after the click`);
+    assert.match(cancel.label, /singular values \d+%/, 'precondition: Cancel was pressed while the values were being computed');
+    assert.equal(await app.state(), 'idle', 'Cancel ends in idle');
+    assert.ok(idleMs <= IDLE_WITHIN_MS, `the page left loading ${idleMs.toFixed(0)} ms after the click; at most ${IDLE_WITHIN_MS} ms allowed`);
+
+    if (CAN_READ_WORKER_CPU) {
+      await sleep(Math.max(0, 200 - (Date.now() - clickedAt)));
+      const before = workerCpuMs();
+      await sleep(1000);
+      const afterCpu = cpuBetween(before, workerCpuMs());
+      t.diagnostic(`worker threads' CPU: ${busyCpu} ms in the 300 ms before the click, ${afterCpu} ms from 0.2 s to 1.2 s after it`);
+      assert.ok(busyCpu >= 50, `precondition: the workers' threads used only ${busyCpu} ms of CPU in 300 ms before the click`);
+      assert.ok(afterCpu <= STOPPED_CPU_MS, `the workers' threads still used ${afterCpu} ms of CPU from 0.2 s to 1.2 s after Cancel: they did not stop`);
+    } else {
+      t.diagnostic('no /proc here: the workers\' CPU time was not checked');
+    }
+    assert.equal((await app.results()).rank, null, 'no result from the cancelled run');
+
+    // The next analysis, in fresh workers, gives numpy's numbers.
+    await app.page.getByTestId('analyse').click();
+    await app.waitReady();
+    const r = await app.results();
+    assert.equal(parseIntegerText(r.rank, 'rank'), large.full.rank_at_threshold, 'rank at 0.01');
+    assert.equal(parseIntegerText(r.rankDropped, 'rank-dropped'), large.dropped.rank_at_threshold, 'rank with 5 columns dropped');
+    assertSingularValuesClose(r.singularValues, large.full.singular_values, { count: 10 });
   });
 });

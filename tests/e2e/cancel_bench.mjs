@@ -8,9 +8,9 @@
 //   node tests/e2e/cancel_bench.mjs [--runs 3] [--shapes 2048x2560,2050x9216] [--during values|vectors] [--after-ms 1500]
 // (after a build; scripts/bench.sh builds the app first)
 
-import fs from 'node:fs';
 import { startSuite, standardRepos } from './lib/harness.mjs';
 import { BENCH_SHAPES, benchRepo, ensureSyntheticWPos, shapeName } from './lib/synthetic_w_pos.mjs';
+import { cpuBetween, workerCpuMs } from './lib/worker_cpu.mjs';
 
 function argument(name, fallback) {
   const at = process.argv.indexOf(name);
@@ -42,51 +42,6 @@ function recordCancel() {
     const state = document.querySelector('[data-testid="status"]')?.getAttribute('data-state');
     if (c.clickMs !== null && c.stoppedMs === null && state !== 'loading') c.stoppedMs = performance.now();
   }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
-}
-
-/**
- * CPU time (ms) used so far by each of the browser's worker threads (named `DedicatedWorker`) in
- * renderer processes, by thread id, read from /proc; null where /proc is not there (not Linux).
- */
-function workerCpuMs() {
-  if (!fs.existsSync('/proc/self/task')) return null;
-  const byThread = new Map();
-  for (const pid of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    let cmdline = '';
-    try {
-      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (!cmdline.includes('--type=renderer')) continue;
-    let tasks = [];
-    try {
-      tasks = fs.readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tasks) {
-      try {
-        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        if (!name.startsWith('DedicatedWorker')) continue;
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        // Kernel clock ticks are 10 ms on Linux (USER_HZ = 100).
-        byThread.set(`${pid}/${tid}`, (Number(fields[11]) + Number(fields[12])) * 10);
-      } catch {
-        // The thread ended meanwhile.
-      }
-    }
-  }
-  return byThread;
-}
-
-/** CPU time the worker threads used between two readings (threads that ended used none since). */
-function cpuBetween(before, after) {
-  if (!before || !after) return null;
-  let ms = 0;
-  for (const [thread, total] of after) ms += total - (before.get(thread) ?? 0);
-  return ms;
 }
 
 async function main() {
