@@ -58,7 +58,11 @@ function holdFirstIndexWrite() {
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      window.__indexBarrier = { releasedBy, waitedMs: Math.round(performance.now() - startedMs) };
+      const barrier = { releasedBy, waitedMs: Math.round(performance.now() - startedMs), written: false };
+      window.__indexBarrier = barrier;
+      await put.call(this, request, response);
+      barrier.written = true;
+      return undefined;
     }
     return put.call(this, request, response);
   };
@@ -68,13 +72,11 @@ async function newTab(context) {
   return new AppPage(await context.newPage(), suite.app.url);
 }
 
-/** Wait until this page's own save is done: its panel lists its entry (or it reports an error). */
-async function waitOwnEntry(app, repo) {
+/** Wait until this page has written the index (its save is done), or reports a failed save. */
+async function waitIndexWritten(app, repo) {
   await app.page.waitForFunction(
-    (wanted) =>
-      document.querySelector(`[data-testid="saved-entry"][data-repo="${wanted}"]`) !== null ||
-      document.querySelector('[data-testid="save-error"]') !== null,
-    repo,
+    () => window.__indexBarrier?.written === true || document.querySelector('[data-testid="save-error"]') !== null,
+    null,
     { timeout: 120_000, polling: 100 },
   );
   const saveError = app.page.getByTestId('save-error');
@@ -98,7 +100,7 @@ test('two tabs saving at the same moment both end up in the index; a third tab l
     gpt2.open(suite.hubQuery(GPT2_LIKE_REPO)),
   ]);
   await Promise.all([minilm.waitReady(), gpt2.waitReady()]);
-  await Promise.all([waitOwnEntry(minilm, MINILM_REPO), waitOwnEntry(gpt2, GPT2_LIKE_REPO)]);
+  await Promise.all([waitIndexWritten(minilm, MINILM_REPO), waitIndexWritten(gpt2, GPT2_LIKE_REPO)]);
   const barriers = await Promise.all([minilm, gpt2].map((app) => app.page.evaluate(() => window.__indexBarrier ?? null)));
   assert.ok(barriers.every((barrier) => barrier !== null), `each tab wrote the index: ${JSON.stringify(barriers)}`);
   assert.ok(barriers.every((barrier) => barrier.releasedBy !== 'timeout'), `the two saves overlapped: ${JSON.stringify(barriers)}`);
@@ -113,7 +115,7 @@ test('two tabs saving at the same moment both end up in the index; a third tab l
   await context.setOffline(true);
   const third = await newTab(context);
   await third.open(suite.hubQuery(MINILM_REPO));
-  await third.waitReady();
+  await third.waitSettled();
   await openSavedPanel(third);
   const listed = await third.page.$$eval('[data-testid="saved-entry"]', (rows) => rows.map((row) => row.getAttribute('data-repo')).sort());
   assert.deepEqual(listed, [MINILM_REPO, GPT2_LIKE_REPO].sort(), 'the third tab lists both saved entries');
