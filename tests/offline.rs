@@ -256,6 +256,101 @@ fn eviction_frees_oldest_first() {
 }
 
 #[test]
+fn making_room_deletes_only_what_the_entry_lacks() {
+    // Each entry holds 15 000 + 3 145 728 bytes.
+    let each = entry("a", SHA_A, "main", "wpe.weight", 0.0).stored_bytes();
+    let mut index = SavedIndex::default();
+    index.upsert(entry("a", SHA_A, "main", "wpe.weight", 3.0));
+    index.upsert(entry("b", SHA_A, "main", "wpe.weight", 1.0));
+    index.upsert(entry("c", SHA_A, "main", "wpe.weight", 2.0));
+    let id = |repo: &str| entry(repo, SHA_A, "main", "wpe.weight", 0.0).id();
+    let quota = 20_000_000;
+    // It fits already, with the margin.
+    assert_eq!(offline::bytes_to_free(each, 10_000_000, quota), 0);
+    assert_eq!(index.make_room(each, 10_000_000, quota), Some(vec![]));
+    // 100 kB short: the oldest entry alone makes room.
+    let used = quota - each + 100_000;
+    assert_eq!(
+        offline::bytes_to_free(each, used, quota),
+        100_000 + offline::STORAGE_MARGIN_BYTES
+    );
+    assert_eq!(index.make_room(each, used, quota), Some(vec![id("b")]));
+    // Nothing free: the entry and the margin take the two oldest.
+    assert_eq!(
+        index.make_room(each, quota, quota),
+        Some(vec![id("b"), id("c")])
+    );
+    // Short by more than every entry holds: nothing is deleted.
+    assert_eq!(index.make_room(4 * each, quota, quota), None);
+    // The message follows.
+    let helps = offline::storage_full(each, Some((quota - each + 100_000, quota)), &index);
+    assert!(
+        matches!(
+            helps,
+            OfflineError::StorageFull {
+                room_can_be_made: true,
+                ..
+            }
+        ),
+        "{helps:?}"
+    );
+    assert!(helps
+        .to_string()
+        .contains("Delete the oldest saved entries to make room"));
+    let too_big = offline::storage_full(4 * each, Some((quota, quota)), &index);
+    assert!(
+        matches!(
+            too_big,
+            OfflineError::StorageFull {
+                room_can_be_made: false,
+                ..
+            }
+        ),
+        "{too_big:?}"
+    );
+    assert!(
+        too_big
+            .to_string()
+            .contains("even with every saved entry deleted")
+            && too_big.to_string().contains("12.6 MB")
+            && too_big.to_string().contains("20.0 MB"),
+        "{too_big}"
+    );
+    // An estimate that leaves room (a quota larger than the one enforced) is not quoted, and
+    // deleting the oldest entries one at a time is still offered.
+    let loose = offline::storage_full(each, Some((1_000, 10_000_000_000)), &index);
+    assert!(
+        matches!(
+            loose,
+            OfflineError::StorageFull {
+                room_can_be_made: true,
+                ..
+            }
+        ) && !loose.to_string().contains(" used)"),
+        "{loose}"
+    );
+    assert!(
+        loose
+            .to_string()
+            .starts_with("saving 3.2 MB for offline use failed: the browser's storage for this site is full. Delete the oldest"),
+        "{loose}"
+    );
+    let nothing_saved = offline::storage_full(each, Some((quota, quota)), &SavedIndex::default());
+    assert!(
+        matches!(
+            nothing_saved,
+            OfflineError::StorageFull {
+                room_can_be_made: false,
+                ..
+            }
+        ) && nothing_saved
+            .to_string()
+            .contains("Nothing else is saved here"),
+        "{nothing_saved}"
+    );
+}
+
+#[test]
 fn result_paths_follow_the_options() {
     let options = AnalysisOptions::default();
     let mut other = options.clone();
@@ -278,7 +373,12 @@ fn sizes_and_dates_read_well() {
         offline::format_utc_ms(1_795_780_320_000.0),
         "2026-11-27 11:52 UTC"
     );
-    let full = offline::storage_full(3_145_728, 9_000_000, 10_000_000).to_string();
+    let full = offline::storage_full(
+        3_145_728,
+        Some((9_000_000, 10_000_000)),
+        &SavedIndex::default(),
+    )
+    .to_string();
     assert!(
         full.contains("3.1 MB") && full.contains("9.0 MB of 10.0 MB"),
         "{full}"

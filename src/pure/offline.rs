@@ -27,6 +27,10 @@ pub const STORE_PREFIX: &str = "__poslens_saved__/v1/";
 /// own).
 pub const INDEX_CACHE_NAME: &str = "poslens-saved-v1";
 
+/// The Web Lock under which the index is read, changed and written back, so that two tabs
+/// saving at the same moment do not each drop the other's entry.
+pub const INDEX_LOCK_NAME: &str = "poslens-saved-v1-index";
+
 /// The prefix of the Cache API caches that hold one saved entry each; deleting an entry deletes
 /// its whole cache, so the browser frees the space at once.
 pub const ENTRY_CACHE_PREFIX: &str = "poslens-saved-v1-entry-";
@@ -67,16 +71,19 @@ pub enum OfflineError {
     },
     /// The browser's storage is full.
     #[error(
-        "saving {needed_label} for offline use failed: the browser's storage is full ({used_label} of \
-         {quota_label} used). Delete saved entries to make room, then save again."
+        "saving {needed_label} for offline use failed: the browser's storage for this site is \
+         full{usage}. {remedy}"
     )]
     StorageFull {
         /// The size of the entry, in words.
         needed_label: String,
-        /// The storage in use, in words.
-        used_label: String,
-        /// The quota, in words.
-        quota_label: String,
+        /// The browser's estimate, ` (3.1 MB of 4.0 MB used)`, when it agrees that the entry
+        /// does not fit (some browsers report a larger quota than they enforce); else empty.
+        usage: String,
+        /// What to do: delete the oldest entries, or why that would not help.
+        remedy: String,
+        /// Whether deleting the oldest saved entries can make room for it.
+        room_can_be_made: bool,
     },
 }
 
@@ -372,6 +379,19 @@ impl SavedIndex {
         ids
     }
 
+    /// The oldest entries whose deletion makes room for an entry of `needed_bytes`, with
+    /// `used_bytes` of `quota_bytes` in use (oldest first; empty when it fits already); `None`
+    /// when even deleting every entry would not make room.
+    pub fn make_room(
+        &self,
+        needed_bytes: u64,
+        used_bytes: u64,
+        quota_bytes: u64,
+    ) -> Option<Vec<String>> {
+        let to_free = bytes_to_free(needed_bytes, used_bytes, quota_bytes);
+        (self.total_bytes() >= to_free).then(|| self.oldest_to_free(to_free))
+    }
+
     /// Whether any Hub entry was saved from this Hub endpoint (the user used it before).
     pub fn knows_hub(&self, hub: &str) -> bool {
         self.entries
@@ -554,12 +574,51 @@ pub fn format_bytes(len_bytes: u64) -> String {
     }
 }
 
-/// The storage-full error for an entry of `needed_bytes`, with the browser's estimate.
-pub fn storage_full(needed_bytes: u64, used_bytes: u64, quota_bytes: u64) -> OfflineError {
+/// Bytes a saved object takes beyond its body (its URL, headers and the cache's own records),
+/// kept free as a margin when deciding whether an entry fits.
+pub const STORAGE_MARGIN_BYTES: u64 = 64 * 1024;
+
+/// Bytes to free before an entry of `needed_bytes` fits, with `used_bytes` of `quota_bytes` in
+/// use (the browser's estimate); 0 when it fits already.
+pub fn bytes_to_free(needed_bytes: u64, used_bytes: u64, quota_bytes: u64) -> u64 {
+    let free_bytes = quota_bytes.saturating_sub(used_bytes);
+    needed_bytes
+        .saturating_add(STORAGE_MARGIN_BYTES)
+        .saturating_sub(free_bytes)
+}
+
+/// The storage-full error for an entry of `needed_bytes`, with the browser's estimate
+/// `(used_bytes, quota_bytes)` if it gave one and the saved entries that could make room.
+pub fn storage_full(
+    needed_bytes: u64,
+    estimate: Option<(u64, u64)>,
+    index: &SavedIndex,
+) -> OfflineError {
+    // An estimate that leaves room for the entry is not the quota the browser enforces: it
+    // says nothing then about how much must go.
+    let telling = estimate.filter(|&(used, quota)| bytes_to_free(needed_bytes, used, quota) > 0);
+    let room = match telling {
+        Some((used, quota)) => index.make_room(needed_bytes, used, quota),
+        None => Some(Vec::new()),
+    };
+    let remedy = if index.entries.is_empty() {
+        "Nothing else is saved here to delete: free space for this site in the browser's settings, then analyse it again."
+            .to_owned()
+    } else if room.is_none() {
+        format!(
+            "It does not fit even with every saved entry deleted: {} is all this browser gives the site.",
+            format_bytes(telling.map_or(0, |(_, quota)| quota))
+        )
+    } else {
+        "Delete the oldest saved entries to make room, and it is saved then.".to_owned()
+    };
     OfflineError::StorageFull {
         needed_label: format_bytes(needed_bytes),
-        used_label: format_bytes(used_bytes),
-        quota_label: format_bytes(quota_bytes),
+        usage: telling.map_or_else(String::new, |(used, quota)| {
+            format!(" ({} of {} used)", format_bytes(used), format_bytes(quota))
+        }),
+        remedy,
+        room_can_be_made: !index.entries.is_empty() && room.is_some(),
     }
 }
 

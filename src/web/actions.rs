@@ -495,7 +495,7 @@ fn save_hub_tensor(
         }
         let entry_id = entry.id();
         let tensor_name = entry.key.tensor_name.clone();
-        save_entry_reporting(state, entry, &prefix, &bytes).await;
+        save_entry_reporting(state, entry, prefix, bytes).await;
         // The result finished before its entry existed, so it could not be stored with it
         // then: store it now, so that the next visit draws at once.
         let saved_now = state
@@ -522,25 +522,68 @@ const SAVE_WAIT_LIMIT_MS: i32 = 120_000;
 async fn save_entry_reporting(
     state: AppState,
     entry: crate::pure::offline::SavedEntry,
-    prefix: &[u8],
-    tensor: &[u8],
+    prefix: Rc<Vec<u8>>,
+    tensor: Rc<Vec<u8>>,
 ) {
-    let entry_id = entry.id();
-    let needed_bytes = entry.stored_bytes();
-    match saved::save_entry(entry, prefix, tensor).await {
+    let outcome = saved::save_entry(entry.clone(), &prefix, &tensor).await;
+    let unsaved = saved::UnsavedEntry {
+        entry,
+        prefix,
+        tensor,
+    };
+    report_save(state, unsaved, outcome);
+}
+
+/// Shows how a save went. An entry that did not fit is kept in memory while the page offers to
+/// make room for it ([`make_room_and_save`]).
+fn report_save(
+    state: AppState,
+    unsaved: saved::UnsavedEntry,
+    outcome: Result<(), saved::StoreError>,
+) {
+    match outcome {
         Ok(()) => {
+            saved::keep_unsaved(None);
             state.save_error.set(None);
-            state.current_entry_id.set(Some(entry_id));
+            state.current_entry_id.set(Some(unsaved.entry.id()));
         }
         Err(err) => {
-            let full = matches!(err, saved::StoreError::Full(_));
+            let room_can_be_made = err.room_can_be_made();
+            let needed_bytes = unsaved.entry.stored_bytes();
+            saved::keep_unsaved(room_can_be_made.then_some(unsaved));
             state.save_error.set(Some(SaveProblem {
                 message: capitalise(&err.to_string()),
-                needed_bytes: full.then_some(needed_bytes),
+                needed_bytes: room_can_be_made.then_some(needed_bytes),
             }));
         }
     }
     offline::refresh_saved(state);
+}
+
+/// "Delete the oldest entries" after a save did not fit: deletes the oldest saved entries until
+/// it fits, then saves it (and the result shown for it).
+pub fn make_room_and_save(state: AppState) {
+    spawn_local(async move {
+        let Some(unsaved) = saved::take_unsaved() else {
+            state.save_error.set(None);
+            offline::refresh_saved(state);
+            return;
+        };
+        let entry_id = unsaved.entry.id();
+        let tensor_name = unsaved.entry.key.tensor_name.clone();
+        let outcome = saved::save_making_room(&unsaved).await;
+        let saved_now = outcome.is_ok();
+        report_save(state, unsaved, outcome);
+        let shown = state.result.with_untracked(|result| {
+            result
+                .as_ref()
+                .filter(|result| !result.vectors_pending && result.view.tensor_name == tensor_name)
+                .map(|result| result.analysis.clone())
+        });
+        if let (true, Some(analysis)) = (saved_now, shown) {
+            saved::save_result(&entry_id, &analysis.options, &analysis).await;
+        }
+    });
 }
 
 /// "Keep for offline" for a local file or the sample: keys it by the sha256 of the whole file
@@ -587,7 +630,13 @@ pub fn keep_for_offline(state: AppState) {
             tensor_name: view.tensor_name.clone(),
         };
         let entry = saved::entry_for(key, &opened, &view, None, tensor.bytes.len() as u64);
-        save_entry_reporting(state, entry, &opened.header_prefix, &tensor.bytes).await;
+        save_entry_reporting(
+            state,
+            entry,
+            Rc::clone(&opened.header_prefix),
+            Rc::clone(&tensor.bytes),
+        )
+        .await;
         // Keep the result too, so that opening the entry draws at once.
         let result = state
             .result

@@ -36,9 +36,8 @@ fn container() -> Option<ServiceWorkerContainer> {
     has.then(|| navigator.service_worker())
 }
 
-/// How often the storage estimate is read again. The browser frees a deleted entry's space
-/// only once the page has let go of its handles (at a garbage collection), so a single read
-/// right after a delete can still show the old figure.
+/// How often the storage estimate is read again, so that the panel follows what other tabs of
+/// the site save and delete.
 const ESTIMATE_REFRESH_MS: i32 = 5_000;
 
 /// Registers the service worker and watches for updates and for the network going up or down.

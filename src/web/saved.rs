@@ -5,11 +5,19 @@
 //! and header, the tensor, and its analysis results), so deleting it frees the space at once,
 //! and one more cache ([`offline::INDEX_CACHE_NAME`]) holds the index document. Writes go entry
 //! first, index last, so an entry is never read back half-written.
+//!
+//! The index is read, changed and written back. Two tabs of the site that did so at the same
+//! moment would each write an index without the other's change, so every change of the index
+//! runs under one Web Lock ([`offline::INDEX_LOCK_NAME`]), which the browser grants to one tab
+//! (and one task) at a time.
 
+use std::cell::RefCell;
+use std::future::Future;
 use std::ops::Range;
 use std::rc::Rc;
 
 use js_sys::{Array, Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, Cache, CacheStorage, Response};
@@ -41,6 +49,86 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether deleting the oldest saved entries makes room (the storage is full, and the
+    /// entries saved are enough).
+    pub fn room_can_be_made(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Full(OfflineError::StorageFull {
+                room_can_be_made: true,
+                ..
+            })
+        )
+    }
+}
+
+/// An entry that did not fit in storage, with its bytes, kept in memory so that it can be saved
+/// once room is made for it.
+#[derive(Debug, Clone)]
+pub struct UnsavedEntry {
+    /// The entry.
+    pub entry: SavedEntry,
+    /// The file's length prefix and header.
+    pub prefix: Rc<Vec<u8>>,
+    /// The tensor's bytes.
+    pub tensor: Rc<Vec<u8>>,
+}
+
+thread_local! {
+    /// The last entry that did not fit, while the page offers to make room for it.
+    static UNSAVED: RefCell<Option<UnsavedEntry>> = const { RefCell::new(None) };
+}
+
+/// Keeps (or with `None`, forgets) the entry that did not fit.
+pub fn keep_unsaved(unsaved: Option<UnsavedEntry>) {
+    UNSAVED.with(|cell| *cell.borrow_mut() = unsaved);
+}
+
+/// Takes the entry that did not fit, if any.
+pub fn take_unsaved() -> Option<UnsavedEntry> {
+    UNSAVED.with(|cell| cell.borrow_mut().take())
+}
+
+/// Saves an entry that did not fit, deleting the oldest saved entries to make room: first as
+/// many as the browser's estimate says are needed, then one more at a time for as long as the
+/// browser still refuses (its estimate can promise more room than it gives).
+///
+/// # Errors
+/// [`StoreError::Full`] when even deleting every entry would not make room (nothing is deleted
+/// when the estimate says so first), or a browser failure.
+pub async fn save_making_room(unsaved: &UnsavedEntry) -> Result<(), StoreError> {
+    let needed_bytes = unsaved.entry.stored_bytes();
+    let estimated = estimate().await;
+    let index = load_index().await;
+    let room = match estimated {
+        Some((used, quota)) => index.make_room(needed_bytes, used, quota),
+        None => Some(Vec::new()),
+    };
+    let Some(first) = room else {
+        return Err(StoreError::Full(offline::storage_full(
+            needed_bytes,
+            estimated,
+            &index,
+        )));
+    };
+    for entry_id in first {
+        delete_entry(&entry_id).await?;
+    }
+    loop {
+        match save_entry(unsaved.entry.clone(), &unsaved.prefix, &unsaved.tensor).await {
+            Err(StoreError::Full(full)) => {
+                let oldest = load_index().await.oldest_to_free(1);
+                let Some(entry_id) = oldest.first() else {
+                    return Err(StoreError::Full(full));
+                };
+                delete_entry(entry_id).await?;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 fn browser(err: &JsValue) -> StoreError {
     StoreError::Browser {
         detail: js_error_text(err),
@@ -70,12 +158,107 @@ async fn open_store() -> Result<Cache, StoreError> {
     open_cache(offline::INDEX_CACHE_NAME).await
 }
 
-/// Deletes one whole cache (missing is fine).
+/// Deletes one whole cache (missing is fine). It is emptied first: the browser frees a deleted
+/// cache's files only once every page has let go of its handles to it (at a garbage
+/// collection), but the entries of an emptied cache at once, so the space counts as free for
+/// the next save right away.
 async fn delete_cache(name: &str) -> Result<(), StoreError> {
-    JsFuture::from(cache_storage()?.delete(name))
+    let storage = cache_storage()?;
+    let exists = JsFuture::from(storage.has(name))
+        .await
+        .map_err(|err| browser(&err))?;
+    if exists.as_bool() == Some(true) {
+        let cache = open_cache(name).await?;
+        let keys = JsFuture::from(cache.keys())
+            .await
+            .map_err(|err| browser(&err))?;
+        for key in Array::from(&keys).iter() {
+            if let Some(request) = key.dyn_ref::<web_sys::Request>() {
+                JsFuture::from(cache.delete_with_request(request))
+                    .await
+                    .map_err(|err| browser(&err))?;
+            }
+        }
+    }
+    JsFuture::from(storage.delete(name))
         .await
         .map(|_| ())
         .map_err(|err| browser(&err))
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `navigator.locks`, the Web Locks API (web-sys has it only behind an unstable cfg).
+    type LockManager;
+
+    /// `request(name, callback)`: calls `callback` once the lock is granted and holds the
+    /// lock until the promise the callback returns settles.
+    #[wasm_bindgen(method, catch)]
+    fn request(
+        this: &LockManager,
+        name: &str,
+        callback: &js_sys::Function,
+    ) -> Result<js_sys::Promise, JsValue>;
+}
+
+/// The page's `navigator.locks`, when the browser has it (every current browser, in a secure
+/// context).
+fn lock_manager() -> Option<LockManager> {
+    let navigator = web_sys::window()?.navigator();
+    let locks = Reflect::get(&navigator, &JsValue::from_str("locks")).ok()?;
+    (!locks.is_undefined() && !locks.is_null()).then(|| locks.unchecked_into())
+}
+
+/// Runs `change` while this tab holds the index lock, so that no other tab (and no other task
+/// of this one) reads or writes the index meanwhile. Without Web Locks it runs unlocked.
+///
+/// # Errors
+/// The change's own error, or [`StoreError::Browser`] when the lock ended before it finished.
+async fn with_index_lock<T: 'static>(
+    change: impl Future<Output = Result<T, StoreError>> + 'static,
+) -> Result<T, StoreError> {
+    let Some(locks) = lock_manager() else {
+        return change.await;
+    };
+    let pending = Rc::new(RefCell::new(Some(change)));
+    let outcome: Rc<RefCell<Option<Result<T, StoreError>>>> = Rc::new(RefCell::new(None));
+    let (pending_in_lock, outcome_in_lock) = (Rc::clone(&pending), Rc::clone(&outcome));
+    let granted = wasm_bindgen::closure::Closure::once_into_js(move |_lock: JsValue| {
+        let change = pending_in_lock.borrow_mut().take();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if let Some(change) = change {
+                let value = change.await;
+                *outcome_in_lock.borrow_mut() = Some(value);
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    });
+    let requested = locks.request(offline::INDEX_LOCK_NAME, granted.unchecked_ref());
+    let refused = match requested {
+        Ok(released) => JsFuture::from(released).await.err(),
+        Err(err) => Some(err),
+    };
+    if let Some(value) = outcome.borrow_mut().take() {
+        return value;
+    }
+    // The lock was never granted: run the change unlocked rather than not at all.
+    let change = pending.borrow_mut().take();
+    match change {
+        Some(change) => change.await,
+        None => Err(StoreError::Browser {
+            detail: refused.map_or_else(
+                || "the lock on the saved entries ended early".to_owned(),
+                |err| js_error_text(&err),
+            ),
+        }),
+    }
+}
+
+/// Whether one object is stored (without reading it).
+async fn has_object(cache: &Cache, path: &str) -> bool {
+    JsFuture::from(cache.match_with_str(path))
+        .await
+        .is_ok_and(|found| found.is_instance_of::<Response>())
 }
 
 /// Reads one stored object.
@@ -109,17 +292,22 @@ async fn put_bytes(cache: &Cache, path: &str, bytes: &[u8]) -> Result<(), StoreE
         Err(err) => {
             let text = js_error_text(&err);
             if text.contains("Quota") {
-                let (used, quota) = estimate().await.unwrap_or((0, 0));
-                Err(StoreError::Full(offline::storage_full(
-                    bytes.len() as u64,
-                    used,
-                    quota,
-                )))
+                Err(full_error(bytes.len() as u64).await)
             } else {
                 Err(StoreError::Browser { detail: text })
             }
         }
     }
+}
+
+/// The storage-full error for `needed_bytes`, with the browser's estimate and the saved entries
+/// as they are now.
+async fn full_error(needed_bytes: u64) -> StoreError {
+    StoreError::Full(offline::storage_full(
+        needed_bytes,
+        estimate().await,
+        &load_index().await,
+    ))
 }
 
 /// Reads the index; a missing or damaged one reads as empty.
@@ -138,30 +326,61 @@ async fn write_index(cache: &Cache, index: &SavedIndex) -> Result<(), StoreError
     put_bytes(cache, &offline::index_path(), &index.to_json()).await
 }
 
-/// Saves an entry: its header prefix and tensor first, then the index line that names it.
+/// Saves an entry: its header prefix and tensor first, then (under the index lock) the index
+/// line that names it.
 ///
 /// # Errors
-/// [`StoreError::Full`] when the storage is full (nothing half-written stays listed).
+/// [`StoreError::Full`] when the storage is full; nothing of the entry stays behind then, so
+/// nothing half-written is listed.
 pub async fn save_entry(entry: SavedEntry, prefix: &[u8], tensor: &[u8]) -> Result<(), StoreError> {
-    let cache = open_store().await?;
-    let entry_cache = open_cache(&entry.cache_name()).await?;
+    let entry_cache_name = entry.cache_name();
+    let entry_bytes = entry.stored_bytes();
+    let entry_cache = open_cache(&entry_cache_name).await?;
+    if load_index().await.get(&entry.id()).is_some()
+        && has_object(&entry_cache, &entry.tensor_path()).await
+    {
+        // Saved already (reached through another branch name, say): only its index line
+        // changes, and a failure cannot touch the bytes it lists.
+        return with_index_lock(add_to_index(entry)).await;
+    }
     let written = async {
         put_bytes(&entry_cache, &entry.header_path(), prefix).await?;
         put_bytes(&entry_cache, &entry.tensor_path(), tensor).await
     }
     .await;
-    if let Err(err) = written {
+    let listed = match written {
+        Ok(()) => with_index_lock(add_to_index(entry)).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = listed {
         // Leave no unlisted bytes behind.
-        let _ignored = delete_cache(&entry.cache_name()).await;
-        return Err(err);
+        let _ignored = delete_cache(&entry_cache_name).await;
+        return Err(match err {
+            // Say how much the whole entry needs, with the space its bytes took given back.
+            StoreError::Full(_) => full_error(entry_bytes).await,
+            other => other,
+        });
     }
-    // Re-read the index now: another tab or run may have written it meanwhile.
-    let mut index = load_index().await;
-    index.upsert(entry);
-    write_index(&cache, &index).await?;
     // Ask once for storage the browser will not evict under pressure.
     let _ignored = request_persist().await;
     Ok(())
+}
+
+/// Adds a written entry to the index (call it under the index lock).
+async fn add_to_index(entry: SavedEntry) -> Result<(), StoreError> {
+    // "Delete all" may have removed the entry's bytes since they were written.
+    let still_there = JsFuture::from(cache_storage()?.has(&entry.cache_name()))
+        .await
+        .map_err(|err| browser(&err))?;
+    if still_there.as_bool() != Some(true) {
+        return Err(StoreError::Browser {
+            detail: "the entry was deleted while it was being saved".to_owned(),
+        });
+    }
+    let cache = open_store().await?;
+    let mut index = load_index().await;
+    index.upsert(entry);
+    write_index(&cache, &index).await
 }
 
 /// Deletes one entry: its index line first (so it is gone at once), then its bytes.
@@ -169,10 +388,17 @@ pub async fn save_entry(entry: SavedEntry, prefix: &[u8], tensor: &[u8]) -> Resu
 /// # Errors
 /// A browser failure.
 pub async fn delete_entry(entry_id: &str) -> Result<(), StoreError> {
-    let cache = open_store().await?;
-    let mut index = load_index().await;
-    let removed = index.remove(entry_id);
-    write_index(&cache, &index).await?;
+    let entry_id = entry_id.to_owned();
+    let removed = with_index_lock(async move {
+        let cache = open_store().await?;
+        let mut index = load_index().await;
+        let removed = index.remove(&entry_id);
+        if removed.is_some() {
+            write_index(&cache, &index).await?;
+        }
+        Ok(removed)
+    })
+    .await?;
     if let Some(entry) = removed {
         delete_cache(&entry.cache_name()).await?;
     }
@@ -184,19 +410,22 @@ pub async fn delete_entry(entry_id: &str) -> Result<(), StoreError> {
 /// # Errors
 /// A browser failure.
 pub async fn delete_all() -> Result<(), StoreError> {
-    let names = JsFuture::from(cache_storage()?.keys())
-        .await
-        .map_err(|err| browser(&err))?;
-    delete_cache(offline::INDEX_CACHE_NAME).await?;
-    for name in Array::from(&names)
-        .iter()
-        .filter_map(|name| name.as_string())
-    {
-        if name.starts_with(offline::ENTRY_CACHE_PREFIX) {
-            delete_cache(&name).await?;
+    with_index_lock(async {
+        let names = JsFuture::from(cache_storage()?.keys())
+            .await
+            .map_err(|err| browser(&err))?;
+        delete_cache(offline::INDEX_CACHE_NAME).await?;
+        for name in Array::from(&names)
+            .iter()
+            .filter_map(|name| name.as_string())
+        {
+            if name.starts_with(offline::ENTRY_CACHE_PREFIX) {
+                delete_cache(&name).await?;
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
+    .await
 }
 
 /// The file prefix of a saved entry, with every saved entry of the same file (so that the

@@ -110,8 +110,17 @@ pub fn SavedPanel() -> impl IntoView {
             state.storage_persisted.set(saved::request_persist().await);
         });
     };
+    // A failed save is said inside the panel: open it, so that the message is seen.
+    let panel = NodeRef::<leptos::html::Details>::new();
+    Effect::new(move |_| {
+        if state.save_error.with(Option::is_some) {
+            if let Some(details) = panel.get() {
+                let _ignored = details.set_attribute("open", "");
+            }
+        }
+    });
     view! {
-        <details class="card saved-panel" data-testid="saved-panel">
+        <details class="card saved-panel" data-testid="saved-panel" node_ref=panel>
             <summary>
                 <h2>"Saved for offline"</h2>
                 <span class="hint" data-testid="saved-count" data-count=move || state.saved_entries.with(Vec::len).to_string()>
@@ -230,31 +239,22 @@ fn SavedRow(entry: SavedEntry) -> impl IntoView {
     }
 }
 
-/// A failed save: what happened, and when the storage is full, a way to make room.
+/// A failed save: what happened, and when the storage is full, a way to make room (the oldest
+/// entries are deleted until the entry fits, then it is saved).
 #[component]
 fn SaveErrorNote() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let free_space = move |_| {
-        let needed = state
-            .save_error
-            .with_untracked(|problem| problem.as_ref().and_then(|p| p.needed_bytes))
-            .unwrap_or(0);
-        spawn_local(async move {
-            let index = saved::load_index().await;
-            for entry_id in index.oldest_to_free(needed) {
-                let _ignored = saved::delete_entry(&entry_id).await;
-            }
-            state.save_error.set(None);
-            shell::refresh_saved(state);
-        });
-    };
     view! {
         {move || state.save_error.get().map(|problem| view! {
             <div class="save-error" data-testid="save-error" role="alert">
                 <p>{problem.message.clone()}</p>
                 {problem.needed_bytes.map(|needed| view! {
-                    <button type="button" data-testid="saved-free-space" on:click=free_space>
-                        {format!("Delete the oldest entries to free {}", offline::format_bytes(needed))}
+                    <button
+                        type="button"
+                        data-testid="saved-free-space"
+                        on:click=move |_| actions::make_room_and_save(state)
+                    >
+                        {format!("Delete the oldest entries to make room for {}", offline::format_bytes(needed))}
                     </button>
                 })}
             </div>
