@@ -109,7 +109,7 @@ describe('misbehaving servers', { timeout: TEST_TIMEOUT_MS * 2 }, () => {
     const dataStart = 10 + expected.readUInt16LE(8);
     let at = 0;
     while (at < Math.min(u.length, expected.length) && u[at] === expected[at]) at += 1;
-    const k = Number(/'shape': \(\d+, (\d+)\)/.exec(expected.toString('latin1', 10, dataStart))?.[1] ?? 1);
+    const k = Number(/'shape': \(\d+, (\d+)/.exec(expected.toString('latin1', 10, dataStart))?.[1] ?? 1);
     const entry = Math.floor((at - dataStart) / 8);
     assert.fail(
       `${label}: U differs from the unbroken run's (${u.length} vs ${expected.length} bytes), first at byte ${at}: ` +
