@@ -272,7 +272,42 @@ fn http_status_descriptions() {
         HubError::UnexpectedStatus { status: 418, .. }
     ));
     let network = describe_network_failure(url, "TypeError: Failed to fetch").to_string();
-    assert!(network.contains("CORS") && network.contains("built-in sample"));
+    assert!(network.contains("offline") && network.contains("built-in sample"));
+    // Nothing answered: not a CORS refusal, which has its own error.
+    assert!(!network.contains("CORS"), "{network}");
+}
+
+#[test]
+fn a_server_that_answers_without_cors_headers_is_named_with_what_to_do() {
+    let url = "https://user:pw@mirror.example:8443/acme/model/resolve/main/model.safetensors?x=1";
+    let err = poslens::pure::hub::describe_cors_refusal(url);
+    assert_eq!(err.kind().as_str(), "cors");
+    let message = err.to_string();
+    assert!(
+        message.contains("the server at https://mirror.example:8443 answered"),
+        "{message}"
+    );
+    assert!(
+        message.contains("does not let web pages read its files"),
+        "{message}"
+    );
+    for header in [
+        "Access-Control-Allow-Origin",
+        "Content-Range",
+        "ETag",
+        "X-Repo-Commit",
+    ] {
+        assert!(message.contains(header), "{header}: {message}");
+    }
+    assert!(
+        message.contains("open it here as a local file"),
+        "{message}"
+    );
+    assert!(!message.contains("offline"), "{message}");
+    // A URL without a scheme is named as it is.
+    assert!(poslens::pure::hub::describe_cors_refusal("mirror/x")
+        .to_string()
+        .contains("the server at mirror/x answered"));
 }
 
 #[test]

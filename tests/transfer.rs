@@ -326,6 +326,7 @@ fn every_error_has_a_kind_the_page_can_show() {
             hub::describe_network_failure(url, "Failed to fetch").kind(),
             "network",
         ),
+        (hub::describe_cors_refusal(url).kind(), "cors"),
         (FormatError::LooksLikeHtml.kind(), "not-safetensors"),
         (FormatError::Empty.kind(), "not-safetensors"),
         (

@@ -123,9 +123,11 @@ pub enum HubError {
         /// The URL that answered.
         url: String,
     },
-    /// The request never got an answer: no connection, or the browser refused it under CORS.
+    /// The request never got an answer: the browser is offline, or no server answers at that
+    /// address (a request that web pages may not read, but that reached its server, is
+    /// [`HubError::CorsRefused`]).
     #[error(
-        "could not reach {url} ({detail}): the network is unreachable or the server refused the request under CORS. \
+        "could not reach {url} ({detail}): the browser is offline, or no server answers at this address. \
          Check your connection and the Hub address, or try the built-in sample"
     )]
     Network {
@@ -133,6 +135,20 @@ pub enum HubError {
         url: String,
         /// What the browser reported.
         detail: String,
+    },
+    /// The server answered, but without the CORS headers that let a web page read its answer
+    /// (a mirror or self-hosted hub set up for download tools, not for browsers).
+    #[error(
+        "the server at {origin} answered, but it does not let web pages read its files: its answer to {url} \
+         has no CORS header allowing this page (`Access-Control-Allow-Origin`). Use a Hub or mirror that sends \
+         `Access-Control-Allow-Origin` and exposes the `Content-Range`, `ETag` and `X-Repo-Commit` headers, \
+         or download the file and open it here as a local file"
+    )]
+    CorsRefused {
+        /// The URL whose answer the browser would not let the page read.
+        url: String,
+        /// The URL's scheme, host and port, as the message names the server.
+        origin: String,
     },
     /// The server answered 206 but with different bytes from those asked for.
     #[error(
@@ -618,12 +634,38 @@ pub fn describe_http_status(status: u16, url: &str, repo: &str) -> HubError {
     }
 }
 
-/// Describes a request that got no HTTP answer at all (offline, DNS failure, CORS refusal).
+/// Describes a request that got no HTTP answer at all (offline, DNS failure, nothing
+/// listening at the address).
 pub fn describe_network_failure(url: &str, detail: &str) -> HubError {
     HubError::Network {
         url: url.to_owned(),
         detail: shorten(detail, 200),
     }
+}
+
+/// Describes a request that the browser refused to hand to the page although its server
+/// answered (the server sends no CORS headers for this page). The browser shell tells the two
+/// apart with a second, opaque request (`mode: 'no-cors'`), which succeeds when the server is
+/// reachable.
+pub fn describe_cors_refusal(url: &str) -> HubError {
+    HubError::CorsRefused {
+        url: shorten(url, 300),
+        origin: url_origin(url),
+    }
+}
+
+/// The scheme, host and port of a URL (`https://hf-mirror.example:8443`), or the URL itself
+/// (shortened) when it has no `scheme://` part.
+fn url_origin(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return shorten(url, 120);
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    // Drop any `user:password@` part; the host and port are what name the server.
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    shorten(&format!("{scheme}://{host}"), 120)
 }
 
 /// Shortens text for a message to at most `max_chars` characters, marking the cut with `…`,
@@ -672,6 +714,7 @@ impl HubError {
             HubError::ServerError { .. } => ErrorKind::Server,
             HubError::RangeNotSatisfiable { .. } => ErrorKind::Changed,
             HubError::Network { .. } => ErrorKind::Network,
+            HubError::CorsRefused { .. } => ErrorKind::Cors,
             HubError::NotWeightsFile { .. }
             | HubError::NoStandardWeightsFile { .. }
             | HubError::NoSafetensors { .. } => ErrorKind::NotSafetensors,

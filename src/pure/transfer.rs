@@ -234,7 +234,7 @@ pub fn decide_resume(
 /// reports them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileIdentity {
-    /// The entity tag, without a weak `W/` prefix.
+    /// The entity tag's value ([`etag_value`]: no weak `W/` prefix, no quotes).
     pub etag: Option<String>,
     /// The whole file's size in bytes.
     pub len_bytes: Option<u64>,
@@ -243,11 +243,7 @@ pub struct FileIdentity {
 impl FileIdentity {
     /// Builds an identity from the raw `ETag` header (if any) and the file size (if known).
     pub fn new(etag_header: Option<&str>, len_bytes: Option<u64>) -> Self {
-        let etag = etag_header
-            .map(str::trim)
-            .map(|tag| tag.strip_prefix("W/").unwrap_or(tag))
-            .filter(|tag| !tag.is_empty())
-            .map(str::to_owned);
+        let etag = etag_header.and_then(etag_value).map(str::to_owned);
         FileIdentity { etag, len_bytes }
     }
 
@@ -259,6 +255,24 @@ impl FileIdentity {
             len_bytes: self.len_bytes.or(other.len_bytes),
         }
     }
+}
+
+/// The value of an `ETag` header, as compared between answers: without a weak `W/` prefix
+/// (`w/` too) and without the quotes around it, so that `"abc"`, `W/"abc"` and `abc` (as
+/// some servers and proxies spell it) name the same version. This is the weak comparison of
+/// RFC 9110 section 8.8.3.2, extended to tags sent unquoted. `None` for a blank header.
+pub fn etag_value(header: &str) -> Option<&str> {
+    let tag = header.trim();
+    let tag = tag
+        .strip_prefix("W/")
+        .or_else(|| tag.strip_prefix("w/"))
+        .unwrap_or(tag)
+        .trim();
+    let tag = tag
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or(tag);
+    (!tag.is_empty()).then_some(tag)
 }
 
 /// Everything a transfer can end in besides an HTTP status the Hub explains.
@@ -324,7 +338,7 @@ pub fn check_same_file(
     if let (Some(before), Some(after)) = (&first.etag, &later.etag) {
         if before != after {
             return Err(changed(format!(
-                "its ETag went from {} to {}",
+                "its ETag went from \"{}\" to \"{}\"",
                 shorten(before, 80),
                 shorten(after, 80)
             )));
@@ -396,8 +410,10 @@ pub enum ErrorKind {
     /// The bytes are not a safetensors file (HTML, JSON, zip, LFS pointer, corrupt header),
     /// or the revision has no safetensors weights.
     NotSafetensors,
-    /// No answer at all: offline, DNS, or refused under CORS.
+    /// No answer at all: offline, DNS, nothing listening at the address.
     Network,
+    /// The server answered, but sends no CORS headers that let this page read its files.
+    Cors,
     /// HTTP 429, after every retry.
     RateLimited,
     /// HTTP 5xx, after every retry.
@@ -438,6 +454,7 @@ impl ErrorKind {
             ErrorKind::Gated => "gated",
             ErrorKind::NotSafetensors => "not-safetensors",
             ErrorKind::Network => "network",
+            ErrorKind::Cors => "cors",
             ErrorKind::RateLimited => "rate-limited",
             ErrorKind::Server => "server",
             ErrorKind::Changed => "changed",
@@ -491,5 +508,45 @@ mod tests {
             second,
             ResumeDecision::Resume { delay_ms: 500, .. }
         ));
+    }
+
+    #[test]
+    fn an_etag_is_compared_by_its_value_whatever_its_spelling() {
+        let strong = FileIdentity::new(Some("\"3f2a9c\""), Some(100));
+        for spelling in [
+            "W/\"3f2a9c\"",
+            "w/\"3f2a9c\"",
+            "3f2a9c",
+            "  \"3f2a9c\"  ",
+            "W/ \"3f2a9c\"",
+            "W/3f2a9c",
+        ] {
+            let later = FileIdentity::new(Some(spelling), Some(100));
+            assert_eq!(later.etag.as_deref(), Some("3f2a9c"), "{spelling}");
+            assert_eq!(check_same_file("u", &strong, &later), Ok(()), "{spelling}");
+            // Either order: weak first, then strong, is the same file too.
+            assert_eq!(check_same_file("u", &later, &strong), Ok(()), "{spelling}");
+        }
+        for blank in ["", "  ", "\"\"", "W/\"\"", "W/"] {
+            assert_eq!(etag_value(blank), None, "{blank:?}");
+        }
+    }
+
+    #[test]
+    fn another_etag_value_is_a_change_in_any_spelling() {
+        let first = FileIdentity::new(Some("W/\"3f2a9c\""), None);
+        for spelling in ["\"3f2a9d\"", "W/\"3f2a9d\"", "3f2a9d", "\"3F2A9C\""] {
+            let err = check_same_file(
+                "https://x/f",
+                &first,
+                &FileIdentity::new(Some(spelling), None),
+            )
+            .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Changed, "{spelling}");
+            assert!(
+                err.to_string().contains("its ETag went from \"3f2a9c\" to"),
+                "{err}"
+            );
+        }
     }
 }

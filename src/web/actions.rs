@@ -867,7 +867,12 @@ fn describe_source_error(err: &SourceError) -> ErrorInfo {
         }
         (_, Some(HubError::Gated { .. })) => ("Gated or private repository", true, false),
         (_, Some(HubError::Network { .. })) => (
-            "The Hub cannot be reached (network down or CORS refused)",
+            "The Hub cannot be reached (offline, or no server at this address)",
+            true,
+            false,
+        ),
+        (_, Some(HubError::CorsRefused { .. })) => (
+            "The server does not let web pages read its files (CORS)",
             true,
             false,
         ),
@@ -902,7 +907,7 @@ fn describe_source_error(err: &SourceError) -> ErrorInfo {
         (SourceError::Shards(_), _) => ("Unusable shard index", false, false),
         (SourceError::LocalRead { .. }, _) => ("The local file could not be read", false, false),
         (SourceError::Offline(OfflineError::Unreachable { .. }), _) => (
-            "The Hub cannot be reached (network down or CORS refused)",
+            "The Hub cannot be reached (offline, or no server at this address)",
             true,
             false,
         ),

@@ -10,6 +10,9 @@
 //! - 429 and 5xx answers are retried with backoff (honouring `Retry-After`), with a note;
 //! - a body that drops, stalls or ends early is resumed with a new `Range` for the rest;
 //! - every answer must come from the same file version (`ETag`, size) as the first;
+//! - a request that gets no answer the page may read is told apart with a second, opaque
+//!   (`no-cors`) request: nothing answered (offline, no server at the address), or the server
+//!   answered without the CORS headers that let the page read it;
 //! - a server that ignores `Range` (200 with the whole file) is read as one stream from byte 0;
 //!   the stream is handed back as a [`WholeStream`], so later reads of the same file continue
 //!   it instead of starting again.
@@ -21,7 +24,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     AbortSignal, Headers, ReadableStreamDefaultReader, ReferrerPolicy, RequestCache,
-    RequestCredentials, RequestInit, Response,
+    RequestCredentials, RequestInit, RequestMode, Response,
 };
 
 use crate::pure::hub::{self, HubError};
@@ -174,7 +177,8 @@ impl Drop for WholeStream {
 ///
 /// # Errors
 /// HTTP failures are described by [`hub::describe_http_status`]; an unreachable server by
-/// [`hub::describe_network_failure`].
+/// [`hub::describe_network_failure`], one that answers without CORS headers by
+/// [`hub::describe_cors_refusal`].
 pub async fn fetch_whole(url: &str, ctx: &RequestContext<'_>) -> Result<Fetched, FetchError> {
     let policy = RetryPolicy::default();
     let mut attempts: u32 = 0;
@@ -312,9 +316,11 @@ pub async fn fetch_range_continuing(
                 attempts = attempts.saturating_add(1);
                 let response = match send(url, Some(&next), ctx.signal).await {
                     Ok(response) => response,
-                    // A reconnect that fails after a drop counts as one more resume.
-                    Err(FetchError::Hub(HubError::Network { detail, .. })) if resumes > 0 => {
-                        let _ = detail;
+                    // A reconnect that fails after a drop counts as one more resume (a server
+                    // that already let this page read the file is not refusing it under CORS).
+                    Err(FetchError::Hub(
+                        HubError::Network { .. } | HubError::CorsRefused { .. },
+                    )) if resumes > 0 => {
                         resume_or_fail(&policy, range, &bytes, &mut resumes, url, ctx).await?;
                         continue;
                     }
@@ -546,16 +552,63 @@ async fn send(
         init.set_headers(&headers);
     }
     let promise = global_fetch(url, &init).map_err(browser)?;
+    let err = match JsFuture::from(promise).await {
+        Ok(value) => return value.dyn_into::<Response>().map_err(browser),
+        Err(err) => err,
+    };
+    if signal.aborted() {
+        return Err(FetchError::Cancelled);
+    }
+    // No answer the page may read: either nothing answered (offline, no server at this
+    // address), or the server answered without CORS headers for this page. The browser says
+    // the same for both; an opaque request tells them apart.
+    if !server_answers(url).await {
+        return Err(if signal.aborted() {
+            FetchError::Cancelled
+        } else {
+            hub::describe_network_failure(url, &js_error_text(&err)).into()
+        });
+    }
+    // The server is there. Ask once more, in case the first failure was a passing one.
+    let promise = global_fetch(url, &init).map_err(browser)?;
     match JsFuture::from(promise).await {
         Ok(value) => value.dyn_into::<Response>().map_err(browser),
-        Err(err) => {
-            if signal.aborted() {
-                Err(FetchError::Cancelled)
-            } else {
-                Err(hub::describe_network_failure(url, &js_error_text(&err)).into())
-            }
-        }
+        Err(_) if signal.aborted() => Err(FetchError::Cancelled),
+        Err(_) => Err(hub::describe_cors_refusal(url).into()),
     }
+}
+
+/// How long [`server_answers`] waits for an answer, in milliseconds.
+const PROBE_TIMEOUT_MS: i32 = 10_000;
+
+/// Whether any server answers `url`: a `mode: 'no-cors'` GET, whose answer the page cannot
+/// read (it is opaque) but which resolves when a server answered, and fails when nothing did.
+/// Like every request, it carries no credentials and no referrer. The body is not wanted: the
+/// request is aborted as soon as the answer's headers arrive (or after [`PROBE_TIMEOUT_MS`]).
+async fn server_answers(url: &str) -> bool {
+    let Ok(controller) = web_sys::AbortController::new() else {
+        return false;
+    };
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_mode(RequestMode::NoCors);
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_referrer_policy(ReferrerPolicy::NoReferrer);
+    init.set_cache(RequestCache::NoStore);
+    init.set_signal(Some(&controller.signal()));
+    let Ok(answer) = global_fetch(url, &init) else {
+        return false;
+    };
+    let timeout = js_sys::Promise::new(&mut |resolve, _reject| {
+        set_timeout(&resolve, PROBE_TIMEOUT_MS);
+    });
+    let outcome = JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(
+        &answer, &timeout,
+    )))
+    .await;
+    controller.abort();
+    // The timer resolves with `undefined`; an answer is a `Response`.
+    outcome.is_ok_and(|value| value.is_instance_of::<Response>())
 }
 
 /// Calls `fetch` on whichever global this code runs in (window or worker).

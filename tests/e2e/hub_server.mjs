@@ -12,7 +12,7 @@
 //   import { startHub } from './hub_server.mjs';
 //   const hub = await startHub({ files: { 'test/gpt2-like': { files: { 'model.safetensors': '/abs/path' } } } });
 //   ... open `${appUrl}/?hub=${encodeURIComponent(hub.hubUrl)}&repo=test/gpt2-like` ...
-//   hub.log  // [{ server, method, origin, url, range, status, bytes, repo, path, aborted }]
+//   hub.log  // [{ server, method, origin, url, range, status, bytes, repo, path, aborted, etag, ... }]
 //   await hub.close();
 //
 // By hand:  node tests/e2e/hub_server.mjs [--port 8765] [--cdn-port 8766]
@@ -134,6 +134,8 @@ class Repo {
     this.name = name;
     this.sha = spec.sha ?? defaultSha;
     this.gated = Boolean(spec.gated);
+    /** `true`: CORS headers everywhere; `false`: none (neither hub nor CDN); `'hub'`: on the hub only, not on its CDN. */
+    this.cors = spec.cors ?? true;
     /** Commit SHA → its files. `main` holds `files`; `commits` adds other commits with their own bytes. */
     this.filesBySha = new Map([[this.sha, fileMap(name, files)]]);
     for (const [sha, commitFiles] of Object.entries(spec.commits ?? {})) this.filesBySha.set(sha, fileMap(name, commitFiles));
@@ -187,6 +189,21 @@ function gitBlobSha1(file) {
   return crypto.createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 }
 
+/** Yields a body's chunks at `bytesPerSecond` on average, in pieces of at most 64 KiB. */
+async function* paced(chunks, bytesPerSecond) {
+  let due = Date.now();
+  for await (const chunk of chunks) {
+    for (let at = 0; at < chunk.length; at += 64 * 1024) {
+      const piece = chunk.subarray(at, at + 64 * 1024);
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      yield piece;
+      // A timer that fires late may catch up, but only by a few milliseconds' worth.
+      due = Math.max(due, Date.now() - 5) + (piece.length / bytesPerSecond) * 1000;
+    }
+  }
+}
+
 function splitOnce(text, separator) {
   const at = text.indexOf(separator);
   return at < 0 ? null : [text.slice(0, at), text.slice(at + separator.length)];
@@ -201,19 +218,27 @@ function decodePathSegments(text) {
  *
  * @param {object} options
  * @param {Record<string, {files: Record<string, string|Buffer>, sha?: string, gated?: boolean, revisions?: Record<string,string>,
- *   commits?: Record<string, Record<string, string|Buffer>>}>} options.files
+ *   commits?: Record<string, Record<string, string|Buffer>>, cors?: boolean|'hub'}>} options.files
  *   repository name → its files (file path in the repo → absolute path on disk, or a Buffer) at its main commit;
- *   `commits` adds other commits (sha → files) with their own bytes, `revisions` names them (`{ v1: sha }`).
+ *   `commits` adds other commits (sha → files) with their own bytes, `revisions` names them (`{ v1: sha }`);
+ *   `cors: false` leaves the CORS headers out of every answer about the repository (hub and CDN), `cors: 'hub'`
+ *   out of the CDN's only (a server that answers, but does not let web pages read its files).
  * @param {string} [options.commitSha] the commit SHA of every repository's `main` (default DEFAULT_COMMIT_SHA).
  * @param {Record<string, {ignoreRange?: boolean, status?: number, retryAfter?: string|number, dropAfterBytes?: number,
- *   stallAfterBytes?: number, etagChangesAfter?: number, delayMs?: number, times?: number, at?: 'hub'|'cdn'}>} [options.faults]
+ *   stallAfterBytes?: number, etagChangesAfter?: number, etagSpellings?: Array<'strong'|'weak'|'unquoted'>,
+ *   chunkedWhole?: boolean, bytesPerSecond?: number, delayMs?: number, times?: number, at?: 'hub'|'cdn'}>} [options.faults]
  *   `"repo/path"` → a fault for the responses that carry that file's bytes (on the CDN for LFS files,
  *   on the hub for small ones, unless `at` says otherwise):
  *   - `status` answers with that status (e.g. 503, or 429 with `retryAfter` as its Retry-After header);
  *   - `dropAfterBytes` sends that many body bytes, then cuts the connection;
  *   - `stallAfterBytes` sends that many body bytes, then nothing more (the connection stays open);
  *   - `etagChangesAfter` answers with another ETag after that many answers (the file was replaced);
- *   - `ignoreRange` answers 200 with the whole file; `delayMs` holds every answer back that long.
+ *   - `etagSpellings` spells the same ETag value differently in each answer, in turn (e.g. `['strong', 'weak', 'unquoted']`:
+ *     `"v"`, then `W/"v"`, then `v`);
+ *   - `ignoreRange` answers 200 with the whole file; `chunkedWhole` answers 200 with the whole file in chunked
+ *     encoding, with no Content-Length; `delayMs` holds every answer back that long;
+ *   - `bytesPerSecond` sends a whole body at that average rate (a link slower than loopback, whose socket
+ *     buffers would otherwise take megabytes ahead of the reader).
  *   `times` limits how many responses it hits (once: 1; every time: leave it out); a drop or stall
  *   counts only when it cuts a body short.
  * @param {Record<string, string>} [options.renames] legacy id → canonical id (default DEFAULT_RENAMES,
@@ -323,7 +348,17 @@ export async function startHub(options = {}) {
         fault.answered = (fault.answered ?? 0) + 1;
         if (fault.answered > fault.etagChangesAfter) extraHeaders = { ...extraHeaders, ETag: `"replaced-${crypto.createHash('sha1').update(file.path).digest('hex')}"` };
       }
-      const range = fault?.ignoreRange && consume(fault) ? { kind: 'none' } : parseRange(req.headers.range, file.size);
+      if (fault?.etagSpellings?.length && extraHeaders.ETag) {
+        // The same ETag value, spelt another way by each answer in turn (strong, weak `W/"…"`, unquoted).
+        const value = String(extraHeaders.ETag).replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+        const spelling = fault.etagSpellings[(fault.spelt ?? 0) % fault.etagSpellings.length];
+        fault.spelt = (fault.spelt ?? 0) + 1;
+        const etag = { strong: `"${value}"`, weak: `W/"${value}"`, unquoted: value }[spelling] ?? `"${value}"`;
+        extraHeaders = { ...extraHeaders, ETag: etag };
+      }
+      // A mirror that answers a Range request with 200 and the whole file in chunked encoding, with no Content-Length.
+      const chunked = Boolean(fault?.chunkedWhole) && consume(fault);
+      const range = chunked || (fault?.ignoreRange && consume(fault)) ? { kind: 'none' } : parseRange(req.headers.range, file.size);
       const headers = {
         ...corsHeaders(req),
         ...extraHeaders,
@@ -345,7 +380,7 @@ export async function startHub(options = {}) {
         headers['Content-Range'] = `bytes ${start}-${end}/${file.size}`;
       }
       const length = Math.max(0, end - start + 1);
-      headers['Content-Length'] = length;
+      if (!chunked) headers['Content-Length'] = length;
       res.writeHead(status, headers);
       if (req.method === 'HEAD' || length === 0) {
         res.end();
@@ -377,6 +412,11 @@ export async function startHub(options = {}) {
         pipeline(readable, counter, async function* drain(chunks) { for await (const c of chunks) res.write(c); }, () => {
           res.socket?.destroy();
         });
+        return;
+      }
+      if (fault?.bytesPerSecond) {
+        // A link slower than loopback: the body leaves at that rate on average.
+        pipeline(readable, (chunks) => paced(chunks, fault.bytesPerSecond), counter, res, () => {});
         return;
       }
       pipeline(readable, counter, res, () => {});
@@ -581,10 +621,21 @@ export async function startHub(options = {}) {
         stalled: false,
         cookie: req.headers.cookie ?? null,
         referer: req.headers.referer ?? null,
+        etag: null,
         time: Date.now(),
       };
       res.poslensEntry = entry;
       log.push(entry);
+      // A repository served without CORS headers (a mirror or self-hosted hub that does not let web
+      // pages read its files): they are left out of every answer about it, on the hub, the CDN or both.
+      const writeHead = res.writeHead.bind(res);
+      res.writeHead = (status, headers = {}) => {
+        entry.etag = headers.ETag ?? null;
+        const repo = repos.get(entry.repo ?? '') ?? repos.get(renames.get(entry.repo ?? '') ?? '');
+        const withoutCors = repo && (repo.cors === false || (repo.cors === 'hub' && name === 'cdn'));
+        if (!withoutCors) return writeHead(status, headers);
+        return writeHead(status, Object.fromEntries(Object.entries(headers).filter(([key]) => !/^access-control-/i.test(key))));
+      };
       res.on('close', () => {
         entry.status = res.statusCode;
         entry.aborted = !res.writableFinished;

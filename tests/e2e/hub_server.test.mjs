@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_COMMIT_SHA, EXPOSE_HEADERS, LICENSED_REPO, PAGE_REPO, parseRange, startHub } from './hub_server.mjs';
 import { MINILM_PATH, MINILM_REPO } from './lib/harness.mjs';
@@ -21,6 +22,11 @@ describe('hub_server.mjs', () => {
       'test/busy': { files: { 'model.safetensors': small } },
       'test/stuck': { files: { 'model.safetensors': small } },
       'test/replaced': { files: { 'model.safetensors': small } },
+      'test/plain': { files: { 'model.safetensors': small }, cors: false },
+      'test/storage': { files: { 'model.safetensors': small }, cors: 'hub' },
+      'test/respelt': { files: { 'model.safetensors': small } },
+      'test/chunked': { files: { 'model.safetensors': small } },
+      'test/paced': { files: { 'model.safetensors': Buffer.alloc(200_000, 7) } },
       'openai-community/gpt2': { files: { 'model.safetensors': small }, commits: { [OLD_SHA]: { 'model.safetensors': older } }, revisions: { v1: OLD_SHA } },
     };
     if (fs.existsSync(MINILM_PATH)) files[MINILM_REPO] = { files: { 'model.safetensors': MINILM_PATH } };
@@ -31,6 +37,9 @@ describe('hub_server.mjs', () => {
         'test/busy/model.safetensors': { status: 429, retryAfter: 3, times: 2 },
         'test/stuck/model.safetensors': { stallAfterBytes: 100, times: 1 },
         'test/replaced/model.safetensors': { etagChangesAfter: 1 },
+        'test/respelt/model.safetensors': { etagSpellings: ['strong', 'weak', 'unquoted'] },
+        'test/chunked/model.safetensors': { chunkedWhole: true },
+        'test/paced/model.safetensors': { bytesPerSecond: 1_000_000 },
       },
     });
   });
@@ -242,6 +251,75 @@ describe('hub_server.mjs', () => {
     await second.arrayBuffer();
     assert.match(first.headers.get('etag'), /^"[0-9a-f]{64}"$/);
     assert.notEqual(second.headers.get('etag'), first.headers.get('etag'));
+  });
+
+  it('leaves out the CORS headers for a repository served without them: everywhere, or on its CDN only', async () => {
+    const api = await get(`${hub.hubUrl}/api/models/test/plain/revision/main`);
+    assert.equal(api.status, 200, 'the server answers');
+    assert.equal(api.headers.get('access-control-allow-origin'), null);
+    assert.equal(api.headers.get('access-control-expose-headers'), null);
+    await api.arrayBuffer();
+    const redirect = await get(`${hub.hubUrl}/test/plain/resolve/main/model.safetensors`, { Range: 'bytes=0-9' });
+    assert.equal(redirect.status, 302);
+    assert.equal(redirect.headers.get('access-control-allow-origin'), null);
+    const cdn = await get(redirect.headers.get('location'), { Range: 'bytes=0-9' });
+    assert.equal(cdn.status, 206);
+    assert.equal(cdn.headers.get('access-control-allow-origin'), null);
+    assert.deepEqual(Buffer.from(await cdn.arrayBuffer()), small.subarray(0, 10));
+    // CORS on the hub, none on its storage.
+    const hubAnswer = await get(`${hub.hubUrl}/test/storage/resolve/main/model.safetensors`, { Range: 'bytes=0-9' });
+    assert.equal(hubAnswer.headers.get('access-control-allow-origin'), APP_ORIGIN);
+    const storage = await get(hubAnswer.headers.get('location'), { Range: 'bytes=0-9' });
+    assert.equal(storage.status, 206);
+    assert.equal(storage.headers.get('access-control-allow-origin'), null);
+    await storage.arrayBuffer();
+    // Other repositories keep theirs.
+    const other = await get(`${hub.hubUrl}/api/models/test/small/revision/main`);
+    assert.equal(other.headers.get('access-control-allow-origin'), APP_ORIGIN);
+    await other.arrayBuffer();
+  });
+
+  it('spells the same ETag strong, weak and unquoted in turn, and logs it', async () => {
+    hub.clearLog();
+    const etags = [];
+    for (let i = 0; i < 4; i += 1) {
+      const res = await get(`${hub.hubUrl}/test/respelt/resolve/main/model.safetensors`, { Range: 'bytes=0-0' }, 'follow');
+      await res.arrayBuffer();
+      etags.push(res.headers.get('etag'));
+    }
+    const value = etags[0].replace(/"/g, '');
+    assert.match(value, /^[0-9a-f]{64}$/);
+    assert.deepEqual(etags, [`"${value}"`, `W/"${value}"`, value, `"${value}"`]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(hub.requests({ server: 'cdn', repo: 'test/respelt' }).map((entry) => entry.etag), etags);
+  });
+
+  it('answers a Range request with 200 and the whole file in chunked encoding, with no Content-Length', async () => {
+    const redirect = await get(`${hub.hubUrl}/test/chunked/resolve/main/model.safetensors`, { Range: 'bytes=10-19' });
+    const answer = await new Promise((resolve, reject) => {
+      http.request(redirect.headers.get('location'), { headers: { Origin: APP_ORIGIN, Range: 'bytes=10-19' } }, (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['transfer-encoding'], 'chunked');
+    assert.equal(answer.headers['content-length'], undefined);
+    assert.equal(answer.headers['content-range'], undefined);
+    assert.deepEqual(answer.body, small);
+  });
+
+  it('sends a body at the given pace', async () => {
+    const started = Date.now();
+    const res = await get(`${hub.hubUrl}/test/paced/resolve/main/model.safetensors`, {}, 'follow');
+    assert.equal((await res.arrayBuffer()).byteLength, 200_000);
+    const elapsed = Date.now() - started;
+    // 200,000 bytes at 1 MB/s in 64 KiB pieces: the fourth and last leaves about 0.2 s in.
+    assert.ok(elapsed >= 180 && elapsed < 1500, `200 kB at 1 MB/s took ${elapsed} ms`);
   });
 
   it('logs any Cookie or Referer it receives', async () => {

@@ -1,5 +1,5 @@
 // Hostile content and privacy: tensor names, metadata and link parameters holding markup are shown as text
-// and never run; no request carries a Cookie or a Referer; a link to a Hub other than the default shows that
+// and never run; no request carries a Cookie or a Referer (while a control request with credentials does); a link to a Hub other than the default shows that
 // address and sends nothing until the user clicks.
 
 import assert from 'node:assert/strict';
@@ -109,12 +109,34 @@ describe('security', { timeout: TEST_TIMEOUT_MS }, () => {
       { name: 'cdn_token', value: 'secret-token', url: suite.hub.cdnUrl },
     ]);
     suite.hub.clearLog();
-    await app.open(suite.hubQuery(MINILM_REPO));
-    await app.waitReady();
+    // The page is open (its Hub not yet confirmed, so the app has sent nothing). Positive control: a
+    // request from this page with `credentials: 'include'` and a referrer policy that sends the origin
+    // (the page's own is `no-referrer`) does carry the cookies and a Referer, so their absence below means
+    // something.
+    await app.open(suite.hubQuery(MINILM_REPO), { confirmHub: false });
+    await app.page.getByTestId('hub-confirm-card').waitFor({ state: 'visible' });
+    assert.equal(suite.hub.log.length, 0, 'nothing was requested before the control');
+    const controlUrl = `${suite.hub.hubUrl}/api/models/${MINILM_REPO}/revision/main?control=1`;
+    await app.page.evaluate(async (url) => {
+      // The stand-in does not allow credentials under CORS, so the page may not read the answer: only
+      // what the request carried matters here.
+      await fetch(url, { credentials: 'include', referrerPolicy: 'strict-origin-when-cross-origin' }).catch(() => {});
+    }, controlUrl);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const control = suite.hub.log.filter((entry) => entry.url.endsWith('?control=1'));
+    assert.equal(control.length, 1, `the control request reached the stand-in: ${suite.hub.log.map((e) => e.url)}`);
+    assert.match(control[0].cookie ?? '', /hub_session=secret-session/, 'a request with credentials carries the hub cookie');
+    assert.match(control[0].cookie ?? '', /cdn_token=secret-token/, 'and the CDN cookie (cookies ignore the port)');
+    assert.ok(control[0].referer?.startsWith(suite.app.url), `and a Referer naming the app: ${control[0].referer}`);
+
+    suite.hub.clearLog();
+    await app.confirmHub();
+    const state = await app.waitSettled();
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.ok(suite.hub.log.length >= 4, `requests were made: ${suite.hub.log.length}`);
     const leaks = suite.hub.log.filter((entry) => entry.cookie !== null || entry.referer !== null);
     assert.deepEqual(leaks.map((e) => `${e.url} cookie=${e.cookie} referer=${e.referer}`), []);
+    assert.equal(state, 'ready', `the analysis: "${await app.errorText()}"`);
     assertPoliteRequests(suite.hub, 'security');
   });
 

@@ -1,7 +1,7 @@
 // (j) Bytes that reach the workers as they download: a W_pos with a NaN late in its rows, and one whose
 // download is cut in the middle of a row and resumed. The first is reported as the decoder
 // reports it (row and column named), with nothing left on the page; the second gives exactly the numbers
-// of the same file read whole. After each, the same page analyses a good repository.
+// of the same file read whole: singular values, ranks and the left singular vectors (U), bit for bit. After each, the same page analyses a good repository.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -92,6 +92,8 @@ describe('bad values and cuts in streamed bytes', { timeout: TEST_TIMEOUT_MS }, 
     const streamed = await app.results();
     assert.ok(streamed.notes.includes('connection dropped, resuming (1/5)'), `notes: ${JSON.stringify(streamed.notes)}`);
     assert.equal(streamed.bytesStreamed, 'true', 'the bytes went to the workers as they arrived');
+    // The left singular vectors move with the rows, where the singular values do not.
+    const streamedU = await app.downloadBytes('download-npy-u');
 
     // The same file opened from disk: its bytes go to the workers whole, when the job starts.
     await app.page.getByTestId('local-file').setInputFiles(goodFile);
@@ -108,6 +110,10 @@ describe('bad values and cuts in streamed bytes', { timeout: TEST_TIMEOUT_MS }, 
     assert.deepEqual(whole.singularValues, streamed.singularValues, 'streamed and whole bytes give the same numbers');
     assert.equal(whole.rank, streamed.rank);
     assert.equal(whole.rankDropped, streamed.rankDropped);
+    const wholeU = await app.downloadBytes('download-npy-u');
+    assert.equal(streamedU.length, wholeU.length);
+    const firstDiff = streamedU.findIndex((byte, i) => byte !== wholeU[i]);
+    assert.equal(firstDiff, -1, `the streamed run's U differs from the whole run's from byte ${firstDiff} of ${wholeU.length}`);
     await thenGoodAnalysis(app, null);
   });
 });

@@ -312,6 +312,22 @@ export class AppPage {
     });
   }
 
+  /**
+   * Click a download button (e.g. `download-npy-u`) and return the downloaded file's bytes. The clicks are
+   * paced like a person's (Chromium drops a download that starts while another is being handed over).
+   */
+  async downloadBytes(testId) {
+    await this.page.waitForTimeout(400);
+    const [download] = await Promise.all([
+      this.page.waitForEvent('download', { timeout: 30_000 }),
+      this.page.getByTestId(testId).click(),
+    ]);
+    const file = await download.path();
+    const bytes = fs.readFileSync(file);
+    await download.delete().catch(() => {});
+    return bytes;
+  }
+
   async screenshot(name) {
     fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
     const file = path.join(ARTIFACTS_DIR, `${name}.png`);
