@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every poslens test, installing whatever is missing first. Fails fast, with a summary.
 #
-#   scripts/test.sh             everything: set-up, test data, fmt, clippy and rustdoc (native and
+#   scripts/test.sh             everything: set-up, test data, fmt, the layer rules, clippy and rustdoc (native and
 #                               wasm32), cargo test, a short fuzz run of each parser, the release
 #                               build into dist/, and the browser suite
 #   scripts/test.sh --no-e2e    everything but the browser suite (no Chromium needed)
@@ -90,6 +90,7 @@ if ((run_e2e == 0)); then
 fi
 step "fetch test data" 0 scripts/fetch-test-data.sh
 step "cargo fmt --check" 0 cargo fmt --all -- --check
+step "layer rules (scripts/check_layers.py)" 0 python3 scripts/check_layers.py
 step "clippy (native)" 0 cargo clippy --all-targets -- -D warnings
 step "clippy (wasm32)" 0 cargo clippy --target "$WASM_TARGET" --all-targets -- -D warnings
 step "cargo doc (native, wasm32)" 0 env RUSTDOCFLAGS="-D warnings" bash -c 'cargo doc --no-deps --lib --quiet && cargo doc --no-deps --lib --quiet --target "$0"' "$WASM_TARGET"

@@ -28,7 +28,7 @@ use serde::Deserialize;
 
 pub use safetensors::Dtype;
 
-use crate::pure::transfer::{size_label, ErrorKind};
+use crate::pure::common::{shorten, size_label, ErrorKind};
 
 /// Number of bytes of the little-endian `u64` header length that starts every file.
 pub const LEN_PREFIX_BYTES: u64 = 8;
@@ -36,9 +36,9 @@ pub const LEN_PREFIX_BYTES: u64 = 8;
 /// Largest header accepted, in bytes (the same cap as the `safetensors` crate).
 pub const MAX_HEADER_BYTES: u64 = 100_000_000;
 
-/// Default cap on the size of a single tensor read, in bytes (512 MiB), checked before any of
-/// the tensor's bytes are fetched. See [`crate::pure::transfer::MAX_TENSOR_BYTES`] for why.
-pub const DEFAULT_MAX_TENSOR_BYTES: u64 = 512 * 1024 * 1024;
+/// Default cap on the size of a single tensor read, in bytes, checked before any of the
+/// tensor's bytes are fetched: [`crate::pure::common::MAX_TENSOR_BYTES`].
+pub const DEFAULT_MAX_TENSOR_BYTES: u64 = crate::pure::common::MAX_TENSOR_BYTES;
 
 /// How many tensor names an error message lists before summarising the rest.
 const MAX_NAMES_IN_MESSAGE: usize = 10;
@@ -562,7 +562,7 @@ fn parse_metadata(value: serde_json::Value) -> Result<BTreeMap<String, String>, 
             other => Err(FormatError::InvalidMetadata {
                 detail: format!(
                     "the value of `{}` is {}, not a string",
-                    crate::pure::hub::shorten(&key, 80),
+                    shorten(&key, 80),
                     json_kind(&other)
                 ),
             }),

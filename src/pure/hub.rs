@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use serde::Deserialize;
 
-use crate::pure::transfer::ErrorKind;
+use crate::pure::common::{shorten, ErrorKind};
 
 /// The public Hugging Face Hub endpoint, used when a share link names no other.
 pub const DEFAULT_HUB: &str = "https://huggingface.co";
@@ -666,24 +666,6 @@ fn url_origin(url: &str) -> String {
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host);
     shorten(&format!("{scheme}://{host}"), 120)
-}
-
-/// Shortens text for a message to at most `max_chars` characters, marking the cut with `…`,
-/// and escapes control characters so they cannot disturb the page.
-pub(crate) fn shorten(text: &str, max_chars: usize) -> String {
-    let mut out = String::new();
-    for (count, ch) in text.chars().enumerate() {
-        if count >= max_chars {
-            out.push('…');
-            break;
-        }
-        if ch.is_control() {
-            out.extend(ch.escape_default());
-        } else {
-            out.push(ch);
-        }
-    }
-    out
 }
 
 /// Describes an unsuccessful answer from the revision API (`/api/models/{repo}/revision/{rev}`).

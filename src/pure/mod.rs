@@ -9,10 +9,14 @@
 //! Saved entries for offline use are keyed and looked up by [`offline`].
 //! Retry, resume and consistency decisions for the network live in [`transfer`].
 //!
+//! Shared vocabulary (error kinds, the tensor size cap, byte and text formatting) sits in the
+//! leaf module [`common`].
+//!
 //! Nothing here imports web-sys, wasm-bindgen or leptos.
 
 pub mod analysis;
 pub mod chart;
+pub mod common;
 pub mod decode;
 pub mod detect;
 pub mod export;

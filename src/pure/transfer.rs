@@ -21,18 +21,10 @@
 
 use std::ops::Range;
 
-use crate::pure::format::DEFAULT_MAX_TENSOR_BYTES;
-use crate::pure::hub::shorten;
+use crate::pure::common::shorten;
+pub use crate::pure::common::{size_label, ErrorKind};
 
-/// The largest tensor the app reads, in bytes: 512 MiB.
-///
-/// A browser tab holds the raw bytes, a copy for each of the two analysis workers, and the
-/// matrix as `f64` (twice the bytes of an F32 tensor) in each worker, so 512 MiB of tensor
-/// already needs a few GiB. Positional embeddings are a few MB (gpt2-xl's is 6.6 MB).
-pub const MAX_TENSOR_BYTES: u64 = DEFAULT_MAX_TENSOR_BYTES;
-
-/// Bytes in one megabyte, for messages (decimal, as download sizes are usually shown).
-const BYTES_PER_MB: f64 = 1_000_000.0;
+pub use crate::pure::common::MAX_TENSOR_BYTES;
 
 /// How often and how patiently a request is retried and resumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -354,20 +346,6 @@ pub fn check_same_file(
     Ok(())
 }
 
-/// Formats a byte count for people: `812 B`, `3.15 MB`, `1.07 GB`.
-pub fn size_label(len_bytes: u64) -> String {
-    // Display only: f64 is exact far beyond any file size shown.
-    #[allow(clippy::cast_precision_loss)]
-    let mb = len_bytes as f64 / BYTES_PER_MB;
-    if len_bytes < 1000 {
-        format!("{len_bytes} B")
-    } else if mb < 1000.0 {
-        format!("{mb:.2} MB")
-    } else {
-        format!("{:.2} GB", mb / 1000.0)
-    }
-}
-
 /// The visible note while a dropped body is resumed: `connection dropped, resuming (2/5)`.
 pub fn resume_note(resume_number: u32, max_resumes: u32) -> String {
     format!("connection dropped, resuming ({resume_number}/{max_resumes})")
@@ -396,82 +374,6 @@ pub fn whole_stream_note(tensor_end_byte: u64, already_read_bytes: u64) -> Strin
          before the tensor is complete (Cancel stops it)",
         size_label(remaining)
     )
-}
-
-/// The kind of a failure, as the page's `[data-testid=error]` `data-kind` attribute shows it.
-///
-/// Tests and scripts read the kind instead of matching words in the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum ErrorKind {
-    /// A repository, revision or file that does not exist (404, or 401 for an unknown repository).
-    NotFound,
-    /// A gated or private repository (401/403 for a file of a listed repository).
-    Gated,
-    /// The bytes are not a safetensors file (HTML, JSON, zip, LFS pointer, corrupt header),
-    /// or the revision has no safetensors weights.
-    NotSafetensors,
-    /// No answer at all: offline, DNS, nothing listening at the address.
-    Network,
-    /// The server answered, but sends no CORS headers that let this page read its files.
-    Cors,
-    /// HTTP 429, after every retry.
-    RateLimited,
-    /// HTTP 5xx, after every retry.
-    Server,
-    /// The file's ETag or size changed between requests (or a range beyond its end).
-    Changed,
-    /// The tensor or an answer is larger than the app reads.
-    TooLarge,
-    /// The connection kept dropping, beyond the resume limit.
-    Dropped,
-    /// The server's answer could not be used (wrong bytes, bad headers, odd status).
-    BadAnswer,
-    /// The shard index is malformed or names unsafe files.
-    BadIndex,
-    /// No learned positional embedding was found.
-    NoEmbedding,
-    /// The chosen tensor cannot be analysed as a matrix.
-    BadTensor,
-    /// No tensor has the requested name.
-    MissingTensor,
-    /// A local file could not be read.
-    LocalRead,
-    /// The analysis itself failed.
-    Analysis,
-    /// The browser refused an API call.
-    Browser,
-    /// Offline, and the model asked for is not saved for offline use.
-    NotOffline,
-    /// An analysis worker ended (crashed, ran out of memory, or was closed) before it answered.
-    WorkerDied,
-}
-
-impl ErrorKind {
-    /// The attribute value, e.g. `not-found`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::NotFound => "not-found",
-            ErrorKind::Gated => "gated",
-            ErrorKind::NotSafetensors => "not-safetensors",
-            ErrorKind::Network => "network",
-            ErrorKind::Cors => "cors",
-            ErrorKind::RateLimited => "rate-limited",
-            ErrorKind::Server => "server",
-            ErrorKind::Changed => "changed",
-            ErrorKind::TooLarge => "too-large",
-            ErrorKind::Dropped => "dropped",
-            ErrorKind::BadAnswer => "bad-answer",
-            ErrorKind::BadIndex => "bad-index",
-            ErrorKind::NoEmbedding => "no-embedding",
-            ErrorKind::BadTensor => "bad-tensor",
-            ErrorKind::MissingTensor => "missing-tensor",
-            ErrorKind::LocalRead => "local-read",
-            ErrorKind::Analysis => "analysis",
-            ErrorKind::Browser => "browser",
-            ErrorKind::NotOffline => "not-offline",
-            ErrorKind::WorkerDied => "worker-died",
-        }
-    }
 }
 
 impl TransferError {
