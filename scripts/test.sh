@@ -5,7 +5,7 @@
 #                               wasm32), cargo test, a short fuzz run of each parser, the release
 #                               build into dist/, and the browser suite
 #   scripts/test.sh --no-e2e    everything but the browser suite (no Chromium needed)
-#   scripts/test.sh --quick     fmt, clippy, rustdoc, cargo test and the export check only (inner loop)
+#   scripts/test.sh --quick     fmt, layer rules, clippy, rustdoc, cargo test and the export check only (inner loop)
 #
 # Logs of each step are kept in target/test-logs/. CI runs it through .ci/run with CI=true.
 set -euo pipefail

@@ -10,10 +10,10 @@
 //! files outside the repository, and Hub addresses that are not `http(s)`. Every share link and
 //! every byte parsed comes from an untrusted server.
 
+use poslens::pure::common::ErrorKind;
 use poslens::pure::detect::{detect_positional_embedding, matrix_candidates, matrix_view};
 use poslens::pure::format::{parse_whole_file, FormatError};
 use poslens::pure::shards::{parse_shard_index, ShardError};
-use poslens::pure::transfer::ErrorKind;
 use poslens::pure::url_state::{decode_query, validate_hub};
 
 /// Serialises header bytes with their length prefix, followed by `data_len_bytes` zero bytes.

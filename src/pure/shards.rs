@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::pure::common::ErrorKind;
 use crate::pure::format::{sniff_text_kind, TextKind};
-use crate::pure::transfer::ErrorKind;
 
 /// The conventional file name of a sharded model's index.
 pub const INDEX_FILE_NAME: &str = "model.safetensors.index.json";

@@ -9,11 +9,11 @@ use leptos::task::spawn_local;
 use web_sys::{AbortController, File};
 
 use crate::pure::analysis::{AnalysisOptions, PartMemory, SvdSummary};
+use crate::pure::common::ErrorKind;
 use crate::pure::detect::{DetectError, MatrixView};
 use crate::pure::format::FormatError;
 use crate::pure::hub::{HubError, DEFAULT_HUB};
 use crate::pure::offline::OfflineError;
-use crate::pure::transfer::ErrorKind;
 use crate::pure::transfer::TransferError;
 use crate::pure::url_state::{self, CompareEntry, ViewSettings};
 use crate::web::fetch::FetchError;

@@ -14,11 +14,12 @@ use js_sys::Uint8Array;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, File};
 
+use crate::pure::common::{ErrorKind, MAX_TENSOR_BYTES};
 use crate::pure::detect::{self, DetectError, MatrixView};
 use crate::pure::format::{self, FormatError, Header, LEN_PREFIX_BYTES};
 use crate::pure::hub::{self, HubError, WeightsChoice};
 use crate::pure::shards::{self, ShardError};
-use crate::pure::transfer::{self, ErrorKind, FileIdentity};
+use crate::pure::transfer::{self, FileIdentity};
 use crate::web::fetch::{self, FetchError, Fetched, RequestContext, WholeStream};
 use crate::web::js::js_error_text;
 
@@ -726,7 +727,7 @@ pub async fn read_tensor(
 ) -> Result<Vec<u8>, SourceError> {
     let entry = file.header.tensor(&view.tensor_name)?;
     // The size cap is checked here, before any of the tensor's bytes are asked for.
-    let range = format::plan_tensor_read(entry, transfer::MAX_TENSOR_BYTES)?;
+    let range = format::plan_tensor_read(entry, MAX_TENSOR_BYTES)?;
     let outcome = read_range(
         &file.source,
         &range,

@@ -17,7 +17,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{MessageEvent, Worker};
 
 use crate::pure::analysis::{assemble, Analysis, AnalysisPart, PartMemory, SvdSummary};
-use crate::pure::transfer::{self, ErrorKind};
+use crate::pure::common::{ErrorKind, MAX_TENSOR_BYTES};
 use crate::web::js::{js_error_text, yield_to_browser, COPY_BYTES_PER_TASK};
 use crate::web::protocol::{
     JobSpec, PartJob, WorkerMessage, BYTES_KEY, PORT_KEY, PREPARE_KEY, SPEC_KEY,
@@ -580,7 +580,7 @@ async fn make_spare_buffers(len_bytes: u64) {
     });
     SPARE_BUFFERS.with(|spares| spares.borrow_mut().clear());
     // A tensor above the size cap is refused before its bytes are read.
-    if len_bytes > transfer::MAX_TENSOR_BYTES {
+    if len_bytes > MAX_TENSOR_BYTES {
         return;
     }
     let Ok(len) = u32::try_from(len_bytes) else {
