@@ -172,3 +172,28 @@ pub async fn yield_to_browser() {
     });
     let _ignored = JsFuture::from(promise).await;
 }
+
+#[wasm_bindgen]
+extern "C" {
+    /// `navigator.locks`, the Web Locks API (web-sys has it only behind an unstable cfg).
+    pub type LockManager;
+
+    /// `request(name, callback)`: calls `callback` once the lock `name` is granted, and holds
+    /// the lock until the promise the callback returns settles. The returned promise settles
+    /// with it, and rejects when the request fails.
+    #[wasm_bindgen(method, catch)]
+    pub fn request(
+        this: &LockManager,
+        name: &str,
+        callback: &js_sys::Function,
+    ) -> Result<js_sys::Promise, JsValue>;
+}
+
+/// `navigator.locks` of the global scope this code runs in (a page or a worker), when the
+/// browser has Web Locks (every current browser, in a secure context).
+pub fn lock_manager() -> Option<LockManager> {
+    let navigator =
+        js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).ok()?;
+    let locks = js_sys::Reflect::get(&navigator, &JsValue::from_str("locks")).ok()?;
+    locks.is_object().then(|| locks.unchecked_into())
+}

@@ -17,7 +17,6 @@ use std::ops::Range;
 use std::rc::Rc;
 
 use js_sys::{Array, Reflect, Uint8Array};
-use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, Cache, CacheStorage, Response};
@@ -27,7 +26,7 @@ use crate::pure::hub;
 use crate::pure::offline::{
     self, EntryKey, EntryOrigin, HubLookup, HubPlan, OfflineError, SavedEntry, SavedIndex,
 };
-use crate::web::js::{js_error_text, yield_to_browser, COPY_BYTES_PER_TASK};
+use crate::web::js::{js_error_text, lock_manager, yield_to_browser, COPY_BYTES_PER_TASK};
 use crate::web::source::{self, HubRequest, OpenedFile, RunContext, SourceError};
 
 /// Everything that can go wrong with the store itself.
@@ -184,29 +183,6 @@ async fn delete_cache(name: &str) -> Result<(), StoreError> {
         .await
         .map(|_| ())
         .map_err(|err| browser(&err))
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// `navigator.locks`, the Web Locks API (web-sys has it only behind an unstable cfg).
-    type LockManager;
-
-    /// `request(name, callback)`: calls `callback` once the lock is granted and holds the
-    /// lock until the promise the callback returns settles.
-    #[wasm_bindgen(method, catch)]
-    fn request(
-        this: &LockManager,
-        name: &str,
-        callback: &js_sys::Function,
-    ) -> Result<js_sys::Promise, JsValue>;
-}
-
-/// The page's `navigator.locks`, when the browser has it (every current browser, in a secure
-/// context).
-fn lock_manager() -> Option<LockManager> {
-    let navigator = web_sys::window()?.navigator();
-    let locks = Reflect::get(&navigator, &JsValue::from_str("locks")).ok()?;
-    (!locks.is_undefined() && !locks.is_null()).then(|| locks.unchecked_into())
 }
 
 /// Runs `change` while this tab holds the index lock, so that no other tab (and no other task

@@ -105,18 +105,7 @@ fn hold_life_lock_then_ready(scope: &DedicatedWorkerGlobalScope) {
         (js_sys::Math::random() * 4_294_967_296.0) as u64,
         (js_sys::Date::now() * 1000.0) as u64
     );
-    let request = Reflect::get(scope, &JsValue::from_str("navigator"))
-        .and_then(|navigator| Reflect::get(&navigator, &JsValue::from_str("locks")))
-        .ok()
-        .filter(|locks| locks.is_object())
-        .and_then(|locks| {
-            let request = Reflect::get(&locks, &JsValue::from_str("request"))
-                .ok()?
-                .dyn_into::<js_sys::Function>()
-                .ok()?;
-            Some((locks, request))
-        });
-    let Some((locks, request)) = request else {
+    let Some(locks) = crate::web::js::lock_manager() else {
         post_ready(None);
         return;
     };
@@ -130,10 +119,10 @@ fn hold_life_lock_then_ready(scope: &DedicatedWorkerGlobalScope) {
             js_sys::Promise::new(&mut |_resolve, _reject| {}).into()
         })
     };
-    match request.call2(&locks, &JsValue::from_str(&name), &on_granted) {
+    match locks.request(&name, on_granted.unchecked_ref()) {
         Ok(promise) => {
             // Settles only if the request fails (it is never released otherwise).
-            let held = JsFuture::from(js_sys::Promise::resolve(&promise));
+            let held = JsFuture::from(promise);
             wasm_bindgen_futures::spawn_local(async move {
                 if held.await.is_err() {
                     post_ready(None);

@@ -413,29 +413,16 @@ fn on_worker_message(index: usize, data: &JsValue) {
 /// end it, the worker is lost ([`lose_worker`]). Where the browser has no Web Locks, only a
 /// worker's `error` event tells of its end.
 fn watch_life_lock(index: usize, serial: u64, name: &str) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let request = Reflect::get(&window.navigator(), &JsValue::from_str("locks"))
-        .ok()
-        .filter(JsValue::is_object)
-        .and_then(|locks| {
-            let request = Reflect::get(&locks, &JsValue::from_str("request"))
-                .ok()?
-                .dyn_into::<Function>()
-                .ok()?;
-            Some((locks, request))
-        });
-    let Some((locks, request)) = request else {
+    let Some(locks) = crate::web::js::lock_manager() else {
         return;
     };
     // Granted when the worker is gone; returning at once releases the lock again.
     let on_granted = Closure::once_into_js(move |_lock: JsValue| {
         lose_worker(index, serial, "it was closed, or stopped by the browser");
     });
-    if let Ok(promise) = request.call2(&locks, &JsValue::from_str(name), &on_granted) {
+    if let Ok(promise) = locks.request(name, on_granted.unchecked_ref()) {
         // Only a failed request rejects; the worker's end is then told by its error event alone.
-        let settled = JsFuture::from(Promise::resolve(&promise));
+        let settled = JsFuture::from(promise);
         spawn_local(async move {
             let _ignored = settled.await;
         });

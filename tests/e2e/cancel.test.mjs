@@ -18,7 +18,7 @@ import {
 } from './lib/harness.mjs';
 import { syntheticGolden } from './lib/synthetic_golden.mjs';
 import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
-import { CAN_READ_WORKER_CPU, cpuBetween, workerCpuMs } from './lib/worker_cpu.mjs';
+import { CAN_READ_WORKER_CPU, cpuBetween, recordCancel, workerCpuMs } from './lib/worker_cpu.mjs';
 
 const SLOW_REPO = 'test/slow';
 const SLOW_FILE = 'model.safetensors';
@@ -31,26 +31,6 @@ const LARGE_REPO = 'test/large-w-pos';
 const IDLE_WITHIN_MS = 200;
 /** Most CPU time both workers' threads may use from 200 ms to 1200 ms after the click (stopped workers use none; two busy ones up to 2000). */
 const STOPPED_CPU_MS = 50;
-
-/** Runs in the page before its scripts: records the Cancel click and the status leaving `loading`. */
-function recordCancel() {
-  window.__cancel = { clickMs: null, stoppedMs: null, label: null };
-  document.addEventListener(
-    'click',
-    (event) => {
-      if (event.target?.closest?.('[data-testid="cancel"]')) {
-        window.__cancel.clickMs = performance.now();
-        window.__cancel.label = document.querySelector('[data-testid="status"]')?.textContent?.trim() ?? '';
-      }
-    },
-    true,
-  );
-  new MutationObserver(() => {
-    const c = window.__cancel;
-    const state = document.querySelector('[data-testid="status"]')?.getAttribute('data-state');
-    if (c.clickMs !== null && c.stoppedMs === null && state !== 'loading') c.stoppedMs = performance.now();
-  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -10,7 +10,7 @@
 
 import { startSuite, standardRepos } from './lib/harness.mjs';
 import { BENCH_SHAPES, benchRepo, ensureSyntheticWPos, shapeName } from './lib/synthetic_w_pos.mjs';
-import { cpuBetween, workerCpuMs } from './lib/worker_cpu.mjs';
+import { cpuBetween, recordCancel, workerCpuMs } from './lib/worker_cpu.mjs';
 
 function argument(name, fallback) {
   const at = process.argv.indexOf(name);
@@ -23,26 +23,6 @@ const DURING = argument('--during', 'values');
 const AFTER_MS = Number(argument('--after-ms', DURING === 'vectors' ? 50 : 1500));
 const wanted = argument('--shapes', '2048x2560,2050x9216').split(',');
 const SHAPES = BENCH_SHAPES.filter((shape) => wanted.includes(shapeName(shape)));
-
-/** Runs in the page before its scripts: records the Cancel click and the status leaving `loading`. */
-function recordCancel() {
-  window.__cancel = { clickMs: null, stoppedMs: null, label: null };
-  document.addEventListener(
-    'click',
-    (event) => {
-      if (event.target?.closest?.('[data-testid="cancel"]')) {
-        window.__cancel.clickMs = performance.now();
-        window.__cancel.label = document.querySelector('[data-testid="status"]')?.textContent?.trim() ?? '';
-      }
-    },
-    true,
-  );
-  new MutationObserver(() => {
-    const c = window.__cancel;
-    const state = document.querySelector('[data-testid="status"]')?.getAttribute('data-state');
-    if (c.clickMs !== null && c.stoppedMs === null && state !== 'loading') c.stoppedMs = performance.now();
-  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
-}
 
 async function main() {
   const repos = Object.fromEntries(

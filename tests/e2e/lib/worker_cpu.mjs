@@ -1,5 +1,6 @@
 // The CPU time the browser's worker threads use, read from /proc (Linux): a busy worker cannot be
-// asked whether it is computing, but its thread's CPU time says so.
+// asked whether it is computing, but its thread's CPU time says so. Also the page-side record of
+// when a Cancel click took effect, which the cancel test and benchmark read beside it.
 
 import fs from 'node:fs';
 
@@ -70,4 +71,24 @@ export function cpuBetween(before, after) {
   let ms = 0;
   for (const [thread, total] of after) ms += total - (before.get(thread) ?? 0);
   return ms;
+}
+
+/** Runs in the page before its scripts: records the Cancel click and the status leaving `loading`. */
+export function recordCancel() {
+  window.__cancel = { clickMs: null, stoppedMs: null, label: null };
+  document.addEventListener(
+    'click',
+    (event) => {
+      if (event.target?.closest?.('[data-testid="cancel"]')) {
+        window.__cancel.clickMs = performance.now();
+        window.__cancel.label = document.querySelector('[data-testid="status"]')?.textContent?.trim() ?? '';
+      }
+    },
+    true,
+  );
+  new MutationObserver(() => {
+    const c = window.__cancel;
+    const state = document.querySelector('[data-testid="status"]')?.getAttribute('data-state');
+    if (c.clickMs !== null && c.stoppedMs === null && state !== 'loading') c.stoppedMs = performance.now();
+  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
 }
