@@ -9,7 +9,7 @@ mod native {
     use criterion::{criterion_group, BenchmarkId, Criterion};
     use nalgebra::DMatrix;
     use poslens::pure::analysis::{analyse_part, thin_svd, AnalysisOptions, AnalysisPart};
-    use poslens::pure::svd::{singular_values_first, svd_top_k, MatrixWindow};
+    use poslens::pure::linalg::svd::{singular_values_first, svd_top_k, MatrixWindow};
 
     /// (rows, columns, example model).
     const SHAPES: [(usize, usize, &str); 4] = [

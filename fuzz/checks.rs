@@ -3,11 +3,11 @@
 //! (`fuzz/artifacts/<target>/`) through the very same functions, so the two cannot drift
 //! apart. Each panics (an `assert!`) when an input breaks a check.
 
-use poslens::pure::format::{
+use poslens::pure::source::format::{
     header_byte_range, header_len_from_prefix, parse_header, parse_whole_file, plan_tensor_read,
     DEFAULT_MAX_TENSOR_BYTES,
 };
-use poslens::pure::shards::{parse_shard_index, validate_shard_name};
+use poslens::pure::source::shards::{parse_shard_index, validate_shard_name};
 use poslens::pure::url_state::{decode_query, encode_query};
 
 /// The safetensors header: the 8-byte length prefix, the JSON header, and a whole file.

@@ -8,11 +8,11 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! Detection of the learned positional embedding on synthetic headers named like real Hub models.
 
-use poslens::pure::detect::{
+use poslens::pure::source::detect::{
     detect_positional_embedding, detect_positional_name, matrix_candidates, matrix_view,
     DetectError,
 };
-use poslens::pure::format::{parse_header, Dtype, Header};
+use poslens::pure::source::format::{parse_header, Dtype, Header};
 
 /// Returns the size in bytes of one element of a dtype name.
 fn dtype_size_bytes(dtype: &str) -> u64 {

@@ -20,12 +20,12 @@ use std::path::PathBuf;
 
 use nalgebra::{DMatrix, DVector};
 use poslens::pure::analysis::{analyse, Analysis, AnalysisOptions};
-use poslens::pure::decode::decode_matrix;
 use poslens::pure::export::npz::{ExportMeta, APP_VERSION};
 use poslens::pure::export::{
     export_arrays, npy_bytes, prepared_matrices, python_snippet, singular_values_csv, svd_npz,
     NpyPrecision, SnippetSource, SnippetSpec,
 };
+use poslens::pure::source::decode::decode_matrix;
 use safetensors::SafeTensors;
 use serde_json::json;
 

@@ -9,12 +9,12 @@
 //! Every way a file can fail to be a usable safetensors file gets its own error variant.
 //! The files are built by hand, byte by byte.
 
-use poslens::pure::detect::{detect_positional_embedding, matrix_view, DetectError};
-use poslens::pure::format::{
+use poslens::pure::source::detect::{detect_positional_embedding, matrix_view, DetectError};
+use poslens::pure::source::format::{
     header_byte_range, header_len_from_prefix, parse_header, parse_whole_file, plan_tensor_read,
     FormatError, DEFAULT_MAX_TENSOR_BYTES, MAX_HEADER_BYTES,
 };
-use poslens::pure::shards::{parse_shard_index, validate_shard_name, ShardError};
+use poslens::pure::source::shards::{parse_shard_index, validate_shard_name, ShardError};
 use proptest::prelude::*;
 
 /// Serialises header JSON text with its length prefix, followed by `data_len_bytes` zero bytes.

@@ -16,8 +16,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use poslens::pure::format::{header_len_from_prefix, parse_header};
-use poslens::pure::shards::parse_shard_index;
+use poslens::pure::source::format::{header_len_from_prefix, parse_header};
+use poslens::pure::source::shards::parse_shard_index;
 
 #[path = "../fuzz/checks.rs"]
 mod checks;

@@ -11,9 +11,9 @@
 //! every byte parsed comes from an untrusted server.
 
 use poslens::pure::common::ErrorKind;
-use poslens::pure::detect::{detect_positional_embedding, matrix_candidates, matrix_view};
-use poslens::pure::format::{parse_whole_file, FormatError};
-use poslens::pure::shards::{parse_shard_index, ShardError};
+use poslens::pure::source::detect::{detect_positional_embedding, matrix_candidates, matrix_view};
+use poslens::pure::source::format::{parse_whole_file, FormatError};
+use poslens::pure::source::shards::{parse_shard_index, ShardError};
 use poslens::pure::url_state::{decode_query, validate_hub};
 
 /// Serialises header bytes with their length prefix, followed by `data_len_bytes` zero bytes.
@@ -237,7 +237,10 @@ fn only_http_and_https_hub_addresses_are_accepted() {
         "https://example.com/?q=1",
     ] {
         assert!(validate_hub(bad).is_err(), "{bad:?} should be refused");
-        let query = format!("hub={}", poslens::pure::hub::percent_encode_component(bad));
+        let query = format!(
+            "hub={}",
+            poslens::pure::source::hub::percent_encode_component(bad)
+        );
         let decoded = decode_query(&query);
         assert_eq!(
             decoded.settings.hub, "https://huggingface.co",

@@ -8,7 +8,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! Tests for Hub URL building and response interpretation.
 
-use poslens::pure::hub::*;
+use poslens::pure::source::hub::*;
 
 fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
@@ -280,7 +280,7 @@ fn http_status_descriptions() {
 #[test]
 fn a_server_that_answers_without_cors_headers_is_named_with_what_to_do() {
     let url = "https://user:pw@mirror.example:8443/acme/model/resolve/main/model.safetensors?x=1";
-    let err = poslens::pure::hub::describe_cors_refusal(url);
+    let err = poslens::pure::source::hub::describe_cors_refusal(url);
     assert_eq!(err.kind().as_str(), "cors");
     let message = err.to_string();
     assert!(
@@ -305,9 +305,11 @@ fn a_server_that_answers_without_cors_headers_is_named_with_what_to_do() {
     );
     assert!(!message.contains("offline"), "{message}");
     // A URL without a scheme is named as it is.
-    assert!(poslens::pure::hub::describe_cors_refusal("mirror/x")
-        .to_string()
-        .contains("the server at mirror/x answered"));
+    assert!(
+        poslens::pure::source::hub::describe_cors_refusal("mirror/x")
+            .to_string()
+            .contains("the server at mirror/x answered")
+    );
 }
 
 #[test]

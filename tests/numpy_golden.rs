@@ -23,8 +23,8 @@ use poslens::pure::analysis::{
     energy_shares, part_gram_half, parts_share_gram, svd_summary, thin_svd, AnalysisOptions,
     AnalysisPart, DropAxis, SvdMethod, SvdSummary,
 };
-use poslens::pure::decode::{decode_matrix, DecodeError};
-use poslens::pure::svd::{svd_top_k, MatrixWindow};
+use poslens::pure::linalg::svd::{svd_top_k, MatrixWindow};
+use poslens::pure::source::decode::{decode_matrix, DecodeError};
 use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;
 

@@ -7,7 +7,7 @@
 )]
 
 use poslens::pure::analysis::AnalysisOptions;
-use poslens::pure::offline::{
+use poslens::pure::source::offline::{
     self, EntryKey, EntryOrigin, HubLookup, HubPlan, OfflineError, SavedEntry, SavedIndex,
 };
 

@@ -13,8 +13,8 @@ use poslens::pure::analysis::{
     analyse, approx_rank, center_rows, drop_leading, fix_sign, svd_summary, thin_svd,
     thin_svd_jacobi, AnalysisError, AnalysisOptions, DropAxis, SvdMethod, ThinSvd,
 };
-use poslens::pure::decode::decode_matrix;
-use poslens::pure::svd::{svd_top_k, MatrixWindow};
+use poslens::pure::linalg::svd::{svd_top_k, MatrixWindow};
+use poslens::pure::source::decode::decode_matrix;
 use proptest::prelude::*;
 use safetensors::Dtype;
 

@@ -13,8 +13,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
-use poslens::pure::detect::detect_positional_embedding;
-use poslens::pure::format::{
+use poslens::pure::source::detect::detect_positional_embedding;
+use poslens::pure::source::format::{
     header_byte_range, header_len_from_prefix, parse_header, parse_whole_file, plan_tensor_read,
     Dtype, DEFAULT_MAX_TENSOR_BYTES, LEN_PREFIX_BYTES,
 };

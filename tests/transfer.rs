@@ -7,10 +7,10 @@
     clippy::indexing_slicing
 )]
 
-use poslens::pure::format::{self, FormatError, TensorEntry};
-use poslens::pure::hub::{self, HubError};
-use poslens::pure::shards::ShardError;
-use poslens::pure::transfer::{
+use poslens::pure::source::format::{self, FormatError, TensorEntry};
+use poslens::pure::source::hub::{self, HubError};
+use poslens::pure::source::shards::ShardError;
+use poslens::pure::source::transfer::{
     backoff_delay_ms, check_same_file, decide_resume, decide_retry, is_retryable_status,
     parse_retry_after_ms, resume_note, retry_note, size_label, whole_stream_note, ErrorKind,
     FileIdentity, ResumeDecision, RetryDecision, RetryPolicy, TransferError, MAX_TENSOR_BYTES,

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 use nalgebra::DMatrix;
 use poslens::pure::analysis::{analyse, AnalysisOptions, DropAxis, SvdSummary};
-use poslens::pure::decode::decode_matrix;
-use poslens::pure::format::Dtype;
+use poslens::pure::source::decode::decode_matrix;
+use poslens::pure::source::format::Dtype;
 use poslens::pure::views::cosine::{
     cosine_grid, cosine_matrix, positions_per_cell, unit_rows, CosinePlan, CosinePlanBuilder,
 };

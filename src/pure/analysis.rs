@@ -21,12 +21,12 @@ use std::str::FromStr;
 
 use nalgebra::DMatrix;
 
-use crate::pure::svd::{
+use crate::pure::linalg::svd::{
     add_leading_samples, export_gram_half, gram_buffer_bytes, gram_work_share, import_gram_half,
     singular_values_first_reporting, singular_values_from_gram, trailing_gram, GramHalf, GramSum,
     MatrixWindow, SvdError, ValuesFirst,
 };
-pub use crate::pure::svd::{fix_sign, thin_svd, thin_svd_jacobi, SvdMethod, ThinSvd};
+pub use crate::pure::linalg::svd::{fix_sign, thin_svd, thin_svd_jacobi, SvdMethod, ThinSvd};
 
 /// The notebook's relative threshold for the approximate rank: 1% of the largest singular value.
 pub const DEFAULT_THRESHOLD_REL: f64 = 0.01;
@@ -380,7 +380,7 @@ pub fn analyse_part(
 /// computed. The returned summary is complete; its values are the ones reported early,
 /// unless verifying the vectors forced another method. `on_progress` hears the share of the
 /// values' work done so far, from 0 to 1 (see
-/// [`crate::pure::svd::singular_values_first_reporting`]), and once more (with 1) between the
+/// [`crate::pure::linalg::svd::singular_values_first_reporting`]), and once more (with 1) between the
 /// values and the vectors; answering [`ControlFlow::Break`] stops the part there.
 ///
 /// # Errors

@@ -24,7 +24,7 @@ pub use crate::pure::analysis::{DEFAULT_DROP_COUNT, DEFAULT_K_VECTORS, DEFAULT_T
 
 use crate::pure::analysis::{AnalysisOptions, DropAxis};
 use crate::pure::common::shorten;
-use crate::pure::hub::{self, DEFAULT_HUB, DEFAULT_REPO, DEFAULT_REVISION};
+use crate::pure::source::hub::{self, DEFAULT_HUB, DEFAULT_REPO, DEFAULT_REVISION};
 
 /// The largest accepted `drop` value.
 pub const MAX_DROP_COUNT: usize = 4096;

@@ -37,7 +37,7 @@ function gpt2EntryBytes() {
   return 8 + Number(head.readBigUInt64LE(0)) + 1024 * 768 * 4;
 }
 
-/** The app's byte count for people (pure::offline::format_bytes), for sizes from 1 to 1000 MB. */
+/** The app's byte count for people (pure::source::offline::format_bytes), for sizes from 1 to 1000 MB. */
 function megabytes(bytes) {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }

@@ -18,8 +18,10 @@ pub mod subspace;
 use nalgebra::DMatrix;
 
 use crate::pure::analysis::{center_rows, AnalysisOptions, SvdSummary};
-use crate::pure::decode::{check_len_bytes, decode_finite, element_size_bytes, DecodeError};
-use crate::pure::format::Dtype;
+use crate::pure::source::decode::{
+    check_len_bytes, decode_finite, element_size_bytes, DecodeError,
+};
+use crate::pure::source::format::Dtype;
 
 /// Everything that can go wrong while computing a view.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
