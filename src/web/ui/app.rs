@@ -5,7 +5,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
 use crate::pure::url_state;
-use crate::web::run::actions;
+use crate::web::run as actions;
 use crate::web::run::state::{AppState, ResultInfo};
 use crate::web::ui::compare_view::CompareSection;
 use crate::web::ui::errors::{ErrorPanel, OffsetNote, UrlNotes};

@@ -16,7 +16,7 @@ use crate::pure::chart::{
 use crate::pure::url_state::{parse_compare_entry, MAX_COMPARE_ENTRIES};
 use crate::pure::views::spectrum::{directions_for_energy, normalized_spectrum};
 use crate::pure::views::subspace::{mean_cos_squared, principal_angles};
-use crate::web::run::actions;
+use crate::web::run as actions;
 use crate::web::run::state::{AppState, CompareState, SourceKind, Status};
 use crate::web::ui::axes::{x_axis, y_log_axis};
 use crate::web::ui::tooltip::{pointer_position, Tooltip, TooltipContent};

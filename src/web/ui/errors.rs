@@ -3,8 +3,8 @@
 
 use leptos::prelude::*;
 
-use crate::web::run::actions::{self, RunSource};
 use crate::web::run::state::{AppState, Status};
+use crate::web::run::{self as actions, RunSource};
 
 /// The error card, shown when the state is `error`.
 #[component]

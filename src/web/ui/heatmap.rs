@@ -9,7 +9,7 @@ use web_sys::{CanvasRenderingContext2d, ImageData, KeyboardEvent, MouseEvent};
 
 use crate::pure::chart::{self, format_tick, nice_step, nice_ticks, HeatmapLayout};
 use crate::pure::url_state::parse_color_clip;
-use crate::web::run::actions;
+use crate::web::run as actions;
 use crate::web::run::state::AppState;
 use crate::web::ui::export_toolbar::{ChartKind, ChartToolbar};
 use crate::web::ui::stages::{mount_flag, staged, Gate};

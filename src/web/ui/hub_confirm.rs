@@ -4,8 +4,8 @@
 use leptos::prelude::*;
 
 use crate::pure::source::hub::DEFAULT_HUB;
-use crate::web::run::actions::{self, RunSource};
 use crate::web::run::state::AppState;
+use crate::web::run::{self as actions, RunSource};
 
 /// Asks before the first request to a Hub address that came from a link.
 #[component]

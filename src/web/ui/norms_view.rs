@@ -6,7 +6,7 @@ use web_sys::MouseEvent;
 
 use crate::pure::analysis::DropAxis;
 use crate::pure::chart::{nearest_index, polyline_path, Margins, PlotArea};
-use crate::web::run::actions;
+use crate::web::run as actions;
 use crate::web::run::state::AppState;
 use crate::web::ui::axes::{x_axis, y_axis};
 use crate::web::ui::tooltip::{pointer_position, Tooltip, TooltipContent};

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::web::run::actions;
+use crate::web::run as actions;
 use crate::web::run::state::{AppState, SourceKind, Status};
 
 /// Formats a byte count for people: `3.1 MB`, `548.1 MB`, `512 B`.

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::web::run::actions;
+use crate::web::run as actions;
 use crate::web::run::state::AppState;
 use crate::web::ui::stages::{mount_flag, Gate};
 

@@ -8,8 +8,8 @@ use web_sys::{DragEvent, HtmlInputElement};
 use crate::pure::analysis::DropAxis;
 use crate::pure::source::hub::{canonical_repo, PRESET_REPOS};
 use crate::pure::url_state::ViewSettings;
-use crate::web::run::actions::{self, RunSource};
 use crate::web::run::state::{AppState, SourceKind};
+use crate::web::run::{self as actions, RunSource};
 
 /// The alias offered besides the Hub's own names.
 const ALIAS_PRESET: &str = "gpt2-small";
