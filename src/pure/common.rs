@@ -12,6 +12,13 @@ pub const MAX_TENSOR_BYTES: u64 = 512 * 1024 * 1024;
 /// Bytes in one megabyte, for messages (decimal, as download sizes are usually shown).
 const BYTES_PER_MB: f64 = 1_000_000.0;
 
+/// Work stopped because the user cancelled it or a newer run replaced it: not a failure, so it
+/// has no [`ErrorKind`] and the page shows no error for it. Every layer's error type carries
+/// this one value (`#[from] Cancelled`) instead of a variant of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cancelled")]
+pub struct Cancelled;
+
 /// The kind of a failure, as the page's `[data-testid=error]` `data-kind` attribute shows it.
 ///
 /// Tests and scripts read the kind instead of matching words in the message.
