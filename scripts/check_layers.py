@@ -76,6 +76,36 @@ for f, parts in units.items():
 RULES = [  # (from-prefix, forbidden-prefix, why)
     ("pure", "web", "the core never depends on the browser shell"),
 ]
+# Layers, lowest first (ARCHITECTURE.md, "Dependency rules"). A module may import from a lower
+# layer, and from its own layer only inside the same group (the first two path segments, e.g.
+# `pure::source`). The longest matching prefix gives a module's layer.
+LAYERS = {
+    "pure::common": 0,
+    "pure::linalg": 1, "pure::chart": 1, "pure::source": 1,
+    "pure::analysis": 2,
+    "pure::source::offline": 3, "pure::url_state": 3, "pure::views": 3, "pure::export": 3,
+    "pure::protocol": 3,
+    "web::platform": 10,
+    "web::io": 11, "web::workers": 11,
+    "web::run": 12,
+    "web::ui": 13,
+}
+def layer_of(unit):
+    best = None
+    for prefix, rank in LAYERS.items():
+        if (unit == prefix or unit.startswith(prefix + "::")) and (best is None or len(prefix) > len(best[0])):
+            best = (prefix, rank)
+    return best
+def group_of(unit):
+    return "::".join(unit.split("::")[:2])
+for a, targets in edges.items():
+    la = layer_of(a)
+    for b in targets:
+        lb = layer_of(b)
+        if la is None or lb is None:
+            offences.append(f"{a} -> {b}: a module outside the layer table (add it to LAYERS)")
+        elif lb[1] > la[1] or (lb[1] == la[1] and group_of(a) != group_of(b)):
+            offences.append(f"{a} -> {b}: {la[0]} (layer {la[1]}) may not import {lb[0]} (layer {lb[1]})")
 for a, targets in edges.items():
     for b in targets:
         for src, dst, why in RULES:
