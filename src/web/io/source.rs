@@ -1,10 +1,12 @@
 //! Where the weights come from: the Hub (by byte ranges), a local file, or the built-in
-//! sample, and the pipeline that turns any of them into one tensor's bytes.
+//! sample, and the reads that turn any of them into one tensor's bytes.
 //!
-//! Order of work for the Hub: resolve the revision to a commit and a file list, choose
-//! `model.safetensors` or the shard holding the tensor, read the 8-byte header length, read
-//! the header, pick the matrix, then read only that tensor's bytes. Every request after the
-//! first is made at the resolved commit, so all bytes come from one commit.
+//! Which read comes next, and what the reads concluded, is decided by the core's read plan
+//! ([`crate::pure::source::plan`]): the saved entries first, then the revision listing, the
+//! weights file (or shard index), the 8-byte header length, the header, and the tensor's
+//! bytes, every request after the first at the resolved commit. This module performs the
+//! reads the plan asks for (a `fetch`, the saved entries through [`saved`], a local `File`)
+//! and feeds the answers back.
 
 use std::cell::Cell;
 use std::ops::Range;

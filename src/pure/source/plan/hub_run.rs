@@ -75,7 +75,7 @@ enum Stage {
     Over,
 }
 
-/// The read plan of a Hub run: see the [module documentation](self).
+/// The read plan of a Hub run: see the [plan module](crate::pure::source::plan).
 #[derive(Debug, Clone)]
 pub struct HubPlan<E> {
     /// What was asked for.

@@ -5,7 +5,7 @@
 //! answers back; the order of reads, the offline decisions (a saved entry first) and the
 //! choice of file are made here. For a Hub repository ([`HubPlan`]):
 //!
-//! 1. the saved entries decide first ([`offline::plan_hub_run`]): a saved commit is read from
+//! 1. the saved entries decide first ([`crate::pure::source::offline::plan_hub_run`]): a saved commit is read from
 //!    storage with no request at all, and offline a branch uses its newest saved commit;
 //! 2. the revision listing names the commit and the files ([`ReadWhat::Revision`]); a saved
 //!    entry at that commit is read from storage; when nothing answers, the saved entries are
