@@ -867,26 +867,6 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_names_are_rejected() {
-        let json = r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#;
-        assert!(matches!(
-            parse_whole_file(&file(json, 2)),
-            Err(FormatError::DuplicateTensor { .. })
-        ));
-    }
-
-    #[test]
-    fn lfs_pointer_size_is_reported() {
-        let text = b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 548105171\n";
-        assert_eq!(
-            header_len_from_prefix(text, None),
-            Err(FormatError::LooksLikeLfsPointer {
-                pointed_len_bytes: Some(548_105_171)
-            })
-        );
-    }
-
-    #[test]
     fn reversed_and_partial_byte_entries_are_rejected() {
         let json = r#"{"a":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}}"#;
         assert!(matches!(

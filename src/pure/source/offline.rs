@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::pure::analysis::AnalysisOptions;
+use crate::pure::source::Origin;
+
+/// Where a saved entry came from: [`Origin`], by the name the saved index's code used first.
+pub use crate::pure::source::Origin as EntryOrigin;
 
 /// The version of the index layout; an index of another version is ignored (and rewritten).
 pub const INDEX_FORMAT_VERSION: u32 = 1;
@@ -87,23 +91,11 @@ pub enum OfflineError {
     },
 }
 
-/// Where a saved entry came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EntryOrigin {
-    /// A Hub repository at a commit.
-    Hub,
-    /// A local file, keyed by its sha256.
-    Local,
-    /// The built-in sample, keyed by its sha256.
-    Sample,
-}
-
 /// The identity of a saved tensor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryKey {
     /// Where it came from.
-    pub origin: EntryOrigin,
+    pub origin: Origin,
     /// The Hub endpoint without a trailing slash (empty for local files and the sample).
     pub hub: String,
     /// The repository id, or the local file's name.
@@ -121,9 +113,9 @@ impl EntryKey {
     /// so it is safe in a path whatever the repository or tensor names hold.
     pub fn id(&self) -> String {
         let origin = match self.origin {
-            EntryOrigin::Hub => "hub",
-            EntryOrigin::Local => "local",
-            EntryOrigin::Sample => "sample",
+            Origin::Hub => "hub",
+            Origin::Local => "local",
+            Origin::Sample => "sample",
         };
         let parts = [
             origin,
@@ -358,7 +350,7 @@ impl SavedIndex {
     pub fn for_file_sha256(&self, file_sha256: &str) -> Vec<&SavedEntry> {
         self.entries
             .iter()
-            .filter(|entry| entry.key.origin != EntryOrigin::Hub)
+            .filter(|entry| entry.key.origin != Origin::Hub)
             .filter(|entry| entry.key.commit_sha.eq_ignore_ascii_case(file_sha256))
             .collect()
     }
@@ -396,7 +388,7 @@ impl SavedIndex {
     pub fn knows_hub(&self, hub: &str) -> bool {
         self.entries
             .iter()
-            .any(|entry| entry.key.origin == EntryOrigin::Hub && same_hub(&entry.key.hub, hub))
+            .any(|entry| entry.key.origin == Origin::Hub && same_hub(&entry.key.hub, hub))
     }
 
     /// A sentence listing what is saved, for the "not available offline" message.
@@ -413,7 +405,7 @@ impl SavedIndex {
         self.entries
             .iter()
             .filter(|entry| {
-                entry.key.origin == EntryOrigin::Hub
+                entry.key.origin == Origin::Hub
                     && same_hub(&entry.key.hub, lookup.hub)
                     && entry.key.repo == lookup.repo
                     && lookup.file.is_none_or(|file| entry.key.file_path == file)

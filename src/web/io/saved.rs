@@ -22,11 +22,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, Cache, CacheStorage, Response};
 
 use crate::pure::analysis::{Analysis, AnalysisOptions};
-use crate::pure::source::hub;
-use crate::pure::source::offline::{
-    self, EntryKey, EntryOrigin, HubLookup, HubPlan, OfflineError, SavedEntry, SavedIndex,
-};
-use crate::web::io::source::{self, HubRequest, OpenedFile, RunContext, SourceError};
+use crate::pure::source::offline::{self, OfflineError, SavedEntry, SavedIndex};
 use crate::web::platform::js::{
     js_error_text, lock_manager, yield_to_browser, COPY_BYTES_PER_TASK,
 };
@@ -411,13 +407,11 @@ pub async fn delete_all() -> Result<(), StoreError> {
 ///
 /// # Errors
 /// [`OfflineError::NotAvailableOffline`] when the entry or its bytes are gone.
-pub async fn open_entry(entry_id: &str) -> Result<(Rc<Vec<u8>>, Vec<SavedEntry>), SourceError> {
+pub async fn open_entry(entry_id: &str) -> Result<(Rc<Vec<u8>>, Vec<SavedEntry>), OfflineError> {
     let index = load_index().await;
-    let gone = || {
-        SourceError::Offline(OfflineError::NotAvailableOffline {
-            what: "The saved entry".to_owned(),
-            saved: index.summary_sentence(),
-        })
+    let gone = || OfflineError::NotAvailableOffline {
+        what: "The saved entry".to_owned(),
+        saved: index.summary_sentence(),
     };
     let entry = index.get(entry_id).cloned().ok_or_else(gone)?;
     let cache = open_cache(&entry.cache_name()).await.map_err(|_| gone())?;
@@ -454,7 +448,7 @@ pub async fn read_saved_range(
     prefix: &Rc<Vec<u8>>,
     entries: &[SavedEntry],
     range: &Range<u64>,
-) -> Result<Vec<u8>, SourceError> {
+) -> Result<Vec<u8>, OfflineError> {
     if range.end <= prefix.len() as u64 {
         let start = usize::try_from(range.start).unwrap_or(usize::MAX);
         let end = usize::try_from(range.end).unwrap_or(usize::MAX);
@@ -463,18 +457,16 @@ pub async fn read_saved_range(
         }
     }
     let wanted = [range.start, range.end];
-    let not_saved = |what: String| {
-        SourceError::Offline(OfflineError::NotAvailableOffline {
-            what,
-            saved: format!(
-                "Saved from this file: {}.",
-                entries
-                    .iter()
-                    .map(|entry| entry.key.tensor_name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })
+    let not_saved = |what: String| OfflineError::NotAvailableOffline {
+        what,
+        saved: format!(
+            "Saved from this file: {}.",
+            entries
+                .iter()
+                .map(|entry| entry.key.tensor_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let Some(entry) = entries
         .iter()
@@ -493,223 +485,6 @@ pub async fn read_saved_range(
         .ok()
         .flatten()
         .ok_or_else(|| not_saved(format!("Tensor `{}`", entry.key.tensor_name)))
-}
-
-/// A Hub file, opened from storage when a saved entry answers the request, else from the
-/// network; with the note to show when an offline branch link used a saved commit.
-pub struct HubOpen {
-    /// The open file.
-    pub opened: OpenedFile,
-    /// "offline: showing commit … cached on …", when that is what happened.
-    pub offline_note: Option<String>,
-}
-
-/// Opens a Hub file, from storage when possible (see [`offline::plan_hub_run`]).
-///
-/// # Errors
-/// See [`SourceError`]; offline with nothing saved, [`OfflineError::NotAvailableOffline`].
-pub async fn open_hub_with_store(
-    request: &HubRequest<'_>,
-    run: &RunContext,
-) -> Result<HubOpen, SourceError> {
-    let index = load_index().await;
-    let lookup = HubLookup {
-        hub: request.hub,
-        repo: request.repo,
-        file: request.file,
-        tensor: request.tensor,
-    };
-    let online = is_online();
-    let plan = offline::plan_hub_run(
-        &index,
-        &lookup,
-        request.rev,
-        hub::is_commit_sha(request.rev),
-        online,
-    );
-    match plan {
-        HubPlan::Saved { entry_id } => return open_saved_hub(&entry_id, None, run).await,
-        HubPlan::SavedOffline { entry_id, note } => {
-            return open_saved_hub(&entry_id, Some(note), run).await
-        }
-        HubPlan::Unavailable(err) => return Err(err.into()),
-        // The network it is. Let the analysis workers load while the requests run, unless
-        // this branch was saved before: then the revision call most often names a saved
-        // commit, the bytes come from storage, and a stored result needs no worker at all
-        // (the run warms them up itself if the tensor has to be fetched after all).
-        HubPlan::Network => {
-            if index.for_rev(&lookup, request.rev).is_empty() {
-                crate::web::workers::bridge::warm_up();
-            }
-        }
-    }
-    let resolved = source::resolve_revision(request, run).await?;
-    if let Some(info) = &resolved.info {
-        if let Some(entry_id) = offline::plan_after_resolve(&index, &lookup, &info.sha) {
-            // The branch still points at a saved commit: no file request at all.
-            if let Ok(open) = open_saved_hub(&entry_id, None, run).await {
-                return Ok(open);
-            }
-        }
-    } else if resolved.unreachable {
-        // navigator.onLine said online, but nothing answers: treat it as offline.
-        return match offline::plan_hub_run(&index, &lookup, request.rev, false, false) {
-            HubPlan::SavedOffline { entry_id, note } => {
-                open_saved_hub(&entry_id, Some(note), run).await
-            }
-            HubPlan::Saved { entry_id } => open_saved_hub(&entry_id, None, run).await,
-            // Nothing saved either. Some mirrors answer files but not the API, so try the
-            // file URLs; if they cannot be reached either, say that nothing is saved.
-            _ => match source::open_hub_resolved(request, None, run).await {
-                Ok(opened) => Ok(HubOpen {
-                    opened,
-                    offline_note: None,
-                }),
-                Err(err) if err.is_unreachable() => Err(offline::unreachable(
-                    &index,
-                    &lookup,
-                    request.rev,
-                    resolved.failure.as_deref().unwrap_or("no answer"),
-                )
-                .into()),
-                Err(err) => Err(err),
-            },
-        };
-    }
-    Ok(HubOpen {
-        opened: source::open_hub_resolved(request, resolved.info, run).await?,
-        offline_note: None,
-    })
-}
-
-/// The Hub URL of the file that saved Hub entries come from (pinned to their commit).
-pub fn hub_url_of(entries: &[SavedEntry]) -> Option<String> {
-    let first = entries.first()?;
-    (first.key.origin == EntryOrigin::Hub).then(|| {
-        hub::resolve_url(
-            &first.key.hub,
-            &first.key.repo,
-            &first.key.commit_sha,
-            &first.key.file_path,
-        )
-    })
-}
-
-/// Opens a saved Hub entry.
-async fn open_saved_hub(
-    entry_id: &str,
-    offline_note: Option<String>,
-    run: &RunContext,
-) -> Result<HubOpen, SourceError> {
-    let (prefix, entries) = open_entry(entry_id).await?;
-    let opened = source::open_saved(prefix, entries, run).await?;
-    Ok(HubOpen {
-        opened,
-        offline_note,
-    })
-}
-
-/// The key under which the tensor `tensor_name` of an open Hub file is saved, when the file
-/// was read at a known commit; for a file opened from storage, its saved entry's key.
-pub fn entry_key_for(
-    opened: &OpenedFile,
-    hub_endpoint: &str,
-    repo: &str,
-    tensor_name: &str,
-) -> Option<EntryKey> {
-    match &opened.source {
-        source::ByteSource::Saved { entries, .. } => entries.first().map(|entry| EntryKey {
-            tensor_name: tensor_name.to_owned(),
-            ..entry.key.clone()
-        }),
-        source::ByteSource::Hub { .. } => {
-            let commit_sha = opened.commit_sha.clone()?;
-            Some(EntryKey {
-                origin: EntryOrigin::Hub,
-                hub: hub_endpoint.trim_end_matches('/').to_owned(),
-                repo: repo.to_owned(),
-                commit_sha,
-                file_path: opened.file_path.clone(),
-                tensor_name: tensor_name.to_owned(),
-            })
-        }
-        _ => None,
-    }
-}
-
-/// Whether an open file's bytes come from a Hub repository (over the network or saved).
-pub fn hub_origin(opened: &OpenedFile) -> bool {
-    match &opened.source {
-        source::ByteSource::Hub { .. } => true,
-        source::ByteSource::Saved { entries, .. } => entries
-            .first()
-            .is_some_and(|entry| entry.key.origin == EntryOrigin::Hub),
-        _ => false,
-    }
-}
-
-/// Builds the index line for a tensor of an open file.
-pub fn entry_for(
-    key: EntryKey,
-    opened: &OpenedFile,
-    view: &crate::pure::source::detect::MatrixView,
-    rev: Option<&str>,
-    tensor_len_bytes: u64,
-) -> SavedEntry {
-    SavedEntry {
-        key,
-        revs: rev
-            .filter(|rev| !hub::is_commit_sha(rev))
-            .map(str::to_owned)
-            .into_iter()
-            .collect(),
-        dtype: format!("{:?}", view.dtype),
-        matrix_shape: [view.n_rows as u64, view.n_cols as u64],
-        file_len_bytes: opened.file_len_bytes.unwrap_or(0),
-        header_len_bytes: opened.header_prefix.len() as u64,
-        tensor_len_bytes,
-        tensor_byte_range: [view.byte_range.start, view.byte_range.end],
-        repo_files: opened.repo_files.clone(),
-        saved_at_ms: js_sys::Date::now(),
-    }
-}
-
-/// The sha256 of a whole local file or of the sample (the key of its saved entries). A local
-/// file is read in 8 MiB slices, so that memory holds one slice at a time.
-///
-/// # Errors
-/// [`SourceError::LocalRead`] when the browser cannot read the file.
-pub async fn whole_file_sha256(opened: &OpenedFile) -> Result<String, SourceError> {
-    const SLICE_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
-    match &opened.source {
-        source::ByteSource::Memory { bytes } => Ok(offline::sha256_hex(bytes)),
-        source::ByteSource::Local { file } => {
-            let read_error = |err: &JsValue| SourceError::LocalRead {
-                name: file.name(),
-                detail: js_error_text(err),
-            };
-            let mut stream = offline::Sha256Stream::default();
-            let size = file.size();
-            let mut start = 0.0;
-            while start < size {
-                let end = (start + SLICE_BYTES).min(size);
-                let blob = file
-                    .slice_with_f64_and_f64(start, end)
-                    .map_err(|err| read_error(&err))?;
-                let buffer = JsFuture::from(blob.array_buffer())
-                    .await
-                    .map_err(|err| read_error(&err))?;
-                stream.update(&Uint8Array::new(&buffer).to_vec());
-                start = end;
-            }
-            Ok(stream.finish_hex())
-        }
-        source::ByteSource::Saved { entries, .. } => Ok(entries
-            .first()
-            .map(|entry| entry.key.commit_sha.clone())
-            .unwrap_or_default()),
-        source::ByteSource::Hub { .. } => Ok(opened.commit_sha.clone().unwrap_or_default()),
-    }
 }
 
 /// A stored analysis result for a saved entry and options, if any.

@@ -1,25 +1,35 @@
 //! Where the weights come from: the Hub (by byte ranges), a local file, or the built-in
-//! sample, and the pipeline that turns any of them into one tensor's bytes.
+//! sample, and the reads that turn any of them into one tensor's bytes.
 //!
-//! Order of work for the Hub: resolve the revision to a commit and a file list, choose
-//! `model.safetensors` or the shard holding the tensor, read the 8-byte header length, read
-//! the header, pick the matrix, then read only that tensor's bytes. Every request after the
-//! first is made at the resolved commit, so all bytes come from one commit.
+//! Which read comes next, and what the reads concluded, is decided by the core's read plan
+//! ([`crate::pure::source::plan`]): the saved entries first, then the revision listing, the
+//! weights file (or shard index), the 8-byte header length, the header, and the tensor's
+//! bytes, every request after the first at the resolved commit. This module performs the
+//! reads the plan asks for (a `fetch`, the saved entries through [`saved`], a local `File`)
+//! and feeds the answers back.
 
 use std::cell::Cell;
 use std::ops::Range;
 use std::rc::Rc;
 
 use js_sys::Uint8Array;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, File};
 
-use crate::pure::common::{ErrorKind, MAX_TENSOR_BYTES};
-use crate::pure::source::detect::{self, DetectError, MatrixView};
-use crate::pure::source::format::{self, FormatError, Header, LEN_PREFIX_BYTES};
-use crate::pure::source::hub::{self, HubError, WeightsChoice};
-use crate::pure::source::shards::{self, ShardError};
+use crate::pure::common::{Cancelled, ErrorKind};
+use crate::pure::source::detect::{DetectError, MatrixView};
+use crate::pure::source::format::{FormatError, Header};
+use crate::pure::source::hub::{self, HubError};
+use crate::pure::source::offline::{self, EntryKey, OfflineError, SavedEntry};
+use crate::pure::source::plan::{
+    self, Answer, FailureClass, FileLocation, Formats, HeaderPlan, HeaderRead, HeaderStep, HubPlan,
+    HubQuery, PlanError, PlannedFile, Read, Received, Step,
+};
+use crate::pure::source::shards::ShardError;
 use crate::pure::source::transfer::{self, FileIdentity};
+use crate::pure::source::{detect, Origin};
+use crate::web::io::saved;
 use crate::web::platform::fetch::{self, FetchError, Fetched, RequestContext, WholeStream};
 use crate::web::platform::js::js_error_text;
 
@@ -32,9 +42,12 @@ pub const SAMPLE_LABEL: &str = "Built-in sample: sentence-transformers/all-MiniL
 /// Everything that can go wrong while opening a source or reading a tensor.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SourceError {
-    /// A request failed.
+    /// The user cancelled, or a newer run replaced this one: not a failure.
+    #[error("The download was cancelled. Press Analyse to start again.")]
+    Cancelled(#[from] Cancelled),
+    /// A request failed (never a cancelled one: that is [`SourceError::Cancelled`]).
     #[error("{0}")]
-    Fetch(#[from] FetchError),
+    Fetch(FetchError),
     /// The Hub's answers could not be used.
     #[error("{0}")]
     Hub(#[from] HubError),
@@ -49,7 +62,7 @@ pub enum SourceError {
     Detect(#[from] DetectError),
     /// Offline, and nothing saved answers the request.
     #[error("{0}")]
-    Offline(#[from] crate::pure::source::offline::OfflineError),
+    Offline(#[from] OfflineError),
     /// The browser could not read the local file.
     #[error("The browser could not read the local file `{name}` ({detail}). Pick the file again.")]
     LocalRead {
@@ -60,16 +73,45 @@ pub enum SourceError {
     },
 }
 
+impl From<FetchError> for SourceError {
+    fn from(error: FetchError) -> Self {
+        match error {
+            FetchError::Cancelled(cancelled) => SourceError::Cancelled(cancelled),
+            other => SourceError::Fetch(other),
+        }
+    }
+}
+
+impl From<PlanError<SourceError>> for SourceError {
+    fn from(error: PlanError<SourceError>) -> Self {
+        match error {
+            PlanError::Read(error) => error,
+            PlanError::Hub(error) => error.into(),
+            PlanError::Format(error) => error.into(),
+            PlanError::Shards(error) => error.into(),
+            PlanError::Detect(error) => error.into(),
+            PlanError::Offline(error) => error.into(),
+            PlanError::Transfer(error) => FetchError::from(error).into(),
+            PlanError::WrongAnswer { asked } => SourceError::Fetch(FetchError::Browser {
+                url: String::new(),
+                detail: format!("the answer to `{asked}` did not fit that read"),
+            }),
+        }
+    }
+}
+
 impl SourceError {
     /// Returns true when the user cancelled.
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, SourceError::Fetch(FetchError::Cancelled))
+        matches!(self, SourceError::Cancelled(_))
     }
 
-    /// The kind the page shows for this failure (`[data-testid=error]`'s `data-kind`).
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            SourceError::Fetch(error) => error.kind(),
+    /// The kind the page shows for this failure (`[data-testid=error]`'s `data-kind`); none
+    /// for a cancelled run, which is not a failure.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        Some(match self {
+            SourceError::Cancelled(_) => return None,
+            SourceError::Fetch(error) => return error.kind(),
             SourceError::Hub(error) => error.kind(),
             SourceError::Format(error) => error.kind(),
             SourceError::Shards(error) => error.kind(),
@@ -79,20 +121,9 @@ impl SourceError {
             SourceError::Detect(DetectError::NotFound { .. }) => ErrorKind::MissingTensor,
             SourceError::Detect(_) => ErrorKind::BadTensor,
             SourceError::LocalRead { .. } => ErrorKind::LocalRead,
-            SourceError::Offline(crate::pure::source::offline::OfflineError::Unreachable {
-                ..
-            }) => ErrorKind::Network,
+            SourceError::Offline(OfflineError::Unreachable { .. }) => ErrorKind::Network,
             SourceError::Offline(_) => ErrorKind::NotOffline,
-        }
-    }
-
-    /// Returns true when the server could not be reached at all (offline, DNS, CORS).
-    pub fn is_unreachable(&self) -> bool {
-        matches!(
-            self,
-            SourceError::Fetch(FetchError::Hub(HubError::Network { .. }))
-                | SourceError::Hub(HubError::Network { .. })
-        )
+        })
     }
 }
 
@@ -122,8 +153,20 @@ pub enum ByteSource {
         /// The first `8 + N` bytes of the file (length prefix and header).
         prefix: Rc<Vec<u8>>,
         /// The saved tensors of this file.
-        entries: Vec<crate::pure::source::offline::SavedEntry>,
+        entries: Vec<SavedEntry>,
     },
+}
+
+impl ByteSource {
+    /// Where the bytes came from in the first place (a saved entry: where it was saved from).
+    pub fn origin(&self) -> Option<Origin> {
+        match self {
+            ByteSource::Hub { .. } => Some(Origin::Hub),
+            ByteSource::Local { .. } => Some(Origin::Local),
+            ByteSource::Memory { .. } => Some(Origin::Sample),
+            ByteSource::Saved { entries, .. } => entries.first().map(|entry| entry.key.origin),
+        }
+    }
 }
 
 /// An open safetensors file: its source, header and the matrices it offers.
@@ -312,19 +355,18 @@ async fn read_range(
             })
         }
         ByteSource::Saved { prefix, entries } => {
-            let bytes = match crate::web::io::saved::read_saved_range(prefix, entries, range).await
-            {
+            let bytes = match saved::read_saved_range(prefix, entries, range).await {
                 Ok(bytes) => bytes,
                 Err(err) => {
                     // A tensor of a saved Hub file that was not saved itself: read it from
                     // the Hub at the same commit when the network is there.
-                    let Some(url) = crate::web::io::saved::hub_url_of(entries) else {
-                        return Err(err);
+                    let Some(url) = plan::saved_hub_url(entries) else {
+                        return Err(err.into());
                     };
                     match run.get_range(&url, range, label, &|_| {}).await {
                         Ok(fetched) => fetched.bytes,
-                        Err(FetchError::Cancelled) => return Err(FetchError::Cancelled.into()),
-                        Err(_) => return Err(err),
+                        Err(FetchError::Cancelled(cancelled)) => return Err(cancelled.into()),
+                        Err(_) => return Err(err.into()),
                     }
                 }
             };
@@ -354,52 +396,31 @@ async fn read_range(
     }
 }
 
-/// What [`read_header`] learnt: the header, the file size, the commit and the file version.
-struct HeaderRead {
-    /// The parsed header.
-    header: Header,
-    /// The whole file's size, when known.
-    file_len_bytes: Option<u64>,
-    /// The commit that served it, when reported.
-    commit: Option<String>,
-    /// The file version that answered both reads.
-    identity: FileIdentity,
-    /// The raw first `8 + N` bytes, kept for offline use.
-    prefix_bytes: Vec<u8>,
-}
-
-/// Reads and parses the header: the 8-byte length prefix, then exactly the header bytes.
+/// Reads and parses the header with the core's [`HeaderPlan`]: the 8-byte length prefix, then
+/// exactly the header bytes.
 async fn read_header(
     source: &ByteSource,
     known_len_bytes: Option<u64>,
     run: &RunContext,
 ) -> Result<HeaderRead, SourceError> {
-    let prefix = read_range(
-        source,
-        &(0..LEN_PREFIX_BYTES),
-        "Reading the header length",
-        run,
-        &|_| {},
-    )
-    .await?;
-    let file_len_bytes = prefix.file_len_bytes.or(known_len_bytes);
-    let header_len_bytes = format::header_len_from_prefix(&prefix.bytes, file_len_bytes)?;
-    let header_range = format::header_byte_range(header_len_bytes);
-    let header_read = read_range(source, &header_range, "Reading the header", run, &|_| {}).await?;
-    transfer::check_same_file(source_url(source), &prefix.identity, &header_read.identity)
-        .map_err(FetchError::from)?;
-    let header = format::parse_header(&header_read.bytes, file_len_bytes)?;
-    let commit = prefix.repo_commit.or(header_read.repo_commit);
-    let identity = prefix.identity.merged_with(&header_read.identity);
-    let mut prefix_bytes = prefix.bytes;
-    prefix_bytes.extend_from_slice(&header_read.bytes);
-    Ok(HeaderRead {
-        header,
-        file_len_bytes,
-        commit,
-        identity,
-        prefix_bytes,
-    })
+    let mut plan = HeaderPlan::new(known_len_bytes, source_url(source));
+    let (mut range, mut what) = plan.start();
+    loop {
+        let read = read_range(source, &range, what.label(), run, &|_| {}).await?;
+        let received = Received {
+            bytes: read.bytes,
+            file_len_bytes: read.file_len_bytes,
+            repo_commit: read.repo_commit,
+            identity: read.identity,
+        };
+        match plan
+            .feed::<SourceError>(received)
+            .map_err(SourceError::from)?
+        {
+            HeaderStep::Read(next, next_what) => (range, what) = (next, next_what),
+            HeaderStep::Done(header) => return Ok(header),
+        }
+    }
 }
 
 /// The URL of a Hub source, or the empty string for local, in-memory and saved ones.
@@ -432,31 +453,38 @@ fn opened(
     }
 }
 
-/// Opens a file from entries saved for offline use: its header from the saved prefix, its
-/// tensors from storage. Makes no request.
+/// Builds an [`OpenedFile`] from what a plan concluded.
+fn opened_from_plan(planned: PlannedFile, repo: &str) -> OpenedFile {
+    let source = match planned.location {
+        FileLocation::Network { url } => ByteSource::Hub {
+            repo: repo.to_owned(),
+            url,
+        },
+        FileLocation::Saved { entries } => ByteSource::Saved {
+            prefix: Rc::new(planned.read.prefix_bytes.clone()),
+            entries,
+        },
+        // A plan of the Hub never ends here; an empty file stands for it.
+        FileLocation::Shell => ByteSource::Memory {
+            bytes: Rc::new(Vec::new()),
+        },
+    };
+    let mut file = opened(source, planned.file_path, planned.commit_sha, planned.read);
+    file.shard_tensor = planned.shard_tensor;
+    file.repo_files = planned.repo_files;
+    file
+}
+
+/// Opens a saved entry: its header from the saved prefix, its tensors from storage, and every
+/// saved entry of the same file (so that the tensor picker can switch between them). Makes no
+/// request.
 ///
 /// # Errors
-/// A damaged saved header ([`FormatError`]).
-pub async fn open_saved(
-    prefix: Rc<Vec<u8>>,
-    entries: Vec<crate::pure::source::offline::SavedEntry>,
-    run: &RunContext,
-) -> Result<OpenedFile, SourceError> {
-    let Some(first) = entries.first().cloned() else {
-        return Err(FormatError::Empty.into());
-    };
-    let source = ByteSource::Saved {
-        prefix: Rc::clone(&prefix),
-        entries,
-    };
-    let read = read_header(&source, Some(first.file_len_bytes), run).await?;
-    let commit = match first.key.origin {
-        crate::pure::source::offline::EntryOrigin::Hub => Some(first.key.commit_sha.clone()),
-        _ => None,
-    };
-    let mut file = opened(source, first.key.file_path.clone(), commit, read);
-    file.repo_files = first.repo_files;
-    Ok(file)
+/// [`OfflineError::NotAvailableOffline`] when the entry is gone, or a damaged saved header.
+pub async fn open_saved_entry(entry_id: &str) -> Result<OpenedFile, SourceError> {
+    let (prefix, entries) = saved::open_entry(entry_id).await?;
+    let planned = plan::saved_file::<SourceError>(&prefix, entries)?;
+    Ok(opened_from_plan(planned, ""))
 }
 
 /// Which Hub file to read and at which revision.
@@ -473,198 +501,100 @@ pub struct HubRequest<'a> {
     pub tensor: Option<&'a str>,
 }
 
-/// Opens a safetensors file on a Hub and reads its header.
-///
-/// # Errors
-/// See [`SourceError`].
-pub async fn open_hub(
-    request: &HubRequest<'_>,
-    run: &RunContext,
-) -> Result<OpenedFile, SourceError> {
-    let resolved = resolve_revision(request, run).await?;
-    open_hub_resolved(request, resolved.info, run).await
+/// A Hub file, opened from storage when a saved entry answers the request, else from the
+/// network; with the note to show when an offline branch link used a saved commit.
+pub struct HubOpen {
+    /// The open file.
+    pub opened: OpenedFile,
+    /// "offline: showing commit … cached on …", when that is what happened.
+    pub offline_note: Option<String>,
 }
 
-/// What the revision call said.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RevisionOutcome {
-    /// The commit and file list, when the call answered usefully.
-    pub info: Option<hub::RevisionInfo>,
-    /// True when the server could not be reached at all (offline, DNS, CORS).
-    pub unreachable: bool,
-    /// What went wrong, when the call failed.
-    pub failure: Option<String>,
-}
-
-/// Asks the Hub which commit the requested revision is, and which files it has (one small
-/// request). A failure other than cancellation is not an error here: the file URLs and
-/// their `X-Repo-Commit` header are the fallback.
+/// Opens a safetensors file of a Hub repository and reads its header, following the core's
+/// [`HubPlan`]: this function only performs the reads it asks for (the saved entries, the
+/// network) and feeds the answers back.
 ///
 /// # Errors
-/// Only [`FetchError::Cancelled`].
-pub async fn resolve_revision(
+/// See [`SourceError`]; offline with nothing saved, [`OfflineError::NotAvailableOffline`].
+pub async fn open_hub_with_store(
     request: &HubRequest<'_>,
     run: &RunContext,
-) -> Result<RevisionOutcome, SourceError> {
-    let api_url = hub::revision_api_url(request.hub, request.repo, request.rev);
-    match run.get_whole(&api_url, "Resolving the revision").await {
-        Ok(fetched) => Ok(RevisionOutcome {
-            info: hub::parse_revision_info(&fetched.bytes).ok(),
-            unreachable: false,
-            failure: None,
-        }),
-        Err(FetchError::Cancelled) => Err(FetchError::Cancelled.into()),
-        // The Hub answers 401 to anonymous visitors for a repository that does not exist (or
-        // is private): say so, rather than calling it gated.
-        Err(FetchError::Hub(HubError::Gated { status, url, repo })) => {
-            Err(HubError::RepoNotFound { status, url, repo }.into())
+) -> Result<HubOpen, SourceError> {
+    let query = HubQuery {
+        hub: request.hub.to_owned(),
+        repo: request.repo.to_owned(),
+        rev: request.rev.to_owned(),
+        file: request.file.map(str::to_owned),
+        tensor: request.tensor.map(str::to_owned),
+    };
+    let index = saved::load_index().await;
+    let mut plan = HubPlan::new(query, index, saved::is_online(), Formats::default());
+    // Let the analysis workers load while the requests run, unless this branch was saved
+    // before: then the bytes most often come from storage, and a stored result needs no worker
+    // at all (the run warms them up itself if the tensor has to be fetched after all).
+    if plan.expects_network() {
+        crate::web::workers::bridge::warm_up();
+    }
+    let mut step = plan.start();
+    loop {
+        match step {
+            Step::Read(read) => {
+                let answer = perform(&read, run).await?;
+                step = plan.feed(answer);
+            }
+            Step::Done(planned) => {
+                let offline_note = planned.offline_note.clone();
+                return Ok(HubOpen {
+                    opened: opened_from_plan(*planned, request.repo),
+                    offline_note,
+                });
+            }
+            Step::Failed(err) => return Err(err.into()),
         }
+    }
+}
+
+/// Performs one read of a plan. Only a cancelled run ends it early.
+async fn perform(read: &Read, run: &RunContext) -> Result<Answer<SourceError>, Cancelled> {
+    let fetched = match read {
+        Read::Whole { url, what } => run.get_whole(url, what.label()).await,
+        Read::Range { url, range, what } => run.get_range(url, range, what.label(), &|_| {}).await,
+        Read::Saved { entry_id } => {
+            return Ok(match saved::open_entry(entry_id).await {
+                Ok((prefix, entries)) => Answer::Saved {
+                    prefix: prefix.to_vec(),
+                    entries,
+                },
+                Err(err) => Answer::Failed {
+                    class: FailureClass::Other,
+                    error: err.into(),
+                },
+            })
+        }
+    };
+    match fetched {
+        Ok(fetched) => Ok(Answer::Bytes(Received {
+            bytes: fetched.bytes,
+            file_len_bytes: fetched.file_len_bytes,
+            repo_commit: fetched.repo_commit,
+            identity: fetched.identity,
+        })),
+        Err(FetchError::Cancelled(cancelled)) => Err(cancelled),
         Err(err) => {
-            let err = SourceError::from(err);
-            Ok(RevisionOutcome {
-                info: None,
-                unreachable: err.is_unreachable(),
-                failure: Some(err.to_string()),
+            let class = match &err {
+                FetchError::Hub(HubError::NotFound { .. }) => FailureClass::NotFound,
+                FetchError::Hub(HubError::Gated { status, .. }) => {
+                    FailureClass::Gated { status: *status }
+                }
+                FetchError::Hub(HubError::Network { .. }) => FailureClass::Unreachable,
+                _ => FailureClass::Other,
+            };
+            Ok(Answer::Failed {
+                class,
+                error: err.into(),
             })
         }
     }
-}
-
-/// Opens the Hub file once the revision call has answered (or failed): see [`open_hub`].
-///
-/// # Errors
-/// See [`SourceError`].
-pub async fn open_hub_resolved(
-    request: &HubRequest<'_>,
-    info: Option<hub::RevisionInfo>,
-    run: &RunContext,
-) -> Result<OpenedFile, SourceError> {
-    let repo_files = info
-        .as_ref()
-        .map(|info| info.files.clone())
-        .unwrap_or_default();
-    let mut file = open_hub_chosen(request, info, run).await?;
-    file.repo_files = repo_files;
-    Ok(file)
-}
-
-/// Chooses the weights file (single or sharded) and opens it.
-async fn open_hub_chosen(
-    request: &HubRequest<'_>,
-    info: Option<hub::RevisionInfo>,
-    run: &RunContext,
-) -> Result<OpenedFile, SourceError> {
-    let commit_sha = info.as_ref().map(|info| info.sha.clone());
-    let pinned_rev = commit_sha.clone().unwrap_or_else(|| request.rev.to_owned());
-
-    let choice = match &info {
-        Some(info) => hub::choose_weights_file(&info.files, request.file)?,
-        None => match request.file {
-            Some(path) if path.ends_with(".index.json") => WeightsChoice::Sharded {
-                index_file: path.to_owned(),
-            },
-            Some(path) => WeightsChoice::Single(path.to_owned()),
-            None => WeightsChoice::Single(hub::SINGLE_WEIGHTS_FILE.to_owned()),
-        },
-    };
-
-    let single_path = match &choice {
-        WeightsChoice::Single(path) => Some(path.clone()),
-        WeightsChoice::Sharded { .. } => None,
-    };
-    if let Some(path) = single_path {
-        let outcome = open_hub_file(request, &pinned_rev, &path, commit_sha.clone(), run).await;
-        let missing = matches!(
-            outcome,
-            Err(SourceError::Fetch(FetchError::Hub(
-                HubError::NotFound { .. }
-            )))
-        );
-        // Without the file list, a missing model.safetensors may mean a sharded model.
-        if !(missing && info.is_none() && request.file.is_none()) {
-            return outcome;
-        }
-        let sharded = open_sharded(
-            request,
-            &pinned_rev,
-            hub::SHARDED_INDEX_FILE,
-            commit_sha,
-            run,
-        )
-        .await;
-        // Report the original 404 if the index is missing too.
-        return match sharded {
-            Err(SourceError::Fetch(FetchError::Hub(HubError::NotFound { .. }))) => outcome,
-            other => other,
-        };
-    }
-    let index_file = choice.path().to_owned();
-    open_sharded(request, &pinned_rev, &index_file, commit_sha, run).await
-}
-
-/// Reads a shard index, picks the shard holding the tensor, and opens that shard.
-async fn open_sharded(
-    request: &HubRequest<'_>,
-    pinned_rev: &str,
-    index_file: &str,
-    commit_sha: Option<String>,
-    run: &RunContext,
-) -> Result<OpenedFile, SourceError> {
-    let index_url = hub::resolve_url(request.hub, request.repo, pinned_rev, index_file);
-    let fetched = run.get_whole(&index_url, "Reading the shard index").await?;
-    let commit_sha = commit_sha.or(fetched.repo_commit.clone());
-    let pinned_rev = commit_sha.clone().unwrap_or_else(|| pinned_rev.to_owned());
-    let index = shards::parse_shard_index(&fetched.bytes)?;
-    let tensor_name = match request.tensor {
-        Some(name) => name.to_owned(),
-        None => detect::detect_positional_name(index.tensor_names())
-            .map(str::to_owned)
-            .ok_or_else(|| DetectError::NoPositionalEmbedding {
-                candidates: index.tensor_names().map(str::to_owned).collect(),
-            })?,
-    };
-    let shard = index
-        .shard_for(&tensor_name)
-        .ok_or_else(|| FormatError::MissingTensor {
-            name: tensor_name.clone(),
-            available: index.tensor_names().take(12).map(str::to_owned).collect(),
-        })?
-        .to_owned();
-    // The index already names a directory-free shard (validated by the core); keep the
-    // index's folder, if any.
-    let shard_path = match index_file.rsplit_once('/') {
-        Some((folder, _)) => format!("{folder}/{shard}"),
-        None => shard,
-    };
-    let mut file = open_hub_file(request, &pinned_rev, &shard_path, commit_sha, run).await?;
-    file.shard_tensor = Some(tensor_name);
-    Ok(file)
-}
-
-/// Opens one safetensors file on the Hub by its path and reads its header.
-async fn open_hub_file(
-    request: &HubRequest<'_>,
-    rev: &str,
-    path: &str,
-    commit_sha: Option<String>,
-    run: &RunContext,
-) -> Result<OpenedFile, SourceError> {
-    let url = hub::resolve_url(request.hub, request.repo, rev, path);
-    let source = ByteSource::Hub {
-        repo: request.repo.to_owned(),
-        url,
-    };
-    let read = read_header(&source, None, run).await?;
-    let commit_sha = commit_sha.or(read.commit.clone().filter(|sha| hub::is_commit_sha(sha)));
-    // Read the tensor at the commit that served the header, so all bytes match.
-    let source = match &commit_sha {
-        Some(sha) if sha != rev => ByteSource::Hub {
-            repo: request.repo.to_owned(),
-            url: hub::resolve_url(request.hub, request.repo, sha, path),
-        },
-        _ => source,
-    };
-    Ok(opened(source, path.to_owned(), commit_sha, read))
 }
 
 /// Opens a local file picked by the user; reads only its header (no network).
@@ -706,12 +636,11 @@ pub async fn open_sample(run: &RunContext) -> Result<OpenedFile, SourceError> {
 /// # Errors
 /// [`DetectError`] when the named tensor is unsuitable or nothing is detected.
 pub fn choose_matrix(file: &OpenedFile, tensor: Option<&str>) -> Result<MatrixView, SourceError> {
-    let name = tensor.or(file.shard_tensor.as_deref());
-    let view = match name {
-        Some(name) => detect::matrix_view(&file.header, name)?,
-        None => detect::detect_positional_embedding(&file.header)?,
-    };
-    Ok(view)
+    Ok(plan::choose_matrix(
+        &file.header,
+        tensor,
+        file.shard_tensor.as_deref(),
+    )?)
 }
 
 /// Reads only the chosen tensor's bytes. From the Hub, `on_bytes` is handed the bytes received
@@ -726,13 +655,12 @@ pub async fn read_tensor(
     run: &RunContext,
     on_bytes: &dyn Fn(&[u8]),
 ) -> Result<Vec<u8>, SourceError> {
-    let entry = file.header.tensor(&view.tensor_name)?;
     // The size cap is checked here, before any of the tensor's bytes are asked for.
-    let range = format::plan_tensor_read(entry, MAX_TENSOR_BYTES)?;
+    let range = plan::tensor_range(&file.header, view)?;
     let outcome = read_range(
         &file.source,
         &range,
-        "Downloading the tensor",
+        plan::ReadWhat::Tensor.label(),
         run,
         on_bytes,
     )
@@ -744,4 +672,101 @@ pub async fn read_tensor(
     transfer::check_same_file(source_url(&file.source), &file.identity, &read.identity)
         .map_err(FetchError::from)?;
     Ok(read.bytes)
+}
+
+/// The key under which the tensor `tensor_name` of an open Hub file is saved, when the file
+/// was read at a known commit; for a file opened from storage, its saved entry's key.
+pub fn entry_key_for(
+    opened: &OpenedFile,
+    hub_endpoint: &str,
+    repo: &str,
+    tensor_name: &str,
+) -> Option<EntryKey> {
+    match &opened.source {
+        ByteSource::Saved { entries, .. } => entries.first().map(|entry| EntryKey {
+            tensor_name: tensor_name.to_owned(),
+            ..entry.key.clone()
+        }),
+        ByteSource::Hub { .. } => {
+            let commit_sha = opened.commit_sha.clone()?;
+            Some(EntryKey {
+                origin: Origin::Hub,
+                hub: hub_endpoint.trim_end_matches('/').to_owned(),
+                repo: repo.to_owned(),
+                commit_sha,
+                file_path: opened.file_path.clone(),
+                tensor_name: tensor_name.to_owned(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Whether an open file's bytes come from a Hub repository (over the network or saved).
+pub fn hub_origin(opened: &OpenedFile) -> bool {
+    opened.source.origin() == Some(Origin::Hub)
+}
+
+/// Builds the index line for a tensor of an open file.
+pub fn entry_for(
+    key: EntryKey,
+    opened: &OpenedFile,
+    view: &MatrixView,
+    rev: Option<&str>,
+    tensor_len_bytes: u64,
+) -> SavedEntry {
+    SavedEntry {
+        key,
+        revs: rev
+            .filter(|rev| !hub::is_commit_sha(rev))
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
+        dtype: format!("{:?}", view.dtype),
+        matrix_shape: [view.n_rows as u64, view.n_cols as u64],
+        file_len_bytes: opened.file_len_bytes.unwrap_or(0),
+        header_len_bytes: opened.header_prefix.len() as u64,
+        tensor_len_bytes,
+        tensor_byte_range: [view.byte_range.start, view.byte_range.end],
+        repo_files: opened.repo_files.clone(),
+        saved_at_ms: js_sys::Date::now(),
+    }
+}
+
+/// The sha256 of a whole local file or of the sample (the key of its saved entries). A local
+/// file is read in 8 MiB slices, so that memory holds one slice at a time.
+///
+/// # Errors
+/// [`SourceError::LocalRead`] when the browser cannot read the file.
+pub async fn whole_file_sha256(opened: &OpenedFile) -> Result<String, SourceError> {
+    const SLICE_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
+    match &opened.source {
+        ByteSource::Memory { bytes } => Ok(offline::sha256_hex(bytes)),
+        ByteSource::Local { file } => {
+            let read_error = |err: &JsValue| SourceError::LocalRead {
+                name: file.name(),
+                detail: js_error_text(err),
+            };
+            let mut stream = offline::Sha256Stream::default();
+            let size = file.size();
+            let mut start = 0.0;
+            while start < size {
+                let end = (start + SLICE_BYTES).min(size);
+                let blob = file
+                    .slice_with_f64_and_f64(start, end)
+                    .map_err(|err| read_error(&err))?;
+                let buffer = JsFuture::from(blob.array_buffer())
+                    .await
+                    .map_err(|err| read_error(&err))?;
+                stream.update(&Uint8Array::new(&buffer).to_vec());
+                start = end;
+            }
+            Ok(stream.finish_hex())
+        }
+        ByteSource::Saved { entries, .. } => Ok(entries
+            .first()
+            .map(|entry| entry.key.commit_sha.clone())
+            .unwrap_or_default()),
+        ByteSource::Hub { .. } => Ok(opened.commit_sha.clone().unwrap_or_default()),
+    }
 }

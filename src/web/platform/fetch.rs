@@ -27,6 +27,7 @@ use web_sys::{
     RequestCredentials, RequestInit, RequestMode, Response,
 };
 
+use crate::pure::common::Cancelled;
 use crate::pure::source::hub::{self, HubError};
 use crate::pure::source::transfer::{
     self, ErrorKind, FileIdentity, ResumeDecision, RetryDecision, RetryPolicy, TransferError,
@@ -52,9 +53,9 @@ pub enum FetchError {
     /// Retries or resumes ran out, or the file changed between answers.
     #[error("{0}")]
     Transfer(#[from] TransferError),
-    /// The user pressed Cancel.
+    /// The user pressed Cancel, or a newer run replaced this one: not a failure.
     #[error("The download was cancelled. Press Analyse to start again.")]
-    Cancelled,
+    Cancelled(#[from] Cancelled),
     /// The body would not fit into memory on this platform.
     #[error("The answer from {url} needs {len_bytes} bytes in memory, more than the browser can hold. Pick a smaller file or tensor.")]
     TooLarge {
@@ -74,15 +75,16 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// The kind the page shows for this failure.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
+    /// The kind the page shows for this failure; none for a cancelled request, which is not
+    /// a failure (and never a network error).
+    pub fn kind(&self) -> Option<ErrorKind> {
+        Some(match self {
             FetchError::Hub(error) => error.kind(),
             FetchError::Transfer(error) => error.kind(),
-            FetchError::Cancelled => ErrorKind::Network,
+            FetchError::Cancelled(Cancelled) => return None,
             FetchError::TooLarge { .. } => ErrorKind::TooLarge,
             FetchError::Browser { .. } => ErrorKind::Browser,
-        }
+        })
     }
 }
 
@@ -212,7 +214,7 @@ pub async fn fetch_whole(url: &str, ctx: &RequestContext<'_>) -> Result<Fetched,
         network_bytes = network_bytes.saturating_add(body.network_bytes);
         let dropped = match outcome {
             Ok(()) => false,
-            Err(ReadFailure::Cancelled) => return Err(FetchError::Cancelled),
+            Err(ReadFailure::Cancelled) => return Err(Cancelled.into()),
             Err(ReadFailure::Browser(detail)) => {
                 return Err(FetchError::Browser {
                     url: url.to_owned(),
@@ -399,7 +401,7 @@ pub async fn fetch_range_continuing(
             }
             // The answer ended early, dropped or stalled: resume it.
             Ok(()) | Err(ReadFailure::Dropped) => {}
-            Err(ReadFailure::Cancelled) => return Err(FetchError::Cancelled),
+            Err(ReadFailure::Cancelled) => return Err(Cancelled.into()),
             Err(ReadFailure::Browser(detail)) => {
                 return Err(FetchError::Browser {
                     url: url.to_owned(),
@@ -504,12 +506,12 @@ fn retry_or_fail(
     }
 }
 
-/// Waits `delay_ms`, returning early with [`FetchError::Cancelled`] when the user cancels.
+/// Waits `delay_ms`, returning early with [`Cancelled`] when the user cancels.
 async fn wait_ms(delay_ms: u64, signal: &AbortSignal) -> Result<(), FetchError> {
     let mut left_ms = delay_ms;
     loop {
         if signal.aborted() {
-            return Err(FetchError::Cancelled);
+            return Err(Cancelled.into());
         }
         if left_ms == 0 {
             return Ok(());
@@ -557,14 +559,14 @@ async fn send(
         Err(err) => err,
     };
     if signal.aborted() {
-        return Err(FetchError::Cancelled);
+        return Err(Cancelled.into());
     }
     // No answer the page may read: either nothing answered (offline, no server at this
     // address), or the server answered without CORS headers for this page. The browser says
     // the same for both; an opaque request tells them apart.
     if !server_answers(url).await {
         return Err(if signal.aborted() {
-            FetchError::Cancelled
+            Cancelled.into()
         } else {
             hub::describe_network_failure(url, &js_error_text(&err)).into()
         });
@@ -573,7 +575,7 @@ async fn send(
     let promise = global_fetch(url, &init).map_err(browser)?;
     match JsFuture::from(promise).await {
         Ok(value) => value.dyn_into::<Response>().map_err(browser),
-        Err(_) if signal.aborted() => Err(FetchError::Cancelled),
+        Err(_) if signal.aborted() => Err(Cancelled.into()),
         Err(_) => Err(hub::describe_cors_refusal(url).into()),
     }
 }

@@ -151,7 +151,7 @@ pub(super) async fn analyse_compared(
         tensor: None,
     };
     // Compared models are kept for offline use like the main one.
-    let opened = saved::open_hub_with_store(&request, &run)
+    let opened = source::open_hub_with_store(&request, &run)
         .await
         .map_err(failed)?
         .opened;
@@ -161,9 +161,9 @@ pub(super) async fn analyse_compared(
         .map_err(failed)?;
     if matches!(opened.source, source::ByteSource::Hub { .. }) {
         if let Some(key) =
-            saved::entry_key_for(&opened, &settings.hub, &entry.repo, &view.tensor_name)
+            source::entry_key_for(&opened, &settings.hub, &entry.repo, &view.tensor_name)
         {
-            let saved_entry = saved::entry_for(
+            let saved_entry = source::entry_for(
                 key,
                 &opened,
                 &view,

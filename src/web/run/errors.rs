@@ -79,11 +79,11 @@ pub(super) fn describe_source_error(err: &SourceError) -> ErrorInfo {
             false,
         ),
         (SourceError::Offline(_), _) => ("Not available offline", true, false),
-        (SourceError::Fetch(FetchError::Cancelled), _) => ("Cancelled", false, false),
+        (SourceError::Cancelled(_), _) => ("Cancelled", false, false),
         (SourceError::Fetch(_), _) => ("The download failed", true, false),
     };
     ErrorInfo {
-        kind: err.kind().as_str().to_owned(),
+        kind: err.kind().map_or("", |kind| kind.as_str()).to_owned(),
         title: title.to_owned(),
         message,
         offer_sample,

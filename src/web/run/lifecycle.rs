@@ -227,7 +227,7 @@ pub fn apply_settings(state: AppState, new_settings: ViewSettings, previous: &Vi
 /// Opens a saved entry: a Hub entry through its pinned link, a local file or the sample from
 /// storage.
 pub fn open_saved_entry(state: AppState, entry: &crate::pure::source::offline::SavedEntry) {
-    use crate::pure::source::offline::EntryOrigin;
+    use crate::pure::source::Origin as EntryOrigin;
     match entry.key.origin {
         EntryOrigin::Hub => {
             let previous = state.settings.get_untracked();

@@ -59,7 +59,7 @@ pub(super) async fn run_pipeline(
                 file: settings.file.as_deref(),
                 tensor: settings.tensor.as_deref(),
             };
-            let open = saved::open_hub_with_store(&request, run)
+            let open = source::open_hub_with_store(&request, run)
                 .await
                 .map_err(RunError::Source)?;
             if is_current(generation) {
@@ -67,16 +67,11 @@ pub(super) async fn run_pipeline(
             }
             Some(open.opened)
         }
-        RunSource::Saved { entry_id, .. } => {
-            let (prefix, entries) = saved::open_entry(&entry_id)
+        RunSource::Saved { entry_id, .. } => Some(
+            source::open_saved_entry(&entry_id)
                 .await
-                .map_err(RunError::Source)?;
-            Some(
-                source::open_saved(prefix, entries, run)
-                    .await
-                    .map_err(RunError::Source)?,
-            )
-        }
+                .map_err(RunError::Source)?,
+        ),
         RunSource::Local(file) => Some(
             source::open_local(file, run)
                 .await
@@ -149,7 +144,7 @@ pub(super) async fn run_pipeline(
                 bytes: Rc::new(bytes),
                 network_bytes: run.network_bytes.get().saturating_sub(before_bytes),
             };
-            if saved::hub_origin(&opened) {
+            if source::hub_origin(&opened) {
                 save_hub_tensor(state, &opened, &view, settings, &cached.bytes);
             }
             RUNTIME.with(|cell| {
@@ -168,7 +163,8 @@ pub(super) async fn run_pipeline(
         .bytes_fetched
         .set(open_bytes.saturating_add(tensor.network_bytes));
 
-    let entry_key = saved::entry_key_for(&opened, &settings.hub, &settings.repo, &view.tensor_name);
+    let entry_key =
+        source::entry_key_for(&opened, &settings.hub, &settings.repo, &view.tensor_name);
     let entry_id = entry_key.map(|key| key.id());
     if matches!(opened.source, source::ByteSource::Saved { .. }) {
         state.current_entry_id.set(entry_id.clone());

@@ -10,10 +10,10 @@ use leptos::task::spawn_local;
 use crate::pure::source::detect::MatrixView;
 use crate::pure::url_state::ViewSettings;
 use crate::web::io::saved;
-use crate::web::io::source::OpenedFile;
+use crate::web::io::source::{self, OpenedFile};
 use crate::web::platform::js::sleep_ms;
 use crate::web::platform::offline;
-use crate::web::run::state::{AppState, SaveProblem, SourceKind, Status, RUNTIME};
+use crate::web::run::state::{AppState, SaveProblem, Status, RUNTIME};
 
 /// Saves a tensor read from the Hub at a known commit for offline use, in the background;
 /// a failure is shown beside the results and never fails the analysis.
@@ -24,11 +24,11 @@ pub(super) fn save_hub_tensor(
     settings: &ViewSettings,
     bytes: &Rc<Vec<u8>>,
 ) {
-    let Some(key) = saved::entry_key_for(opened, &settings.hub, &settings.repo, &view.tensor_name)
+    let Some(key) = source::entry_key_for(opened, &settings.hub, &settings.repo, &view.tensor_name)
     else {
         return;
     };
-    let entry = saved::entry_for(key, opened, view, Some(&settings.rev), bytes.len() as u64);
+    let entry = source::entry_for(key, opened, view, Some(&settings.rev), bytes.len() as u64);
     let already_saved = state.saved_entries.with_untracked(|entries| {
         entries.iter().any(|saved| {
             saved.id() == entry.id() && entry.revs.iter().all(|rev| saved.revs.contains(rev))
@@ -161,13 +161,12 @@ pub fn keep_for_offline(state: AppState) {
     let (Some(opened), Some(tensor)) = (opened, tensor) else {
         return;
     };
-    let origin = match state.last_kind.get_untracked() {
-        SourceKind::Sample => crate::pure::source::offline::EntryOrigin::Sample,
-        SourceKind::Local(_) => crate::pure::source::offline::EntryOrigin::Local,
-        SourceKind::Hub => return,
-    };
+    let origin = state.last_kind.get_untracked().origin();
+    if origin == crate::pure::source::Origin::Hub {
+        return;
+    }
     spawn_local(async move {
-        let file_sha256 = match saved::whole_file_sha256(&opened).await {
+        let file_sha256 = match source::whole_file_sha256(&opened).await {
             Ok(sha) => sha,
             Err(err) => {
                 state.save_error.set(Some(SaveProblem {
@@ -185,7 +184,7 @@ pub fn keep_for_offline(state: AppState) {
             file_path: opened.file_path.clone(),
             tensor_name: view.tensor_name.clone(),
         };
-        let entry = saved::entry_for(key, &opened, &view, None, tensor.bytes.len() as u64);
+        let entry = source::entry_for(key, &opened, &view, None, tensor.bytes.len() as u64);
         save_entry_reporting(
             state,
             entry,

@@ -14,7 +14,8 @@ use crate::pure::source::offline::SavedEntry;
 use crate::pure::url_state::ViewSettings;
 use crate::web::io::source::OpenedFile;
 
-/// Where the analysed bytes came from.
+/// Where the analysed bytes came from, as the page names it: the core's
+/// [`Origin`](crate::pure::source::Origin), with a local file's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceKind {
     /// A Hub repository.
@@ -23,6 +24,17 @@ pub enum SourceKind {
     Local(String),
     /// The built-in sample.
     Sample,
+}
+
+impl SourceKind {
+    /// The core's name for where the bytes came from.
+    pub fn origin(&self) -> crate::pure::source::Origin {
+        match self {
+            SourceKind::Hub => crate::pure::source::Origin::Hub,
+            SourceKind::Local(_) => crate::pure::source::Origin::Local,
+            SourceKind::Sample => crate::pure::source::Origin::Sample,
+        }
+    }
 }
 
 /// What the user should know about a failure.
