@@ -83,7 +83,7 @@ LAYERS = {
     "pure::common": 0,
     "pure::linalg": 1, "pure::chart": 1, "pure::source": 1,
     "pure::analysis": 2,
-    "pure::source::offline": 3, "pure::url_state": 3, "pure::views": 3, "pure::export": 3,
+    "pure::source::offline": 3, "pure::source::plan": 3, "pure::url_state": 3, "pure::views": 3, "pure::export": 3,
     "pure::protocol": 3,
     "web::platform": 10,
     "web::io": 11, "web::workers": 11,
