@@ -430,9 +430,13 @@ export class AppPage {
    * run the test started is shown, not the one before it).
    */
   async waitReadyWhere(predicate, arg = null, { timeout = 60_000 } = {}) {
-    // An expression, evaluated afresh at each poll: the ready check, then `predicate` (its source) on `arg` (as JSON).
-    const readyAndPredicate = `document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === 'ready' && (${predicate})(${JSON.stringify(arg)})`;
-    await this.page.waitForFunction(readyAndPredicate, null, { timeout, polling: 100 });
+    // One page function, the ready check and then `predicate`: Playwright sends a page function as its
+    // source (toString) and evaluates it once, inside its own evaluation, which the page's
+    // Content-Security-Policy allows (a string expression would be evaluated again at every poll,
+    // which the policy refuses).
+    const source = `(value) => document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === 'ready' && (${predicate})(value)`;
+    const readyAndPredicate = Object.assign(() => {}, { toString: () => source });
+    await this.page.waitForFunction(readyAndPredicate, arg, { timeout, polling: 100 });
   }
 
   /** Wait until the page's URL satisfies `predicate(URLSearchParams)` (in Node); return its parameters. */
