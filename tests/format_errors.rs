@@ -12,7 +12,7 @@
 use poslens::pure::source::detect::{detect_positional_embedding, matrix_view, DetectError};
 use poslens::pure::source::format::{
     header_byte_range, header_len_from_prefix, parse_header, parse_whole_file, plan_tensor_read,
-    FormatError, DEFAULT_MAX_TENSOR_BYTES, MAX_HEADER_BYTES,
+    Dtype, FormatError, DEFAULT_MAX_TENSOR_BYTES, MAX_HEADER_BYTES,
 };
 use poslens::pure::source::shards::{parse_shard_index, validate_shard_name, ShardError};
 use proptest::prelude::*;
@@ -25,14 +25,26 @@ fn raw_file(header_json: &str, data_len_bytes: usize) -> Vec<u8> {
     bytes
 }
 
-/// Returns the size in bytes of one element of a dtype name.
+/// The error `parse_whole_file` gives for this header JSON and `data_len_bytes` bytes of data.
+fn whole_file_error(header_json: &str, data_len_bytes: usize) -> FormatError {
+    parse_whole_file(&raw_file(header_json, data_len_bytes))
+        .expect_err("the file should be refused")
+}
+
+/// Asserts that `parse_whole_file` refuses this header JSON (with this many bytes of data) with an
+/// error matching the pattern.
+macro_rules! assert_refused {
+    ($header_json:expr, $data_len_bytes:expr, $pattern:pat) => {{
+        let error = whole_file_error($header_json, $data_len_bytes);
+        assert!(matches!(error, $pattern), "{error:?}");
+    }};
+}
+
+/// Returns the size in bytes of one element of a dtype name, as the safetensors crate gives it.
 fn dtype_size_bytes(dtype: &str) -> u64 {
-    match dtype {
-        "F64" | "I64" | "U64" => 8,
-        "F32" | "I32" | "U32" => 4,
-        "F16" | "BF16" | "I16" | "U16" => 2,
-        _ => 1,
-    }
+    let dtype: Dtype =
+        serde_json::from_value(serde_json::json!(dtype)).expect("a safetensors dtype name");
+    (dtype.bitsize() / 8) as u64
 }
 
 /// Builds a valid file from `(name, dtype, shape)` triples packed in order, with zero data.
@@ -293,45 +305,36 @@ fn offsets_with_a_gap_or_an_overlap_are_out_of_order() {
     let gap = r#"{"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},
                   "b": {"dtype": "U8", "shape": [4], "data_offsets": [8, 12]}}"#;
     assert_eq!(
-        parse_whole_file(&raw_file(gap, 12)),
-        Err(FormatError::OffsetsOutOfOrder {
+        whole_file_error(gap, 12),
+        FormatError::OffsetsOutOfOrder {
             name: "b".to_owned(),
             expected_begin: 4,
             actual_begin: 8
-        })
+        }
     );
     let overlap = r#"{"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},
                       "b": {"dtype": "U8", "shape": [4], "data_offsets": [2, 6]}}"#;
-    assert!(matches!(
-        parse_whole_file(&raw_file(overlap, 6)),
-        Err(FormatError::OffsetsOutOfOrder { .. })
-    ));
+    assert_refused!(overlap, 6, FormatError::OffsetsOutOfOrder { .. });
     let not_from_zero = r#"{"a": {"dtype": "U8", "shape": [4], "data_offsets": [4, 8]}}"#;
-    assert!(matches!(
-        parse_whole_file(&raw_file(not_from_zero, 8)),
-        Err(FormatError::OffsetsOutOfOrder { .. })
-    ));
+    assert_refused!(not_from_zero, 8, FormatError::OffsetsOutOfOrder { .. });
 }
 
 #[test]
 fn offsets_that_run_backwards_are_reversed() {
     let json = r#"{"a": {"dtype": "U8", "shape": [0], "data_offsets": [4, 0]}}"#;
-    assert!(matches!(
-        parse_whole_file(&raw_file(json, 4)),
-        Err(FormatError::OffsetsReversed { .. })
-    ));
+    assert_refused!(json, 4, FormatError::OffsetsReversed { .. });
 }
 
 #[test]
 fn shape_and_offsets_that_disagree_are_a_length_mismatch() {
     let json = r#"{"w": {"dtype": "F32", "shape": [3, 4], "data_offsets": [0, 40]}}"#;
     assert_eq!(
-        parse_whole_file(&raw_file(json, 40)),
-        Err(FormatError::LengthMismatch {
+        whole_file_error(json, 40),
+        FormatError::LengthMismatch {
             name: "w".to_owned(),
             expected_bytes: 48,
             actual_bytes: 40
-        })
+        }
     );
 }
 
@@ -339,15 +342,9 @@ fn shape_and_offsets_that_disagree_are_a_length_mismatch() {
 fn a_shape_whose_size_overflows_is_reported() {
     let json =
         r#"{"w": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}}"#;
-    assert!(matches!(
-        parse_whole_file(&raw_file(json, 0)),
-        Err(FormatError::ShapeOverflow { .. })
-    ));
+    assert_refused!(json, 0, FormatError::ShapeOverflow { .. });
     let json = r#"{"w": {"dtype": "F64", "shape": [4611686018427387904], "data_offsets": [0, 0]}}"#;
-    assert!(matches!(
-        parse_whole_file(&raw_file(json, 0)),
-        Err(FormatError::ShapeOverflow { .. })
-    ));
+    assert_refused!(json, 0, FormatError::ShapeOverflow { .. });
 }
 
 #[test]
@@ -378,10 +375,10 @@ fn a_duplicate_tensor_name_is_reported() {
     let json = r#"{"a": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]},
                    "a": {"dtype": "U8", "shape": [1], "data_offsets": [1, 2]}}"#;
     assert_eq!(
-        parse_whole_file(&raw_file(json, 2)),
-        Err(FormatError::DuplicateTensor {
+        whole_file_error(json, 2),
+        FormatError::DuplicateTensor {
             name: "a".to_owned()
-        })
+        }
     );
 }
 

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { after, before, describe, it } from 'node:test';
-import { MINILM_REPO, TEST_TIMEOUT_MS, startSuite } from './lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { MINILM_REPO, TEST_TIMEOUT_MS, useSuite } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -85,20 +85,11 @@ async function focused(page) {
 }
 
 describe('accessibility', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
-
-  before(async () => {
-    suite = await startSuite();
-  });
-  after(async () => {
-    await suite?.close();
-  });
+  const suite = useSuite();
 
   for (const colorScheme of ['light', 'dark']) {
     it(`axe finds no serious or critical problems on the ready page, every card laid out (${colorScheme})`, async () => {
-      const app = await suite.newAppPage({ colorScheme });
-      await app.open(suite.hubQuery(MINILM_REPO));
-      await app.waitReady();
+      const { app } = await suite.readyPage(MINILM_REPO, {}, { colorScheme });
       await assertTheme(app.page, colorScheme);
       const released = await layOutEverything(app.page);
       assert.ok(released > 0, 'the page has cards that content-visibility would skip');
@@ -107,9 +98,8 @@ describe('accessibility', { timeout: TEST_TIMEOUT_MS }, () => {
     });
 
     it(`axe finds no serious or critical problems on the error page (${colorScheme})`, async () => {
-      const app = await suite.newAppPage({ colorScheme });
-      await app.open(suite.hubQuery('test/does-not-exist'));
-      assert.equal(await app.waitSettled(), 'error');
+      const { app, state } = await suite.settledPage('test/does-not-exist', {}, { colorScheme });
+      assert.equal(state, 'error');
       await assertTheme(app.page, colorScheme);
       await layOutEverything(app.page);
       await app.screenshot(`a11y-error-page-${colorScheme}`);
@@ -119,9 +109,7 @@ describe('accessibility', { timeout: TEST_TIMEOUT_MS }, () => {
   }
 
   it('charts carry text summaries', async () => {
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery(MINILM_REPO));
-    await app.waitReady();
+    const { app } = await suite.readyPage(MINILM_REPO);
     const rank = (await app.page.getByTestId('rank').textContent()).trim();
     const labels = await app.page.locator('svg.chart-svg, canvas.heatmap-canvas').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')));
     assert.ok(labels.length >= 8, `at least the notebook's 8 charts, got ${labels.length}`);
@@ -130,10 +118,8 @@ describe('accessibility', { timeout: TEST_TIMEOUT_MS }, () => {
   });
 
   it('one analysis can be used with the keyboard alone', async () => {
-    const app = await suite.newAppPage();
+    const { app } = await suite.readyPage(MINILM_REPO);
     const { page } = app;
-    await app.open(suite.hubQuery(MINILM_REPO));
-    await app.waitReady();
 
     // Tab from the top of the page through every control, recording where focus goes.
     await page.evaluate(() => document.activeElement?.blur());
@@ -182,9 +168,7 @@ describe('accessibility', { timeout: TEST_TIMEOUT_MS }, () => {
   for (const width of [1440, 800]) {
     for (const colorScheme of ['light', 'dark']) {
       it(`no horizontal scrolling at ${width} px (${colorScheme})`, async () => {
-        const app = await suite.newAppPage({ viewport: { width, height: 900 }, colorScheme });
-        await app.open(suite.hubQuery(MINILM_REPO));
-        await app.waitReady();
+        const { app } = await suite.readyPage(MINILM_REPO, {}, { viewport: { width, height: 900 }, colorScheme });
         const { scrollWidth, clientWidth } = await app.page.evaluate(() => ({
           scrollWidth: document.documentElement.scrollWidth,
           clientWidth: document.documentElement.clientWidth,

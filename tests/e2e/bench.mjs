@@ -21,13 +21,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { argument, fmt as fixed, median } from './lib/bench_args.mjs';
 import { CHROMIUM_PATH, DIST_DIR, REPO_ROOT, startSuite } from './lib/harness.mjs';
 import { BENCH_SHAPES, benchRepo, ensureSyntheticWPos, shapeName } from './lib/synthetic_w_pos.mjs';
-
-function argument(name, fallback) {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : fallback;
-}
 
 const RUNS = Number(argument('--runs', 3));
 const NUMPY_REPEATS = Number(argument('--numpy-repeats', 3));
@@ -39,13 +35,7 @@ const SHAPES = BENCH_SHAPES.filter((s) => !wanted || wanted.includes(shapeName(s
 /** Larger shapes get one page load and one numpy repeat: each takes many seconds. */
 const isLarge = (shape) => shape.rows * shape.cols > 2_000_000;
 
-const median = (values) => {
-  const sorted = [...values].filter(Number.isFinite).sort((a, b) => a - b);
-  if (!sorted.length) return NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-const fmt = (value, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const fmt = (value, digits = 2) => fixed(value, digits);
 const mib = (bytes) => (Number.isFinite(bytes) && bytes > 0 ? `${(bytes / 1048576).toFixed(0)} MiB` : 'n/a');
 
 const PYTHON_COMMON = String.raw`

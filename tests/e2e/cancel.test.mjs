@@ -5,17 +5,8 @@
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import {
-  GPT2_LIKE_DIR,
-  GPT2_LIKE_PATH,
-  TEST_TIMEOUT_MS,
-  assertSingularValuesClose,
-  loadGolden,
-  parseIntegerText,
-  standardRepos,
-  startSuite,
-} from './lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { GPT2_LIKE_DIR, GPT2_LIKE_PATH, TEST_TIMEOUT_MS, assertMatchesGolden, loadGolden, sleep, standardRepos, until, useSuite } from './lib/harness.mjs';
 import { syntheticGolden } from './lib/synthetic_golden.mjs';
 import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
 import { CAN_READ_WORKER_CPU, cpuBetween, recordCancel, workerCpuMs } from './lib/worker_cpu.mjs';
@@ -32,35 +23,15 @@ const IDLE_WITHIN_MS = 200;
 /** Most CPU time both workers' threads may use from 200 ms to 1200 ms after the click (stopped workers use none; two busy ones up to 2000). */
 const STOPPED_CPU_MS = 50;
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Poll `check` (in Node) until it returns a truthy value; fail with `message` after `timeout` ms. */
-async function until(check, message, timeout = 30_000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms: ${message}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 describe('cancel', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
+  const suite = useSuite(() => ({
+    repos: standardRepos({
+      [SLOW_REPO]: { files: { [SLOW_FILE]: GPT2_LIKE_PATH, 'config.json': path.join(GPT2_LIKE_DIR, 'config.json') } },
+      [LARGE_REPO]: { files: { 'model.safetensors': ensureSyntheticWPos(LARGE) } },
+    }),
+    faults: { [`${SLOW_REPO}/${SLOW_FILE}`]: { delayMs: DELAY_MS } },
+  }));
   const golden = loadGolden('gpt2-like');
-
-  before(async () => {
-    suite = await startSuite({
-      repos: standardRepos({
-        [SLOW_REPO]: { files: { [SLOW_FILE]: GPT2_LIKE_PATH, 'config.json': path.join(GPT2_LIKE_DIR, 'config.json') } },
-        [LARGE_REPO]: { files: { 'model.safetensors': ensureSyntheticWPos(LARGE) } },
-      }),
-      faults: { [`${SLOW_REPO}/${SLOW_FILE}`]: { delayMs: DELAY_MS } },
-    });
-  });
-  after(async () => {
-    await suite?.close();
-  });
 
   it('cancelling a slow download ends idle with a note, and Analyse then reaches ready', async () => {
     suite.hub.setFault(SLOW_REPO, SLOW_FILE, { delayMs: DELAY_MS });
@@ -87,12 +58,7 @@ describe('cancel', { timeout: TEST_TIMEOUT_MS }, () => {
 
     await app.page.getByTestId('cancel').click();
     const cancelledAt = Date.now();
-    await app.page.waitForFunction(
-      () => document.querySelector('[data-testid="status"]')?.getAttribute('data-state') !== 'loading',
-      null,
-      { timeout: 10_000, polling: 50 },
-    );
-    assert.equal(await app.state(), 'idle', 'Cancel ends in idle');
+    assert.equal(await app.waitNotLoading(), 'idle', 'Cancel ends in idle');
     const statusText = (await app.page.getByTestId('status').textContent())?.trim() ?? '';
     assert.match(statusText, /cancel/i, `the status should say it was cancelled: "${statusText}"`);
     assert.equal(await app.page.getByTestId('cancel').isDisabled(), true, 'Cancel is disabled once nothing runs');
@@ -114,10 +80,7 @@ describe('cancel', { timeout: TEST_TIMEOUT_MS }, () => {
     suite.hub.setFault(SLOW_REPO, SLOW_FILE, null);
     await app.page.getByTestId('analyse').click();
     await app.waitReady();
-    const r = await app.results();
-    assert.equal(parseIntegerText(r.rank, 'rank'), golden.full.rank_at_threshold, 'rank at 0.01');
-    assert.equal(parseIntegerText(r.rankDropped, 'rank-dropped'), golden.dropped.rank_at_threshold, 'rank with 5 columns dropped');
-    assertSingularValuesClose(r.singularValues, golden.full.singular_values, { count: 10 });
+    assertMatchesGolden(await app.results(), golden);
   });
 
   it('cancelling while the workers compute the singular values: idle within 200 ms, the workers stop, the next analysis matches numpy', async (t) => {
@@ -126,11 +89,7 @@ describe('cancel', { timeout: TEST_TIMEOUT_MS }, () => {
     await app.page.addInitScript(recordCancel);
     await app.open(suite.hubQuery(LARGE_REPO));
     // The workers report the share of the values done from 250 ms into the decomposition on.
-    await app.page.waitForFunction(
-      () => /singular values \d+%/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''),
-      null,
-      { timeout: 120_000, polling: 20 },
-    );
+    await app.waitProgress(/singular values \d+%/);
     let busyCpu = null;
     if (CAN_READ_WORKER_CPU) {
       // The measure sees the work: the workers' threads are busy before the click.
@@ -164,9 +123,6 @@ describe('cancel', { timeout: TEST_TIMEOUT_MS }, () => {
     // The next analysis, in fresh workers, gives numpy's numbers.
     await app.page.getByTestId('analyse').click();
     await app.waitReady();
-    const r = await app.results();
-    assert.equal(parseIntegerText(r.rank, 'rank'), large.full.rank_at_threshold, 'rank at 0.01');
-    assert.equal(parseIntegerText(r.rankDropped, 'rank-dropped'), large.dropped.rank_at_threshold, 'rank with 5 columns dropped');
-    assertSingularValuesClose(r.singularValues, large.full.singular_values, { count: 10 });
+    assertMatchesGolden(await app.results(), large);
   });
 });

@@ -8,14 +8,10 @@
 //   node tests/e2e/cancel_bench.mjs [--runs 3] [--shapes 2048x2560,2050x9216] [--during values|vectors] [--after-ms 1500]
 // (after a build; scripts/bench.sh builds the app first)
 
+import { argument } from './lib/bench_args.mjs';
 import { startSuite, standardRepos } from './lib/harness.mjs';
 import { BENCH_SHAPES, benchRepo, ensureSyntheticWPos, shapeName } from './lib/synthetic_w_pos.mjs';
 import { cpuBetween, recordCancel, workerCpuMs } from './lib/worker_cpu.mjs';
-
-function argument(name, fallback) {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : fallback;
-}
 
 const RUNS = Number(argument('--runs', 3));
 /** `values` presses Cancel while the singular values are computed, `vectors` while the vectors are. */

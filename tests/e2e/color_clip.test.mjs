@@ -2,21 +2,14 @@
 // lives in the URL as `clip`, replaces the history entry, and fetches or analyses nothing.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { MINILM_REPO, TEST_TIMEOUT_MS, startSuite } from './lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { MINILM_REPO, TEST_TIMEOUT_MS, useSuite } from './lib/harness.mjs';
 
 /** The heatmaps in page order: first 5 (full, dropped), then first k (full, dropped). */
 const FIRST_K_FULL = 2;
 
 describe('heatmap colour range', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
-
-  before(async () => {
-    suite = await startSuite();
-  });
-  after(async () => {
-    await suite?.close();
-  });
+  const suite = useSuite();
 
   /** Every heatmap's colour limit (`data-abs-max` of its colour bar), in page order. */
   async function limits(app) {
@@ -36,9 +29,7 @@ describe('heatmap colour range', { timeout: TEST_TIMEOUT_MS }, () => {
   }
 
   it('clips at the 99th percentile live, in the URL, without a new request or analysis', async () => {
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery(MINILM_REPO));
-    await app.waitReady();
+    const { app } = await suite.readyPage(MINILM_REPO);
     const full = await limits(app);
     assert.equal(full.length, 4, `four heatmaps (first 5 and first k, full and dropped): ${full}`);
     for (const limit of full) assert.ok(Number.isFinite(limit) && limit > 0, `full-range limit ${limit}`);
@@ -93,9 +84,7 @@ describe('heatmap colour range', { timeout: TEST_TIMEOUT_MS }, () => {
     assert.equal(suite.hub.log.length, 0, 'switching back fetches nothing either');
 
     // A page opened with the link starts clipped, at the same limits.
-    const linked = await suite.newAppPage();
-    await linked.open(suite.hubQuery(MINILM_REPO, { clip: '0.99' }));
-    await linked.waitReady();
+    const { app: linked } = await suite.readyPage(MINILM_REPO, { clip: '0.99' });
     const linkedLimits = await limits(linked);
     linkedLimits.forEach((limit, i) =>
       assert.ok(Math.abs(limit - clipped[i]) <= 1e-12 * clipped[i], `heatmap ${i} from the link: ${limit} vs ${clipped[i]}`),
@@ -105,14 +94,10 @@ describe('heatmap colour range', { timeout: TEST_TIMEOUT_MS }, () => {
   });
 
   it('an invalid clip falls back to the full range with a note', async () => {
-    const reference = await suite.newAppPage();
-    await reference.open(suite.hubQuery(MINILM_REPO));
-    await reference.waitReady();
+    const { app: reference } = await suite.readyPage(MINILM_REPO);
     const full = await limits(reference);
 
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery(MINILM_REPO, { clip: '2' }));
-    await app.waitReady();
+    const { app } = await suite.readyPage(MINILM_REPO, { clip: '2' });
     const notes = (await app.page.getByTestId('url-notes').textContent()) ?? '';
     assert.match(notes, /clip=`2`/, `the note quotes the rejected value: ${notes}`);
     assert.match(notes, /full range/, `the note says what is used instead: ${notes}`);

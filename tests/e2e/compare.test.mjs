@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   ARTIFACTS_DIR,
   GPT2_LIKE_PATH,
@@ -14,10 +14,10 @@ import {
   SETTLE_TIMEOUT_MS,
   TEST_TIMEOUT_MS,
   loadGolden,
+  numpyAnswers,
   standardRepos,
-  startSuite,
+  useSuite,
 } from './lib/harness.mjs';
-import { numpyAnswers } from './lib/numpy.mjs';
 import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
 
 /** Another model with the GPT-2-shaped file's 1024 positions: other waves, 64 dimensions. */
@@ -25,6 +25,8 @@ const WAVES_REPO = 'test/waves-1024x64';
 const WAVES_PATH = ensureSyntheticWPos({ rows: 1024, cols: 64, dtype: 'F32' });
 /** How many leading left singular vectors the app's comparison spans (compare_view.rs). */
 const SUBSPACE_K = 10;
+/** The browser contexts' size: room for the compare table. */
+const WIDE = { viewport: { width: 1400, height: 1000 } };
 
 /** Every compare row's contract attributes, in page order. */
 async function compareRows(page) {
@@ -54,21 +56,12 @@ async function waitCompareSettled(page, expectedRows) {
 }
 
 describe('compare models', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
+  const suite = useSuite({ repos: standardRepos({ [WAVES_REPO]: { files: { 'model.safetensors': WAVES_PATH } } }) });
   const gpt2 = loadGolden('gpt2-like');
   const minilm = loadGolden('minilm');
 
-  before(async () => {
-    suite = await startSuite({ repos: standardRepos({ [WAVES_REPO]: { files: { 'model.safetensors': WAVES_PATH } } }) });
-  });
-  after(async () => {
-    await suite?.close();
-  });
-
   it('adds models, shows numpy ranks, and the link reproduces the comparison pinned to commits', async () => {
-    const app = await suite.newAppPage({ viewport: { width: 1400, height: 1000 } });
-    await app.open(suite.hubQuery(GPT2_LIKE_REPO));
-    await app.waitReady();
+    const { app } = await suite.readyPage(GPT2_LIKE_REPO, {}, WIDE);
     const page = app.page;
     await page.getByTestId('compare-input').fill(`${MINILM_REPO}, ${GPT2_SHARDED_REPO}`);
     await page.getByTestId('compare-add').click();
@@ -98,9 +91,7 @@ describe('compare models', { timeout: TEST_TIMEOUT_MS }, () => {
     const href = (await app.results()).shareHref;
     const compare = new URL(href).searchParams.get('compare');
     assert.equal(compare, `${MINILM_REPO}@${suite.hub.commitSha},${GPT2_SHARDED_REPO}@${suite.hub.commitSha}`);
-    const fresh = await suite.newAppPage({ viewport: { width: 1400, height: 1000 } });
-    await fresh.openUrl(href);
-    await fresh.waitReady();
+    const { app: fresh } = await suite.readyUrl(href, WIDE);
     await waitCompareSettled(fresh.page, 3);
     const again = await compareRows(fresh.page);
     assert.deepEqual(
@@ -113,9 +104,7 @@ describe('compare models', { timeout: TEST_TIMEOUT_MS }, () => {
   });
 
   it('two different models with as many positions: the principal angles are numpy\'s', async () => {
-    const app = await suite.newAppPage({ viewport: { width: 1400, height: 1000 } });
-    await app.open(suite.hubQuery(GPT2_LIKE_REPO, { compare: WAVES_REPO }));
-    await app.waitReady();
+    const { app } = await suite.readyPage(GPT2_LIKE_REPO, { compare: WAVES_REPO }, WIDE);
     await waitCompareSettled(app.page, 2);
     const rows = await compareRows(app.page);
     assert.deepEqual(rows.map((r) => [r.repo, r.state]), [[GPT2_LIKE_REPO, 'ready'], [WAVES_REPO, 'ready']], rows.map((r) => r.text).join('\n'));
@@ -141,9 +130,7 @@ describe('compare models', { timeout: TEST_TIMEOUT_MS }, () => {
   });
 
   it('a failing model shows its error in its own row and leaves the others intact', async () => {
-    const app = await suite.newAppPage({ viewport: { width: 1400, height: 1000 } });
-    await app.open(suite.hubQuery(GPT2_LIKE_REPO, { compare: `test/no-such-model,${MINILM_REPO}` }));
-    await app.waitReady();
+    const { app } = await suite.readyPage(GPT2_LIKE_REPO, { compare: `test/no-such-model,${MINILM_REPO}` }, WIDE);
     await waitCompareSettled(app.page, 3);
     const rows = await compareRows(app.page);
     assert.deepEqual(rows.map((r) => r.state), ['ready', 'error', 'ready'], rows.map((r) => r.text).join('\n'));

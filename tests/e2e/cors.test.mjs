@@ -5,8 +5,8 @@
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, before, describe, it } from 'node:test';
-import { MINILM_PATH, MINILM_REPO, TEST_TIMEOUT_MS, loadGolden, parseIntegerText, standardRepos, startSuite } from './lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { MINILM_PATH, MINILM_REPO, TEST_TIMEOUT_MS, loadGolden, parseIntegerText, standardRepos, useSuite } from './lib/harness.mjs';
 
 /** Served with no CORS header at all, on the hub and its CDN. */
 const PLAIN_REPO = 'mirror/plain-model';
@@ -23,26 +23,18 @@ async function closedPort() {
 }
 
 describe('servers without CORS headers, and hosts that cannot be reached', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
+  const suite = useSuite({
+    repos: standardRepos({
+      [PLAIN_REPO]: { files: { 'model.safetensors': MINILM_PATH }, cors: false },
+      [STORAGE_REPO]: { files: { 'model.safetensors': MINILM_PATH }, cors: 'hub' },
+    }),
+  });
   const golden = loadGolden('minilm');
-
-  before(async () => {
-    suite = await startSuite({
-      repos: standardRepos({
-        [PLAIN_REPO]: { files: { 'model.safetensors': MINILM_PATH }, cors: false },
-        [STORAGE_REPO]: { files: { 'model.safetensors': MINILM_PATH }, cors: 'hub' },
-      }),
-    });
-  });
-  after(async () => {
-    await suite?.close();
-  });
 
   /** The same page then analyses a good repository. */
   async function thenGoodAnalysis(app, previousError) {
-    await app.analyseRepo(MINILM_REPO);
-    await app.waitReady({ previousError });
-    assert.equal(parseIntegerText((await app.results()).rank, 'rank'), golden.full.rank_at_threshold, 'the good analysis after the error');
+    const good = await app.analyseReady(MINILM_REPO, { previousError });
+    assert.equal(parseIntegerText(good.rank, 'rank'), golden.full.rank_at_threshold, 'the good analysis after the error');
   }
 
   /** A `cors` error: the server answered, web pages may not read it, and what to do. */
@@ -59,10 +51,7 @@ describe('servers without CORS headers, and hosts that cannot be reached', { tim
   }
 
   it('a server that answers without CORS headers: "cors", it answered, and what to do', async () => {
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery(PLAIN_REPO));
-    await app.waitSettled();
-    const r = await app.results();
+    const { app, r } = await suite.settledPage(PLAIN_REPO);
     assertCorsError(r, suite.hub.hubUrl, 'no CORS');
     // The stand-in did answer the app's requests (the browser kept the answers from the page).
     const answered = suite.hub.requests({ repo: PLAIN_REPO }).filter((entry) => entry.status >= 200 && entry.status < 400);
@@ -72,10 +61,7 @@ describe('servers without CORS headers, and hosts that cannot be reached', { tim
   });
 
   it('a hub whose storage sends no CORS headers: "cors" too', async () => {
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery(STORAGE_REPO));
-    await app.waitSettled();
-    const r = await app.results();
+    const { app, r } = await suite.settledPage(STORAGE_REPO);
     assertCorsError(r, suite.hub.hubUrl, 'storage without CORS');
     assert.ok(suite.hub.requests({ repo: STORAGE_REPO, server: 'cdn' }).length >= 1, 'the CDN was asked');
     await thenGoodAnalysis(app, r.error);
@@ -84,9 +70,7 @@ describe('servers without CORS headers, and hosts that cannot be reached', { tim
   it('a host with nothing listening: the network error, not "cors"', async () => {
     const app = await suite.newAppPage();
     const hub = `http://127.0.0.1:${await closedPort()}`;
-    await app.open({ hub, repo: MINILM_REPO });
-    await app.waitSettled();
-    const r = await app.results();
+    const { r } = await app.openSettled({ hub, repo: MINILM_REPO });
     assert.equal(r.state, 'error');
     assert.equal(r.errorKind, 'network', `error kind (message "${r.error}")`);
     assert.match(r.error, /could not be reached/, r.error);

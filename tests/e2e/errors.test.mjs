@@ -5,24 +5,16 @@
 // the message might quote from the URL.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { LICENSED_REPO, PAGE_REPO } from './hub_server.mjs';
-import { GPT2_LIKE_REPO, MINILM_REPO, TEST_TIMEOUT_MS, assertPoliteRequests, startSuite } from './lib/harness.mjs';
+import { GPT2_LIKE_REPO, MINILM_REPO, TEST_TIMEOUT_MS, assertPoliteRequests, useSuite } from './lib/harness.mjs';
 
 describe('errors', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
-
-  before(async () => {
-    suite = await startSuite();
-  });
-  after(async () => {
-    await suite?.close();
-  });
+  const suite = useSuite();
 
   async function expectError(params, { kind, title }, label) {
     const app = await suite.newAppPage();
-    await app.open(params);
-    const state = await app.waitSettled();
+    const { state } = await app.openSettled(params);
     if (state !== 'error') await app.screenshot(`error-${label}-unexpected`);
     assert.equal(state, 'error', `${label}: state should be error, got ${state}`);
     assert.equal(await app.errorKind(), kind, `${label}: error kind (message: "${await app.errorText()}")`);

@@ -8,7 +8,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import {
   ARTIFACTS_DIR,
   MINILM_PATH,
@@ -17,7 +17,7 @@ import {
   TEST_TIMEOUT_MS,
   loadGolden,
   parseIntegerText,
-  startSuite,
+  useSuite,
 } from './lib/harness.mjs';
 
 const EXPORT_DIR = path.join(ARTIFACTS_DIR, 'exports');
@@ -38,22 +38,15 @@ async function download(page, locator) {
 }
 
 describe('exports of the MiniLM analysis', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
+  const suite = useSuite();
   let app;
   let page;
   let results;
   const golden = loadGolden('minilm');
 
   before(async () => {
-    suite = await startSuite();
-    app = await suite.newAppPage({ permissions: ['clipboard-read', 'clipboard-write'] });
+    ({ app, r: results } = await suite.readyPage(MINILM_REPO, {}, { permissions: ['clipboard-read', 'clipboard-write'] }));
     page = app.page;
-    await app.open(suite.hubQuery(MINILM_REPO));
-    await app.waitReady();
-    results = await app.results();
-  });
-  after(async () => {
-    await suite?.close();
   });
 
   it('every chart downloads as SVG (well-formed, titled) and as PNG at 2× that size', async () => {

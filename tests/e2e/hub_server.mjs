@@ -118,6 +118,20 @@ export function parseRange(header, size) {
   return { kind: 'range', start, end };
 }
 
+/**
+ * The answer to a `Range` header for a body of `size` bytes: 206 and its `Content-Range` for one
+ * satisfiable range, 416 (its `Content-Range` naming the size alone) for an unsatisfiable one, and 200
+ * with the whole body otherwise, or when `ignoreRange`. `start` and `end` are inclusive.
+ */
+export function rangeAnswer(header, size, ignoreRange = false) {
+  const range = ignoreRange ? { kind: 'none' } : parseRange(header, size);
+  if (range.kind === 'unsatisfiable') return { status: 416, headers: { 'Content-Range': `bytes */${size}` } };
+  if (range.kind === 'range') {
+    return { status: 206, start: range.start, end: range.end, headers: { 'Content-Range': `bytes ${range.start}-${range.end}/${size}` } };
+  }
+  return { status: 200, start: 0, end: size - 1, headers: {} };
+}
+
 function fileMap(name, files) {
   const map = new Map();
   for (const [filePath, source] of Object.entries(files)) {
@@ -320,6 +334,24 @@ export async function startHub(options = {}) {
     );
   }
 
+  /**
+   * The repository `repoName` and the commit `rev` names in it, or null once the Hub's answer for
+   * a repository it does not have (401) or an unknown revision (404) is sent.
+   */
+  function findRevision(res, req, url, repoName, rev) {
+    const repo = repos.get(repoName);
+    if (!repo) {
+      sendRepoNotFound(res, req, url.href);
+      return null;
+    }
+    const sha = repo.commitFor(rev);
+    if (!sha) {
+      sendError(res, req, 404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
+      return null;
+    }
+    return { repo, sha };
+  }
+
   /** A same-origin 307 with a relative Location, as the Hub answers for a renamed repository. */
   function sendRename(res, req, location) {
     const body = Buffer.from(`Temporary Redirect. Redirecting to ${location}`);
@@ -358,7 +390,7 @@ export async function startHub(options = {}) {
       }
       // A mirror that answers a Range request with 200 and the whole file in chunked encoding, with no Content-Length.
       const chunked = Boolean(fault?.chunkedWhole) && consume(fault);
-      const range = chunked || (fault?.ignoreRange && consume(fault)) ? { kind: 'none' } : parseRange(req.headers.range, file.size);
+      const answer = rangeAnswer(req.headers.range, file.size, chunked || (fault?.ignoreRange && consume(fault)));
       const headers = {
         ...corsHeaders(req),
         ...extraHeaders,
@@ -366,19 +398,13 @@ export async function startHub(options = {}) {
         'Content-Type': file.contentType,
         'Last-Modified': 'Tue, 11 Jun 2024 10:00:00 GMT',
       };
-      if (range.kind === 'unsatisfiable') {
-        res.writeHead(416, { ...headers, 'Content-Range': `bytes */${file.size}`, 'Content-Length': 0 });
+      if (answer.status === 416) {
+        res.writeHead(416, { ...headers, ...answer.headers, 'Content-Length': 0 });
         res.end();
         return;
       }
-      let start = 0;
-      let end = file.size - 1;
-      let status = 200;
-      if (range.kind === 'range') {
-        ({ start, end } = range);
-        status = 206;
-        headers['Content-Range'] = `bytes ${start}-${end}/${file.size}`;
-      }
+      const { status, start, end } = answer;
+      Object.assign(headers, answer.headers);
       const length = Math.max(0, end - start + 1);
       if (!chunked) headers['Content-Length'] = length;
       res.writeHead(status, headers);
@@ -472,16 +498,9 @@ export async function startHub(options = {}) {
         sendRename(res, req, `/api/models/${renames.get(repoName)}${rest.slice(rawRepoName.length)}${url.search}`);
         return;
       }
-      const repo = repos.get(renames.get(repoName) ?? repoName);
-      if (!repo) {
-        sendRepoNotFound(res, req, url.href);
-        return;
-      }
-      const sha = repo.commitFor(rev);
-      if (!sha) {
-        sendError(res, req, 404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
-        return;
-      }
+      const found = findRevision(res, req, url, renames.get(repoName) ?? repoName, rev);
+      if (!found) return;
+      const { repo, sha } = found;
       if (kind === 'tree') {
         const prefix = treePath ? `${decodePathSegments(treePath)}/` : '';
         const items = await Promise.all(
@@ -516,16 +535,9 @@ export async function startHub(options = {}) {
         sendRename(res, req, `/${renames.get(repoName)}/resolve/${resolveSplit[1]}${url.search}`);
         return;
       }
-      const repo = repos.get(repoName);
-      if (!repo) {
-        sendRepoNotFound(res, req, url.href);
-        return;
-      }
-      const sha = repo.commitFor(rev);
-      if (!sha) {
-        sendError(res, req, 404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
-        return;
-      }
+      const found = findRevision(res, req, url, repoName, rev);
+      if (!found) return;
+      const { repo, sha } = found;
       if (repo.gated) {
         sendError(
           res,

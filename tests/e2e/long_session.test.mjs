@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   ARTIFACTS_DIR,
   GPT2_LIKE_REPO,
@@ -18,7 +18,7 @@ import {
   loadGolden,
   parseIntegerText,
   rankAt,
-  startSuite,
+  useSuite,
 } from './lib/harness.mjs';
 
 const RUNS = 30;
@@ -48,17 +48,10 @@ const median = (values) => {
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 describe('a long session in one tab', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
-
-  before(async () => {
-    suite = await startSuite();
-  });
-  after(async () => {
-    await suite?.close();
-  });
+  const suite = useSuite();
 
   it(`${RUNS} analyses in a row: memory returns to its level, nothing slows down`, async () => {
-    const app = await suite.newAppPage({ viewport: { width: 1280, height: 900 } });
+    const app = await suite.newAppPage();
     const { page } = app;
     // Trunk's start-up script hands the main module's exports (its WebAssembly memory among
     // them) to this event.

@@ -19,13 +19,9 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { argument, fmt as fixed, median } from './lib/bench_args.mjs';
 import { GPT2_LIKE_REPO, REPO_ROOT, standardRepos, startSuite } from './lib/harness.mjs';
 import { BENCH_SHAPES, benchRepo, ensureSyntheticWPos, shapeName } from './lib/synthetic_w_pos.mjs';
-
-function argument(name, fallback) {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : fallback;
-}
 
 const RUNS = Number(argument('--runs', 3));
 const SETTLE_MS = Number(argument('--settle-ms', 3000));
@@ -40,13 +36,7 @@ const ALL_SHAPES = BENCH_SHAPES.map((shape) =>
 );
 const SHAPES = ALL_SHAPES.filter((shape) => wanted.includes(shape.name));
 
-const median = (values) => {
-  const sorted = [...values].filter(Number.isFinite).sort((a, b) => a - b);
-  if (!sorted.length) return NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-const fmt = (value, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const fmt = (value, digits = 0) => fixed(value, digits);
 
 /**
  * Runs in the page before its scripts: records every long task, and the moments the status turns to

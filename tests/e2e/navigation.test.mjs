@@ -2,42 +2,24 @@
 // results table copied as TSV.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   MINILM_PATH,
   MINILM_REPO,
   TEST_TIMEOUT_MS,
-  assertSingularValuesClose,
+  assertMatchesGolden,
   loadGolden,
+  numpyAnswers,
   parseIntegerText,
   rankAt,
-  startSuite,
+  useSuite,
 } from './lib/harness.mjs';
-import { numpyAnswers } from './lib/numpy.mjs';
 
 const MINILM_TENSOR = 'embeddings.position_embeddings.weight';
 
 describe('navigation and the built-in sample', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
+  const suite = useSuite();
   const golden = loadGolden('minilm');
-
-  before(async () => {
-    suite = await startSuite();
-  });
-  after(async () => {
-    await suite?.close();
-  });
-
-  /** Resolves once the page's URL satisfies `predicate(URLSearchParams)`. */
-  async function waitForQuery(app, predicate, description) {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const params = new URL(app.page.url()).searchParams;
-      if (predicate(params)) return params;
-      if (Date.now() > deadline) throw new Error(`the URL never showed ${description}: ${app.page.url()}`);
-      await app.page.waitForTimeout(50);
-    }
-  }
 
   it('offers the built-in sample when the Hub cannot be reached, and the sample matches numpy', async () => {
     const app = await suite.newAppPage();
@@ -53,17 +35,11 @@ describe('navigation and the built-in sample', { timeout: TEST_TIMEOUT_MS }, () 
     await offer.click();
     await app.waitReady({ previousError });
 
-    const r = await app.results();
-    assert.ok(r.tensorName?.includes('embeddings.position_embeddings.weight'), `tensor-name ${r.tensorName}`);
-    assert.equal(parseIntegerText(r.rank, 'rank'), golden.full.rank_at_threshold);
-    assert.equal(parseIntegerText(r.rankDropped, 'rank-dropped'), golden.dropped.rank_at_threshold);
-    assertSingularValuesClose(r.singularValues, golden.full.singular_values, { count: 10 });
+    assertMatchesGolden(await app.results(), golden, { tensor: MINILM_TENSOR });
   });
 
   it('moves the rank live with the threshold slider and replaces (not pushes) the URL', async () => {
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery(MINILM_REPO));
-    await app.waitReady();
+    const { app } = await suite.readyPage(MINILM_REPO);
     const historyBefore = await app.page.evaluate(() => history.length);
     suite.hub.clearLog();
 
@@ -78,7 +54,7 @@ describe('navigation and the built-in sample', { timeout: TEST_TIMEOUT_MS }, () 
         expected,
         { timeout: 10_000 },
       );
-      await waitForQuery(app, (p) => Number(p.get('threshold')) === threshold, `threshold=${threshold}`);
+      await app.waitForQuery((p) => Number(p.get('threshold')) === threshold, `threshold=${threshold}`);
     }
     assert.equal(await app.state(), 'ready', 'a threshold change needs no new analysis');
     assert.equal(await app.page.evaluate(() => history.length), historyBefore, 'slider changes replace the history entry');
@@ -86,24 +62,17 @@ describe('navigation and the built-in sample', { timeout: TEST_TIMEOUT_MS }, () 
   });
 
   it('back and forward restore the settings and the results they produced', async () => {
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery(MINILM_REPO));
-    await app.waitReady();
-    const first = await app.results();
+    const { app, r: first } = await suite.readyPage(MINILM_REPO);
     assert.equal(parseIntegerText(first.rankDropped, 'rank-dropped'), golden.dropped.rank_at_threshold);
 
     // Drop 100 columns instead of 5: a new analysis and a new history entry.
     await app.page.getByTestId('drop').fill('100');
     await app.page.getByTestId('drop').press('Enter');
-    await waitForQuery(app, (p) => p.get('drop') === '100', 'drop=100');
+    await app.waitForQuery((p) => p.get('drop') === '100', 'drop=100');
     // Over when the page is ready with the new run's result, whose dropped part is titled from
     // its own options (not when the rank merely changed).
-    await app.page.waitForFunction(
-      () =>
-        document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === 'ready' &&
-        [...document.querySelectorAll('h3')].some((h) => h.textContent.trim() === 'Singular values after dropping the first 100 columns'),
-      null,
-      { timeout: 60_000 },
+    await app.waitReadyWhere(() =>
+      [...document.querySelectorAll('h3')].some((h) => h.textContent.trim() === 'Singular values after dropping the first 100 columns'),
     );
     const second = await app.results();
     // numpy's rank of W[:, 100:] at the page's threshold (the default, 0.01).
@@ -121,43 +90,21 @@ describe('navigation and the built-in sample', { timeout: TEST_TIMEOUT_MS }, () 
     });
 
     await app.page.goBack();
-    await waitForQuery(app, (p) => !p.has('drop'), 'the default drop after going back');
-    await app.page.waitForFunction(
-      (want) =>
-        document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === 'ready' &&
-        document.querySelector('[data-testid="rank-dropped"]')?.textContent?.trim() === want,
-      first.rankDropped,
-      { timeout: 60_000 },
-    );
+    await app.waitForQuery((p) => !p.has('drop'), 'the default drop after going back');
+    await app.waitReadyWhere((want) => document.querySelector('[data-testid="rank-dropped"]')?.textContent?.trim() === want, first.rankDropped);
     assert.equal(await app.page.getByTestId('drop').inputValue(), '5');
 
     await app.page.goForward();
-    await waitForQuery(app, (p) => p.get('drop') === '100', 'drop=100 after going forward');
-    await app.page.waitForFunction(
-      (want) =>
-        document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === 'ready' &&
-        document.querySelector('[data-testid="rank-dropped"]')?.textContent?.trim() === want,
-      second.rankDropped,
-      { timeout: 60_000 },
-    );
+    await app.waitForQuery((p) => p.get('drop') === '100', 'drop=100 after going forward');
+    await app.waitReadyWhere((want) => document.querySelector('[data-testid="rank-dropped"]')?.textContent?.trim() === want, second.rankDropped);
     assert.equal(await app.page.getByTestId('drop').inputValue(), '100');
   });
 
   it('copies the results table as TSV with every singular value at full precision', async () => {
-    const app = await suite.newAppPage({ permissions: ['clipboard-read', 'clipboard-write'] });
-    await app.open(suite.hubQuery(MINILM_REPO));
-    await app.waitReady();
-    const shown = (await app.results()).singularValues;
+    const { app, r } = await suite.readyPage(MINILM_REPO, {}, { permissions: ['clipboard-read', 'clipboard-write'] });
+    const shown = r.singularValues;
     await app.page.getByTestId('copy-tsv').click();
-    const copied = await app.page.waitForFunction(
-      async () => {
-        const text = await navigator.clipboard.readText();
-        return text.startsWith('index\t') ? text : false;
-      },
-      null,
-      { timeout: 10_000 },
-    );
-    const lines = (await copied.jsonValue()).trim().split('\n');
+    const lines = (await app.clipboardText('index\t')).trim().split('\n');
     assert.equal(lines[0], 'index\tsingular_value\tenergy_share\tcumulative_energy');
     const rows = lines.slice(1).map((line) => line.split('\t').map(Number));
     assert.equal(rows.length, golden.full.singular_values.length, 'one row per singular value');

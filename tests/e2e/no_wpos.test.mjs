@@ -2,14 +2,14 @@
 // lists the 2-D float tensors, a tensor picker that offers them, and picking one analyses it.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   TEST_TIMEOUT_MS,
   assertSingularValuesClose,
   normaliseShape,
   parseIntegerText,
   rankAt,
-  startSuite,
+  useSuite,
 } from './lib/harness.mjs';
 
 const ROWS = 100;
@@ -83,20 +83,11 @@ function noPositionalFile() {
 }
 
 describe('a file with no positional embedding', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
-
-  before(async () => {
-    suite = await startSuite();
-  });
-  after(async () => {
-    await suite?.close();
-  });
+  const suite = useSuite();
 
   it('explains there is no W_pos, lists the 2-D float tensors, and analyses the one picked', async () => {
-    const app = await suite.newAppPage();
     // A repository the hub does not have: the page's own start-up run ends quickly in a 404.
-    await app.open(suite.hubQuery('test/does-not-exist'));
-    const startState = await app.waitSettled();
+    const { app, state: startState } = await suite.settledPage('test/does-not-exist');
     assert.equal(startState, 'error', 'precondition: the start-up run of a missing repo is an error');
     const previousError = await app.errorText();
 

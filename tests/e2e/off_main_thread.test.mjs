@@ -17,8 +17,8 @@
 //   two parts from two different workers, and the rank was drawn only after the values message.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { TEST_TIMEOUT_MS, standardRepos, startSuite } from './lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { TEST_TIMEOUT_MS, standardRepos, useSuite } from './lib/harness.mjs';
 import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
 
 /** A wide matrix (more columns than rows): its two SVDs take long enough to watch the main thread. */
@@ -117,15 +117,7 @@ function busyBetween(tasks, from, to) {
 }
 
 describe('analysis off the main thread', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
-
-  before(async () => {
-    const file = ensureSyntheticWPos(SHAPE);
-    suite = await startSuite({ repos: standardRepos({ [REPO]: { files: { 'model.safetensors': file } } }) });
-  });
-  after(async () => {
-    await suite?.close();
-  });
+  const suite = useSuite(() => ({ repos: standardRepos({ [REPO]: { files: { 'model.safetensors': ensureSyntheticWPos(SHAPE) } } }) }));
 
   it('keeps the main thread free while the workers compute the SVD, and their messages carry it', async (t) => {
     const app = await suite.newAppPage();

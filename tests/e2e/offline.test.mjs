@@ -6,92 +6,33 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { startHub } from './hub_server.mjs';
+import { test } from 'node:test';
 import {
-  AppPage,
   DIST_DIR,
   GPT2_LIKE_REPO,
   MINILM_REPO,
   REPO_ROOT,
   TEST_TIMEOUT_MS,
-  assertNoCspViolations,
-  ensureDist,
-  ensureTestData,
-  launchBrowser,
   loadGolden,
   parseIntegerText,
-  standardRepos,
   assertSingularValuesClose,
+  useBrowser,
 } from './lib/harness.mjs';
-import { startStaticServer } from './lib/static_server.mjs';
 
-let browser;
-const servers = [];
-const contexts = [];
-
-before(async () => {
-  ensureTestData();
-  ensureDist();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const context of contexts) await context.close().catch(() => {});
-  await browser?.close().catch(() => {});
-  for (const server of servers) await server.close().catch(() => {});
-  assertNoCspViolations('offline tests');
-});
-
-async function appServer(root = DIST_DIR, options = {}) {
-  const server = await startStaticServer(root, options);
-  servers.push(server);
-  return server;
-}
-
-async function hubServer() {
-  const hub = await startHub({ files: standardRepos() });
-  servers.push(hub);
-  return hub;
-}
+// Servers are started (and stopped) by the tests themselves; all are closed at the end.
+const browsing = useBrowser('offline tests');
 
 /** A fresh browser context (own storage) and the app page in it. */
 async function newPage(appUrl) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  contexts.push(context);
-  await context.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (event) => {
-      console.error(`Content Security Policy violation: ${event.violatedDirective} blocked ${event.blockedURI || '(inline)'}`);
-    });
-  });
-  const page = await context.newPage();
-  return { context, app: new AppPage(page, appUrl) };
-}
-
-async function savedCount(app) {
-  return Number(await app.page.getByTestId('saved-count').getAttribute('data-count'));
-}
-
-/** Wait until the Saved for offline panel lists at least `count` entries. */
-async function waitSaved(app, count = 1) {
-  await app.page.waitForFunction(
-    (want) => Number(document.querySelector('[data-testid="saved-count"]')?.getAttribute('data-count') ?? 0) >= want,
-    count,
-    { timeout: 60_000, polling: 100 },
-  );
-}
-
-async function openSavedPanel(app) {
-  const open = await app.page.getByTestId('saved-panel').evaluate((el) => el.open);
-  if (!open) await app.page.locator('[data-testid="saved-panel"] > summary').click();
+  const app = await browsing.newAppPage(appUrl);
+  return { context: app.context, app };
 }
 
 /** Analyse the real MiniLM file through the hub, and wait until the shell and the tensor are kept. */
 async function analyseAndKeep(app, hub, params = {}) {
-  await app.open({ hub: hub.hubUrl, repo: MINILM_REPO, ...params });
-  await app.waitReady();
+  await app.openReady({ hub: hub.hubUrl, repo: MINILM_REPO, ...params });
   await app.waitControlled();
-  await waitSaved(app, 1);
+  await app.waitSaved(1);
   return app.results();
 }
 
@@ -155,7 +96,7 @@ async function assertServedFromStorage(app, reload, first, label, { hubUrl = nul
 
 async function offlineReload(appSrv, label) {
   const golden = loadGolden('minilm');
-  const hub = await hubServer();
+  const hub = await browsing.hubServer();
   const { context, app } = await newPage(appSrv.url);
   const first = await analyseAndKeep(app, hub);
   assert.equal(parseIntegerText(first.rank, 'rank'), golden.full.rank_at_threshold, `${label}: rank vs numpy`);
@@ -186,12 +127,12 @@ async function offlineReload(appSrv, label) {
 }
 
 test('offline reload: the shell and the analysed tensor come from storage, with no request', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const appSrv = await appServer();
+  const appSrv = await browsing.appServer();
   await offlineReload(appSrv, 'root');
 });
 
 test('offline reload under a sub-path (/poslens/): scope, precache and manifest follow the base path', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const appSrv = await appServer(DIST_DIR, { basePath: '/poslens/' });
+  const appSrv = await browsing.appServer(DIST_DIR, { basePath: '/poslens/' });
   assert.ok(appSrv.url.endsWith('/poslens'), appSrv.url);
   const shellLog = appSrv.log;
   const { app } = await offlineReload(appSrv, 'sub-path');
@@ -207,24 +148,13 @@ test('offline reload under a sub-path (/poslens/): scope, precache and manifest 
 });
 
 test('a pinned link in storage makes zero requests online; a branch link online only asks for the commit', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const appSrv = await appServer();
-  const hub = await hubServer();
+  const appSrv = await browsing.appServer();
+  const hub = await browsing.hubServer();
   const { app } = await newPage(appSrv.url);
   const first = await analyseAndKeep(app, hub);
   assert.match(first.commitSha ?? '', /^[0-9a-f]{40}$/);
   // The first visit stores its result beside the tensor (once the entry exists).
-  await app.page.waitForFunction(
-    async () => {
-      for (const name of await caches.keys()) {
-        if (!name.startsWith('poslens-saved-v1-entry-')) continue;
-        const keys = await (await caches.open(name)).keys();
-        if (keys.some((request) => request.url.includes('/result-'))) return true;
-      }
-      return false;
-    },
-    null,
-    { timeout: 30_000, polling: 100 },
-  );
+  await app.waitResultStored();
 
   // Repeat online with the branch: the cheap revision call only, no file request.
   let mark = hub.log.length;
@@ -250,8 +180,8 @@ test('a pinned link in storage makes zero requests online; a branch link online 
 });
 
 test('offline: an uncached model says so and lists what is saved; a saved one then opens in the same page', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const appSrv = await appServer();
-  const hub = await hubServer();
+  const appSrv = await browsing.appServer();
+  const hub = await browsing.hubServer();
   const { context, app } = await newPage(appSrv.url);
   const first = await analyseAndKeep(app, hub);
   await context.setOffline(true);
@@ -263,7 +193,7 @@ test('offline: an uncached model says so and lists what is saved; a saved one th
   assert.equal(await app.page.locator('.error-card h2').textContent(), 'Not available offline');
   await app.screenshot('offline-not-available');
 
-  await openSavedPanel(app);
+  await app.openSavedPanel();
   const previousError = error;
   await app.page.locator(`[data-testid="saved-entry"][data-repo="${MINILM_REPO}"] [data-testid="saved-open"]`).click();
   await app.waitReady({ previousError });
@@ -272,8 +202,8 @@ test('offline: an uncached model says so and lists what is saved; a saved one th
 });
 
 test('deleting a saved entry lowers the storage estimate and makes that model unavailable offline', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const appSrv = await appServer();
-  const hub = await hubServer();
+  const appSrv = await browsing.appServer();
+  const hub = await browsing.hubServer();
   const { context, app } = await newPage(appSrv.url);
   await analyseAndKeep(app, hub);
   await app.page.waitForFunction(async () => {
@@ -284,7 +214,7 @@ test('deleting a saved entry lowers the storage estimate and makes that model un
     }
     return false;
   }, null, { timeout: 30_000, polling: 250 });
-  await openSavedPanel(app);
+  await app.openSavedPanel();
   // The panel shows the browser's current estimate (it re-reads it every few seconds).
   await app.page.waitForFunction(
     async () =>
@@ -298,7 +228,7 @@ test('deleting a saved entry lowers the storage estimate and makes that model un
   assert.ok(entryBytes > 786_000, `the entry holds the 512 x 384 F32 tensor and its header, got ${entryBytes}`);
   await app.page.getByTestId('saved-delete').first().click();
   await app.page.waitForFunction(() => document.querySelectorAll('[data-testid="saved-entry"]').length === 0);
-  assert.equal(await savedCount(app), 0);
+  assert.equal(await app.savedCount(), 0);
   // The entry's cache is emptied before it is deleted, so its space is free at once, before any
   // garbage collection lets go of the page's handles to it: the panel shows the drop right away.
   const usageAfter = Number(await app.page.getByTestId('storage-estimate').getAttribute('data-usage'));
@@ -314,7 +244,7 @@ test('deleting a saved entry lowers the storage estimate and makes that model un
 });
 
 test('the sample, kept for offline, opens from the panel with the network off', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const appSrv = await appServer();
+  const appSrv = await browsing.appServer();
   const { context, app } = await newPage(appSrv.url);
   // An unreachable hub: the page offers the built-in sample.
   await app.open({ hub: 'http://127.0.0.1:9', repo: MINILM_REPO });
@@ -324,7 +254,7 @@ test('the sample, kept for offline, opens from the panel with the network off', 
   const sample = await app.results();
   await app.page.getByTestId('keep-offline').click();
   await app.page.getByTestId('kept-offline').waitFor({ timeout: 30_000 });
-  await waitSaved(app, 1);
+  await app.waitSaved(1);
   const origin = await app.page.getByTestId('saved-entry').first().getAttribute('data-origin');
   assert.equal(origin, 'sample');
   const sha = await app.page.getByTestId('saved-entry').first().getAttribute('data-sha');
@@ -336,9 +266,9 @@ test('the sample, kept for offline, opens from the panel with the network off', 
   await context.setOffline(true);
   await app.reload();
   await app.waitSettled();
-  await openSavedPanel(app);
+  await app.openSavedPanel();
   await app.page.getByTestId('saved-open').first().click();
-  await app.page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === 'ready', null, { timeout: 60_000 });
+  await app.waitState('ready');
   assertSameResults(await app.results(), sample, 'kept sample offline');
 });
 
@@ -363,8 +293,8 @@ test('a new deploy offers a reload, and afterwards only the new build is served'
   const firstId = buildIdOf(DIST_DIR);
   const secondId = buildIdOf(secondDir);
   assert.ok(firstId && secondId && firstId !== secondId, `two builds: ${firstId} ${secondId}`);
-  const appSrv = await appServer();
-  const hub = await hubServer();
+  const appSrv = await browsing.appServer();
+  const hub = await browsing.hubServer();
   const { app } = await newPage(appSrv.url);
   await app.open({ hub: hub.hubUrl, repo: MINILM_REPO });
   await app.waitReady();

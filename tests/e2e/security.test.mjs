@@ -3,8 +3,8 @@
 // address and sends nothing until the user clicks.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { MINILM_REPO, TEST_TIMEOUT_MS, assertPoliteRequests, standardRepos, startSuite } from './lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { MINILM_REPO, TEST_TIMEOUT_MS, assertPoliteRequests, sleep, standardRepos, useSuite } from './lib/harness.mjs';
 
 const SCRIPT_NAME = '<script>window.__pwned=1</script>';
 const IMG_NAME = '<img src=x onerror="window.__pwned=1;alert(1)">';
@@ -32,14 +32,7 @@ function hostileFile() {
 }
 
 describe('security', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
-
-  before(async () => {
-    suite = await startSuite({ repos: standardRepos({ [HOSTILE_REPO]: { files: { 'model.safetensors': hostileFile() } } }) });
-  });
-  after(async () => {
-    await suite?.close();
-  });
+  const suite = useSuite(() => ({ repos: standardRepos({ [HOSTILE_REPO]: { files: { 'model.safetensors': hostileFile() } } }) }));
 
   /** Watch a page for dialogs; return the list they are pushed to. */
   function watchDialogs(app) {
@@ -81,9 +74,7 @@ describe('security', { timeout: TEST_TIMEOUT_MS }, () => {
     // Analyse the tensor named like an <img onerror> tag: its name is shown as text.
     const linked = await suite.newAppPage();
     const linkedDialogs = watchDialogs(linked);
-    await linked.open(suite.hubQuery(HOSTILE_REPO, { tensor: IMG_NAME }));
-    await linked.waitReady();
-    assert.equal((await linked.results()).tensorName, IMG_NAME);
+    assert.equal((await linked.openReady(suite.hubQuery(HOSTILE_REPO, { tensor: IMG_NAME }))).tensorName, IMG_NAME);
     await assertNothingRan(linked, linkedDialogs, 'analysed tensor');
     await linked.screenshot('security-markup-names');
   });
@@ -91,8 +82,7 @@ describe('security', { timeout: TEST_TIMEOUT_MS }, () => {
   it('link parameters holding markup are quoted as text in the notes and errors', async () => {
     const app = await suite.newAppPage();
     const dialogs = watchDialogs(app);
-    await app.open(suite.hubQuery(MINILM_REPO, { tensor: SCRIPT_NAME, k: IMG_NAME, file: `${IMG_NAME}.safetensors` }));
-    await app.waitSettled();
+    await app.openSettled(suite.hubQuery(MINILM_REPO, { tensor: SCRIPT_NAME, k: IMG_NAME, file: `${IMG_NAME}.safetensors` }));
     const notes = (await app.page.getByTestId('url-notes').textContent()) ?? '';
     assert.ok(notes.includes(IMG_NAME), `the rejected value is quoted as text: "${notes}"`);
     assert.ok((await app.errorText()).includes(IMG_NAME) || (await app.errorText()).includes(SCRIPT_NAME));
@@ -132,7 +122,7 @@ describe('security', { timeout: TEST_TIMEOUT_MS }, () => {
     suite.hub.clearLog();
     await app.confirmHub();
     const state = await app.waitSettled();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     assert.ok(suite.hub.log.length >= 4, `requests were made: ${suite.hub.log.length}`);
     const leaks = suite.hub.log.filter((entry) => entry.cookie !== null || entry.referer !== null);
     assert.deepEqual(leaks.map((e) => `${e.url} cookie=${e.cookie} referer=${e.referer}`), []);
@@ -146,7 +136,7 @@ describe('security', { timeout: TEST_TIMEOUT_MS }, () => {
     await app.open(suite.hubQuery(MINILM_REPO), { confirmHub: false });
     await app.page.getByTestId('hub-confirm-card').waitFor({ state: 'visible' });
     assert.equal((await app.page.getByTestId('hub-endpoint').textContent()).trim(), suite.hub.hubUrl);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await sleep(1500);
     assert.equal(await app.state(), 'idle');
     assert.equal(suite.hub.log.length, 0, 'nothing was requested before the click');
     await app.page.getByTestId('hub-confirm').click();

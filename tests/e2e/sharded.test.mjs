@@ -2,18 +2,16 @@
 // holds W_pos, and refuses an index whose shard names could point outside the repository.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   BYTES_SLACK,
   GPT2_SHARDED_REPO,
   TEST_TIMEOUT_MS,
+  assertMatchesGolden,
   assertPoliteRequests,
-  assertSingularValuesClose,
   loadGolden,
-  normaliseShape,
-  parseIntegerText,
   standardRepos,
-  startSuite,
+  useSuite,
 } from './lib/harness.mjs';
 
 const INDEX_FILE = 'model.safetensors.index.json';
@@ -49,32 +47,16 @@ const HOSTILE = [
 ];
 
 describe('sharded model from the hub', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
+  const suite = useSuite({ repos: standardRepos(Object.fromEntries(HOSTILE.map(([repo, shard]) => [repo, hostileIndexRepo(shard)]))) });
   const golden = loadGolden('gpt2-like');
   const shardGolden = loadGolden('gpt2-sharded');
 
-  before(async () => {
-    suite = await startSuite({
-      repos: standardRepos(Object.fromEntries(HOSTILE.map(([repo, shard]) => [repo, hostileIndexRepo(shard)]))),
-    });
-  });
-  after(async () => {
-    await suite?.close();
-  });
-
   it('reads the index, then only the shard holding wpe.weight, with numpy-exact results', async () => {
     suite.hub.clearLog();
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery(GPT2_SHARDED_REPO));
-    await app.waitReady();
-    const r = await app.results();
+    const { app, r } = await suite.readyPage(GPT2_SHARDED_REPO);
     await app.screenshot('gpt2-sharded');
 
-    assert.ok(r.tensorName?.includes('wpe.weight'), `tensor-name should name wpe.weight, got ${r.tensorName}`);
-    assert.equal(normaliseShape(r.shape), normaliseShape(golden.shape_label), `shape: ${r.shape}`);
-    assert.equal(parseIntegerText(r.rank, 'rank'), golden.full.rank_at_threshold, 'rank at 0.01');
-    assert.equal(parseIntegerText(r.rankDropped, 'rank-dropped'), golden.dropped.rank_at_threshold, 'rank with 5 columns dropped');
-    assertSingularValuesClose(r.singularValues, golden.full.singular_values);
+    assertMatchesGolden(r, golden, { tensor: 'wpe.weight', shape: golden.shape_label });
     assert.equal(r.commitSha, suite.hub.commitSha, 'commit data-sha is the revision\'s commit');
 
     const mine = suite.hub.log.filter((entry) => entry.repo === GPT2_SHARDED_REPO);
@@ -122,8 +104,7 @@ describe('sharded model from the hub', { timeout: TEST_TIMEOUT_MS }, () => {
         const url = new URL(request.url());
         if (url.hostname !== '127.0.0.1') outside.push(request.url());
       });
-      await app.open(suite.hubQuery(repo));
-      const state = await app.waitSettled();
+      const { state } = await app.openSettled(suite.hubQuery(repo));
       const text = await app.errorText();
       await app.screenshot(`sharded-${repo.replace(/\W+/g, '-')}`);
 

@@ -1,33 +1,15 @@
 // (c) A share link, opened in a fresh browser context, reproduces the same results, pinned to the commit.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import {
-  MINILM_REPO,
-  TEST_TIMEOUT_MS,
-  assertSingularValuesClose,
-  loadGolden,
-  parseIntegerText,
-  rankAt,
-  startSuite,
-} from './lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { MINILM_REPO, TEST_TIMEOUT_MS, assertSingularValuesClose, loadGolden, parseIntegerText, rankAt, useSuite } from './lib/harness.mjs';
 
 describe('share links', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
+  const suite = useSuite();
   const golden = loadGolden('minilm');
 
-  before(async () => {
-    suite = await startSuite();
-  });
-  after(async () => {
-    await suite?.close();
-  });
-
   it('pins rev to the commit sha and reproduces the results in a new context', async () => {
-    const first = await suite.newAppPage();
-    await first.open(suite.hubQuery(MINILM_REPO, { rev: 'main' }));
-    await first.waitReady();
-    const original = await first.results();
+    const { r: original } = await suite.readyPage(MINILM_REPO, { rev: 'main' });
     assert.ok(original.shareHref, 'the page has a [data-testid=share-link] with an href');
 
     const shared = new URL(original.shareHref);
@@ -36,10 +18,7 @@ describe('share links', { timeout: TEST_TIMEOUT_MS }, () => {
     assert.equal(shared.searchParams.get('hub')?.replace(/\/+$/, ''), suite.hub.hubUrl, 'share link keeps the hub');
 
     suite.hub.clearLog();
-    const second = await suite.newAppPage();
-    await second.openUrl(shared.href);
-    await second.waitReady();
-    const again = await second.results();
+    const { r: again } = await suite.readyUrl(shared.href);
     assert.deepEqual(again.singularValues, original.singularValues, 'same sv-table values');
     assert.equal(again.rank, original.rank);
     assert.equal(again.rankDropped, original.rankDropped);
@@ -55,38 +34,21 @@ describe('share links', { timeout: TEST_TIMEOUT_MS }, () => {
   it('keeps non-default settings (threshold) in the link', async () => {
     const threshold = 0.05;
     const expectedRank = rankAt(golden.full.singular_values, threshold);
-    const first = await suite.newAppPage();
-    await first.open(suite.hubQuery(MINILM_REPO, { threshold: String(threshold) }));
-    await first.waitReady();
-    const original = await first.results();
+    const { r: original } = await suite.readyPage(MINILM_REPO, { threshold: String(threshold) });
     assert.equal(parseIntegerText(original.rank, 'rank'), expectedRank, `rank at threshold ${threshold}`);
     const shared = new URL(original.shareHref);
     assert.equal(Number(shared.searchParams.get('threshold')), threshold, `share link ${shared} keeps the threshold`);
 
-    const second = await suite.newAppPage();
-    await second.openUrl(shared.href);
-    await second.waitReady();
-    const again = await second.results();
+    const { r: again } = await suite.readyUrl(shared.href);
     assert.equal(parseIntegerText(again.rank, 'rank'), expectedRank);
     assertSingularValuesClose(again.singularValues, golden.full.singular_values);
   });
 
   it('copy-link puts the same pinned link on the clipboard', async () => {
-    const app = await suite.newAppPage({ permissions: ['clipboard-read', 'clipboard-write'] });
-    await app.open(suite.hubQuery(MINILM_REPO));
-    await app.waitReady();
-    const { shareHref } = await app.results();
+    const { app, r } = await suite.readyPage(MINILM_REPO, {}, { permissions: ['clipboard-read', 'clipboard-write'] });
     await app.page.getByTestId('copy-link').click();
-    const copied = await app.page.waitForFunction(
-      async () => {
-        const text = await navigator.clipboard.readText();
-        return text || false;
-      },
-      null,
-      { timeout: 10_000 },
-    );
-    const copiedUrl = new URL(await copied.jsonValue(), app.appUrl);
+    const copiedUrl = new URL(await app.clipboardText(), app.appUrl);
     assert.equal(copiedUrl.searchParams.get('rev'), suite.hub.commitSha);
-    assert.equal(copiedUrl.href, shareHref, 'copy-link copies the share-link href');
+    assert.equal(copiedUrl.href, r.shareHref, 'copy-link copies the share-link href');
   });
 });

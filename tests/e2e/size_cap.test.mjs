@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { E2E_CACHE, MINILM_REPO, TEST_TIMEOUT_MS, standardRepos, startSuite } from './lib/harness.mjs';
+import { after, describe, it } from 'node:test';
+import { E2E_CACHE, MINILM_REPO, TEST_TIMEOUT_MS, sleep, standardRepos, useSuite } from './lib/harness.mjs';
 
 const HUGE_REPO = 'acme/wide-positions';
 const ROWS = 153_600;
@@ -25,28 +25,24 @@ function hugeFile() {
 }
 
 describe('size cap', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
   let huge;
-
-  before(async () => {
+  const suite = useSuite(() => {
     huge = hugeFile();
-    suite = await startSuite({ repos: standardRepos({ [HUGE_REPO]: { files: { 'model.safetensors': huge.file } } }) });
+    return { repos: standardRepos({ [HUGE_REPO]: { files: { 'model.safetensors': huge.file } } }) };
   });
-  after(async () => {
-    await suite?.close();
+  after(() => {
     if (huge) fs.rmSync(huge.file, { force: true });
   });
 
   it('a 629 MB tensor is refused before its bytes are fetched, with its size in the message', async () => {
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery(HUGE_REPO));
-    assert.equal(await app.waitSettled(), 'error');
+    const { app, state } = await suite.settledPage(HUGE_REPO);
+    assert.equal(state, 'error');
     assert.equal(await app.errorKind(), 'too-large');
     const text = await app.errorText();
     assert.match(text, /629\.15 MB \(629145600 bytes\)/);
     assert.match(text, /536\.87 MB limit/);
     assert.match(text, /none of its bytes were downloaded/);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     const reads = suite.hub.requests({ server: 'cdn', repo: HUGE_REPO });
     assert.deepEqual(
       reads.map((entry) => entry.range),

@@ -3,8 +3,8 @@
 // Structural only: nothing here measures time.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { MINILM_REPO, TEST_TIMEOUT_MS, loadGolden, startSuite } from './lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { MINILM_REPO, TEST_TIMEOUT_MS, loadGolden, useSuite } from './lib/harness.mjs';
 
 /**
  * Runs in the page before its scripts: a snapshot of the notebook's results after every batch of
@@ -37,21 +37,13 @@ function recordSnapshots() {
 }
 
 describe('results drawn in steps', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
+  const suite = useSuite();
   const golden = loadGolden('minilm');
-
-  before(async () => {
-    suite = await startSuite();
-  });
-  after(async () => {
-    await suite?.close();
-  });
 
   it('mounts the cards and the table body in several steps, and says ready only when all are there', async () => {
     const app = await suite.newAppPage();
-    await app.page.context().addInitScript(recordSnapshots);
-    await app.open(suite.hubQuery(MINILM_REPO));
-    await app.waitReady();
+    await app.context.addInitScript(recordSnapshots);
+    await app.openReady(suite.hubQuery(MINILM_REPO));
     const { snapshots, atReady } = await app.page.evaluate(() => ({ snapshots: window.__snapshots, atReady: window.__atReady }));
     const nValues = golden.full.singular_values.length;
 

@@ -5,28 +5,10 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { after, before, test } from 'node:test';
-import {
-  AppPage,
-  GPT2_LIKE_PATH,
-  GPT2_LIKE_REPO,
-  MINILM_REPO,
-  TEST_TIMEOUT_MS,
-  assertSingularValuesClose,
-  loadGolden,
-  parseIntegerText,
-  startSuite,
-} from './lib/harness.mjs';
+import { test } from 'node:test';
+import { GPT2_LIKE_PATH, GPT2_LIKE_REPO, MINILM_REPO, TEST_TIMEOUT_MS, assertSingularValuesClose, loadGolden, parseIntegerText, useSuite } from './lib/harness.mjs';
 
-let suite;
-
-before(async () => {
-  suite = await startSuite();
-});
-
-after(async () => {
-  await suite?.close();
-});
+const suite = useSuite();
 
 /** Bytes a saved entry of the GPT-2-shaped file holds: its length prefix, header and wpe.weight (1024 × 768 F32). */
 function gpt2EntryBytes() {
@@ -53,41 +35,17 @@ async function storedEntries(page) {
   });
 }
 
-async function listedRepos(page) {
-  return page.$$eval('[data-testid="saved-entry"]', (rows) => rows.map((row) => row.getAttribute('data-repo')).sort());
-}
-
-async function openSavedPanel(app) {
-  const open = await app.page.getByTestId('saved-panel').evaluate((el) => el.open);
-  if (!open) await app.page.locator('[data-testid="saved-panel"] > summary').click();
-}
-
-async function waitResultStored(page) {
-  await page.waitForFunction(
-    async () => {
-      for (const name of await caches.keys()) {
-        if (!name.startsWith('poslens-saved-v1-entry-')) continue;
-        const keys = await (await caches.open(name)).keys();
-        if (keys.some((request) => request.url.includes('/result-'))) return true;
-      }
-      return false;
-    },
-    null,
-    { timeout: 30_000, polling: 100 },
-  );
-}
 
 test('storage full: the analysis is shown, the message names the size and makes room by deleting the oldest entry; nothing half-written is kept', { timeout: TEST_TIMEOUT_MS }, async () => {
   const golden = loadGolden('gpt2-like');
-  const context = await suite.browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const app = new AppPage(await context.newPage(), suite.app.url);
+  const context = await suite.newContext();
+  const app = await suite.pageIn(context);
 
   // MiniLM is saved while there is room.
-  await app.open(suite.hubQuery(MINILM_REPO));
-  await app.waitReady();
+  await app.openReady(suite.hubQuery(MINILM_REPO));
   await app.waitControlled();
   await app.page.waitForFunction(() => document.querySelector('[data-testid="saved-entry"]') !== null, null, { timeout: 60_000 });
-  await waitResultStored(app.page);
+  await app.waitResultStored();
   const minilmEntry = await storedEntries(app.page);
   assert.deepEqual(minilmEntry.listed, [MINILM_REPO]);
 
@@ -101,9 +59,7 @@ test('storage full: the analysis is shown, the message names the size and makes 
   // only writes meet the override.)
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: quota });
 
-  await app.open(suite.hubQuery(GPT2_LIKE_REPO));
-  await app.waitReady();
-  const results = await app.results();
+  const results = await app.openReady(suite.hubQuery(GPT2_LIKE_REPO));
   assert.equal(results.state, 'ready', 'the analysis is shown although it cannot be saved');
   assert.equal(parseIntegerText(results.rank, 'rank'), golden.full.rank_at_threshold, 'rank vs numpy');
   assertSingularValuesClose(results.singularValues, golden.full.singular_values, { count: 10, rel: 1e-6, label: 'GPT-2-shaped' });
@@ -120,20 +76,20 @@ test('storage full: the analysis is shown, the message names the size and makes 
   await app.screenshot('storage-full');
 
   // Nothing of the GPT-2-shaped entry is kept: not listed, no bytes left in a cache of its own.
-  assert.deepEqual(await listedRepos(app.page), [MINILM_REPO], 'the panel lists only what was saved whole');
+  assert.deepEqual(await app.savedRepos(), [MINILM_REPO], 'the panel lists only what was saved whole');
   assert.deepEqual(await storedEntries(app.page), minilmEntry, 'no cache holds a half-written entry');
 
   // A fresh tab, offline: the index lists MiniLM only, and the GPT-2-shaped model is not
   // available offline (rather than opened from half-written bytes).
   await context.setOffline(true);
-  const offline = new AppPage(await context.newPage(), suite.app.url);
+  const offline = await suite.pageIn(context);
   await offline.open(suite.hubQuery(GPT2_LIKE_REPO));
   assert.equal(await offline.waitSettled(), 'error');
   const offlineError = await offline.errorText();
   assert.match(offlineError, /`test\/gpt2-like` at `main` is not available offline/, offlineError);
   assert.match(offlineError, /Saved for offline: sentence-transformers\/all-MiniLM-L6-v2@/, offlineError);
-  await openSavedPanel(offline);
-  assert.deepEqual(await listedRepos(offline.page), [MINILM_REPO]);
+  await offline.openSavedPanel();
+  assert.deepEqual(await offline.savedRepos(), [MINILM_REPO]);
   await offline.page.close();
   await context.setOffline(false);
 
@@ -146,7 +102,7 @@ test('storage full: the analysis is shown, the message names the size and makes 
     GPT2_LIKE_REPO,
     { timeout: 60_000, polling: 100 },
   ).catch(async (error) => {
-    throw new Error(`${error.message}: panel lists ${JSON.stringify(await listedRepos(app.page))}, save error: ${await app.page.getByTestId('save-error').textContent().catch(() => 'none')}`);
+    throw new Error(`${error.message}: panel lists ${JSON.stringify(await app.savedRepos())}, save error: ${await app.page.getByTestId('save-error').textContent().catch(() => 'none')}`);
   });
   const after = await storedEntries(app.page);
   assert.deepEqual(after.listed, [GPT2_LIKE_REPO]);

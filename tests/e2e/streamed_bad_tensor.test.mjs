@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { E2E_CACHE, MINILM_REPO, TEST_TIMEOUT_MS, loadGolden, parseIntegerText, standardRepos, startSuite } from './lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { E2E_CACHE, MINILM_REPO, TEST_TIMEOUT_MS, loadGolden, parseIntegerText, standardRepos, useSuite } from './lib/harness.mjs';
 
 const ROWS = 2000;
 const COLS = 48;
@@ -47,37 +47,25 @@ function writeFile(name, bytes) {
 }
 
 describe('bad values and cuts in streamed bytes', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
   const golden = loadGolden('minilm');
   const goodFile = writeFile('good', wPosFile(false));
-
-  before(async () => {
-    suite = await startSuite({
-      repos: standardRepos({
-        'streamed/nan': { files: { 'model.safetensors': writeFile('nan', wPosFile(true)) } },
-        'streamed/cut': { files: { 'model.safetensors': goodFile } },
-      }),
-      faults: { 'streamed/cut/model.safetensors': { dropAfterBytes: CUT_AT_BYTES, times: 1 } },
-    });
-  });
-  after(async () => {
-    await suite?.close();
-  });
+  const suite = useSuite(() => ({
+    repos: standardRepos({
+      'streamed/nan': { files: { 'model.safetensors': writeFile('nan', wPosFile(true)) } },
+      'streamed/cut': { files: { 'model.safetensors': goodFile } },
+    }),
+    faults: { 'streamed/cut/model.safetensors': { dropAfterBytes: CUT_AT_BYTES, times: 1 } },
+  }));
 
   /** The same page then analyses a good repository, streamed. */
   async function thenGoodAnalysis(app, previousError) {
-    await app.analyseRepo(MINILM_REPO);
-    await app.waitReady({ previousError });
-    const good = await app.results();
+    const good = await app.analyseReady(MINILM_REPO, { previousError });
     assert.equal(parseIntegerText(good.rank, 'rank'), golden.full.rank_at_threshold, 'the good analysis after the bad one');
     assert.equal(good.bytesStreamed, 'true');
   }
 
   it('a NaN in the last rows is named by row and column, and nothing is left on the page', async () => {
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery('streamed/nan'));
-    const state = await app.waitSettled();
-    const r = await app.results();
+    const { app, state, r } = await suite.settledPage('streamed/nan');
     assert.equal(state, 'error', `expected an error, got ${state}`);
     assert.equal(await app.errorKind(), 'analysis', `error kind (message "${r.error}")`);
     assert.match(r.error, new RegExp(`NaN at row ${NAN_ROW}, column ${NAN_COL}`), `the message names the value: "${r.error}"`);
@@ -86,10 +74,7 @@ describe('bad values and cuts in streamed bytes', { timeout: TEST_TIMEOUT_MS }, 
   });
 
   it('a download cut inside a row and resumed gives exactly the numbers of the file read whole', async () => {
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery('streamed/cut'));
-    await app.waitReady();
-    const streamed = await app.results();
+    const { app, r: streamed } = await suite.readyPage('streamed/cut');
     assert.ok(streamed.notes.includes('connection dropped, resuming (1/5)'), `notes: ${JSON.stringify(streamed.notes)}`);
     assert.equal(streamed.bytesStreamed, 'true', 'the bytes went to the workers as they arrived');
     // The left singular vectors move with the rows, where the singular values do not.
@@ -97,12 +82,7 @@ describe('bad values and cuts in streamed bytes', { timeout: TEST_TIMEOUT_MS }, 
 
     // The same file opened from disk: its bytes go to the workers whole, when the job starts.
     await app.page.getByTestId('local-file').setInputFiles(goodFile);
-    await app.page.waitForFunction(
-      () => document.querySelector('[data-testid="timings"]')?.getAttribute('data-bytes-streamed') === 'false' &&
-        document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === 'ready',
-      null,
-      { timeout: 60_000, polling: 50 },
-    );
+    await app.waitReadyWhere(() => document.querySelector('[data-testid="timings"]')?.getAttribute('data-bytes-streamed') === 'false');
     await app.waitReady();
     const whole = await app.results();
     assert.equal(whole.bytesStreamed, 'false');

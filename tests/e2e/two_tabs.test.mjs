@@ -2,27 +2,10 @@
 // read, changed and written back by each, and neither may drop the other's entry.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import {
-  AppPage,
-  GPT2_LIKE_REPO,
-  MINILM_REPO,
-  TEST_TIMEOUT_MS,
-  assertSingularValuesClose,
-  loadGolden,
-  parseIntegerText,
-  startSuite,
-} from './lib/harness.mjs';
+import { test } from 'node:test';
+import { GPT2_LIKE_REPO, MINILM_REPO, TEST_TIMEOUT_MS, assertSingularValuesClose, loadGolden, parseIntegerText, useSuite } from './lib/harness.mjs';
 
-let suite;
-
-before(async () => {
-  suite = await startSuite();
-});
-
-after(async () => {
-  await suite?.close();
-});
+const suite = useSuite();
 
 /**
  * Installed in every page of the context: holds each tab's first write of the index until
@@ -68,10 +51,6 @@ function holdFirstIndexWrite() {
   };
 }
 
-async function newTab(context) {
-  return new AppPage(await context.newPage(), suite.app.url);
-}
-
 /** Wait until this page has written the index (its save is done), or reports a failed save. */
 async function waitIndexWritten(app, repo) {
   await app.page.waitForFunction(
@@ -83,16 +62,11 @@ async function waitIndexWritten(app, repo) {
   if ((await saveError.count()) > 0) assert.fail(`${repo}: the save failed: ${await saveError.first().textContent()}`);
 }
 
-async function openSavedPanel(app) {
-  const open = await app.page.getByTestId('saved-panel').evaluate((el) => el.open);
-  if (!open) await app.page.locator('[data-testid="saved-panel"] > summary').click();
-}
-
 test('two tabs saving at the same moment both end up in the index; a third tab lists and opens both offline', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const context = await suite.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await suite.newContext();
   await context.addInitScript(holdFirstIndexWrite);
-  const minilm = await newTab(context);
-  const gpt2 = await newTab(context);
+  const minilm = await suite.pageIn(context);
+  const gpt2 = await suite.pageIn(context);
 
   // Both start, then both are waited for.
   await Promise.all([
@@ -113,26 +87,17 @@ test('two tabs saving at the same moment both end up in the index; a third tab l
   // A third tab, offline: its panel lists both, and each opens from storage.
   await minilm.waitControlled();
   await context.setOffline(true);
-  const third = await newTab(context);
-  await third.open(suite.hubQuery(MINILM_REPO));
-  await third.waitSettled();
-  await openSavedPanel(third);
-  const listed = await third.page.$$eval('[data-testid="saved-entry"]', (rows) => rows.map((row) => row.getAttribute('data-repo')).sort());
-  assert.deepEqual(listed, [MINILM_REPO, GPT2_LIKE_REPO].sort(), 'the third tab lists both saved entries');
+  const third = await suite.pageIn(context);
+  await third.openSettled(suite.hubQuery(MINILM_REPO));
+  await third.openSavedPanel();
+  assert.deepEqual(await third.savedRepos(), [MINILM_REPO, GPT2_LIKE_REPO].sort(), 'the third tab lists both saved entries');
 
   for (const [repo, goldenValues] of [
     [GPT2_LIKE_REPO, golden.gpt2],
     [MINILM_REPO, golden.minilm],
   ]) {
     await third.page.locator(`[data-testid="saved-entry"][data-repo="${repo}"] [data-testid="saved-open"]`).click();
-    await third.page.waitForFunction(
-      (wanted) => {
-        const status = document.querySelector('[data-testid="status"]')?.getAttribute('data-state');
-        return status === 'ready' && new URL(location.href).searchParams.get('repo') === wanted;
-      },
-      repo,
-      { timeout: 60_000, polling: 100 },
-    );
+    await third.waitReadyWhere((wanted) => new URL(location.href).searchParams.get('repo') === wanted, repo);
     await third.waitReady();
     const opened = await third.results();
     assert.equal(opened.bytesFetched, '0', `${repo}: nothing fetched offline`);

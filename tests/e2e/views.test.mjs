@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import {
   ARTIFACTS_DIR,
   GPT2_LIKE_PATH,
@@ -12,10 +12,10 @@ import {
   SETTLE_TIMEOUT_MS,
   TEST_TIMEOUT_MS,
   loadGolden,
+  numpyAnswers,
   parseIntegerText,
-  startSuite,
+  useSuite,
 } from './lib/harness.mjs';
-import { numpyAnswers } from './lib/numpy.mjs';
 
 /** Answers queries with numpy on the GPT-2-shaped wpe.weight (tests/e2e/views_numpy.py). */
 function numpy(queries) {
@@ -54,20 +54,14 @@ async function shoot(locator, name) {
 }
 
 describe('views beyond the notebook on the GPT-2-shaped model', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
+  const suite = useSuite();
   let app;
   let page;
   const golden = loadGolden('gpt2-like');
 
   before(async () => {
-    suite = await startSuite();
-    app = await suite.newAppPage({ viewport: { width: 1400, height: 1000 } });
+    ({ app } = await suite.readyPage(GPT2_LIKE_REPO, {}, { viewport: { width: 1400, height: 1000 } }));
     page = app.page;
-    await app.open(suite.hubQuery(GPT2_LIKE_REPO));
-    await app.waitReady();
-  });
-  after(async () => {
-    await suite?.close();
   });
 
   it('scree plot and cumulative energy: values, rank and markers match numpy', async () => {

@@ -29,32 +29,13 @@ Usage: ``echo '[{"kind":"sigma","i":0}]' | python3 views_numpy.py FILE TENSOR``
 """
 
 import json
-import struct
+import os
 import sys
 
 import numpy as np
 
-
-def read_matrix(path, name):
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n).decode("utf-8"))
-        entry = header[name]
-        begin, end = entry["data_offsets"]
-        f.seek(8 + n + begin)
-        raw = f.read(end - begin)
-    assert entry["dtype"] == "F32", entry
-    return np.frombuffer(raw, dtype="<f4").reshape(entry["shape"]).astype(np.float64)
-
-
-def sign_fixed_svd(w):
-    u, s, vt = np.linalg.svd(w, full_matrices=False)
-    for i in range(u.shape[1]):
-        j = int(np.argmax(np.abs(u[:, i])))
-        if u[j, i] < 0:
-            u[:, i] = -u[:, i]
-            vt[i, :] = -vt[i, :]
-    return u, s, vt
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
+from make_golden import read_matrix_f64, sign_fixed_svd  # noqa: E402
 
 
 def rank_and_margin(matrix, threshold):
@@ -81,7 +62,7 @@ def principal_angles(w, other, k):
 
 
 def main():
-    w = read_matrix(sys.argv[1], sys.argv[2])
+    w = read_matrix_f64(sys.argv[1], sys.argv[2])
     queries = json.load(sys.stdin)
     u, s, vt = sign_fixed_svd(w)
     unit = w / np.linalg.norm(w, axis=1, keepdims=True)
@@ -128,7 +109,7 @@ def main():
         elif kind == "rank_cols_dropped":
             answers.append(rank_and_margin(w[:, q["count"]:], q["threshold"]))
         elif kind == "principal_angles":
-            answers.append(principal_angles(w, read_matrix(q["other"], q["other_tensor"]), q["k"]))
+            answers.append(principal_angles(w, read_matrix_f64(q["other"], q["other_tensor"]), q["k"]))
         else:
             raise SystemExit(f"unknown query kind {kind!r}")
     json.dump(answers, sys.stdout)

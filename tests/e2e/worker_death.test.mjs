@@ -16,17 +16,8 @@
 // trap from the worker's `error` event; a busy worker's silence alone never counts as death.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import {
-  GPT2_LIKE_REPO,
-  MINILM_REPO,
-  TEST_TIMEOUT_MS,
-  assertSingularValuesClose,
-  loadGolden,
-  parseIntegerText,
-  standardRepos,
-  startSuite,
-} from './lib/harness.mjs';
+import { describe, it } from 'node:test';
+import { GPT2_LIKE_REPO, MINILM_REPO, TEST_TIMEOUT_MS, assertMatchesGolden, loadGolden, standardRepos, useSuite } from './lib/harness.mjs';
 import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
 
 /** A matrix whose singular values take the workers about 2 s: long enough to stop a worker in the middle. */
@@ -75,11 +66,7 @@ function trapInNextJob(callsBeforeTrap) {
 /** Waits until the app leaves `loading`; returns its state, error kind and text. */
 async function settled(app, timeout) {
   try {
-    await app.page.waitForFunction(
-      () => document.querySelector('[data-testid="status"]')?.getAttribute('data-state') !== 'loading',
-      null,
-      { timeout, polling: 50 },
-    );
+    await app.waitNotLoading({ timeout });
   } catch (error) {
     const status = (await app.page.getByTestId('status').textContent())?.trim();
     throw new Error(`the page was still loading ("${status}") ${timeout} ms after the worker's end: it did not notice (${error.message})`);
@@ -92,31 +79,18 @@ async function settled(app, timeout) {
  * analysed it before: a result it stored would be shown without the workers.
  */
 async function nextAnalysisMatchesNumpy(app, golden) {
-  await app.analyseRepo(GPT2_LIKE_REPO);
-  await app.waitReady({ timeout: NEXT_RUN_TIMEOUT_MS });
-  const r = await app.results();
+  const r = await app.analyseReady(GPT2_LIKE_REPO, { timeout: NEXT_RUN_TIMEOUT_MS });
   const workerMs = Number(await app.page.getByTestId('timings').getAttribute('data-worker-analysis-ms'));
   assert.ok(workerMs > 0, `the workers computed it (data-worker-analysis-ms ${workerMs})`);
-  assert.equal(parseIntegerText(r.rank, 'rank'), golden.full.rank_at_threshold, 'rank at 0.01');
-  assert.equal(parseIntegerText(r.rankDropped, 'rank-dropped'), golden.dropped.rank_at_threshold, 'rank with 5 columns dropped');
-  assertSingularValuesClose(r.singularValues, golden.full.singular_values, { count: 10 });
+  assertMatchesGolden(r, golden);
 }
 
 describe('a worker that dies', { timeout: TEST_TIMEOUT_MS }, () => {
-  let suite;
+  const suite = useSuite(() => ({ repos: standardRepos({ [LARGE_REPO]: { files: { 'model.safetensors': ensureSyntheticWPos(LARGE) } } }) }));
   const golden = loadGolden('gpt2-like');
 
-  before(async () => {
-    suite = await startSuite({ repos: standardRepos({ [LARGE_REPO]: { files: { 'model.safetensors': ensureSyntheticWPos(LARGE) } } }) });
-  });
-  after(async () => {
-    await suite?.close();
-  });
-
   it('both workers closed between analyses are replaced, and the next analysis reaches ready', async (t) => {
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery(MINILM_REPO));
-    await app.waitReady();
+    const { app } = await suite.readyPage(MINILM_REPO);
     const closing = app.page.workers();
     assert.equal(closing.length, 2, 'two workers after an analysis');
     const closed = closing.map((worker) => new Promise((resolve) => worker.once('close', resolve)));
@@ -141,11 +115,7 @@ describe('a worker that dies', { timeout: TEST_TIMEOUT_MS }, () => {
     const app = await suite.newAppPage();
     await app.page.addInitScript(recordWorkers);
     await app.open(suite.hubQuery(LARGE_REPO));
-    await app.page.waitForFunction(
-      () => /singular values \d+%/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''),
-      null,
-      { timeout: 120_000, polling: 20 },
-    );
+    await app.waitProgress(/singular values \d+%/);
     const label = (await app.page.getByTestId('status').textContent())?.trim();
     const stoppedAt = Date.now();
     assert.equal(await app.page.evaluate(() => window.__workers.length), 2, 'two workers');
@@ -162,9 +132,7 @@ describe('a worker that dies', { timeout: TEST_TIMEOUT_MS }, () => {
   });
 
   it('a WebAssembly trap in a worker mid-job: worker-died, and the next analysis works', async (t) => {
-    const app = await suite.newAppPage();
-    await app.open(suite.hubQuery(MINILM_REPO));
-    await app.waitReady();
+    const { app } = await suite.readyPage(MINILM_REPO);
     const [worker] = app.page.workers();
     assert.equal(await worker.evaluate(trapInNextJob, 5), true, 'the worker\'s message handler is in place');
     const closed = new Promise((resolve) => worker.once('close', resolve));

@@ -110,6 +110,22 @@ def fix_signs(u_columns):
     return fixed
 
 
+def read_matrix_f64(path, name):
+    """Read one F32 tensor of a safetensors file as a float64 matrix."""
+    return read_tensor_f32(path, name).astype(np.float64)
+
+
+def sign_fixed_svd(w):
+    """Thin SVD with each u_i's largest-magnitude entry positive (first on a tie), v_i matched."""
+    u, s, vt = np.linalg.svd(w, full_matrices=False)
+    for i in range(u.shape[1]):
+        j = int(np.argmax(np.abs(u[:, i])))
+        if u[j, i] < 0:
+            u[:, i] = -u[:, i]
+            vt[i, :] = -vt[i, :]
+    return u, s, vt
+
+
 def summarise(matrix_f64):
     """SVD summary of one matrix, in the shape the Rust test expects."""
     u, s, _vt = np.linalg.svd(matrix_f64, full_matrices=False)

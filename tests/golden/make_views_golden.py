@@ -24,36 +24,17 @@ Usage (from the crate root, needs only numpy)::
 
 import json
 import os
-import struct
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_golden import read_matrix_f64, sign_fixed_svd  # noqa: E402
 
 CRATE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURE = os.path.join(CRATE_ROOT, "tests", "fixtures", "minilm_position_embeddings.safetensors")
 OUT = os.path.join(CRATE_ROOT, "tests", "golden", "minilm_views_golden.json")
 TENSOR_NAME = "embeddings.position_embeddings.weight"
-
-
-def read_matrix(path):
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n).decode("utf-8"))
-        entry = header[TENSOR_NAME]
-        begin, end = entry["data_offsets"]
-        f.seek(8 + n + begin)
-        raw = f.read(end - begin)
-    return np.frombuffer(raw, dtype="<f4").reshape(entry["shape"]).astype(np.float64)
-
-
-def sign_fixed_svd(w):
-    """SVD with each u_i's largest-magnitude entry positive (first on a tie), v_i matched."""
-    u, s, vt = np.linalg.svd(w, full_matrices=False)
-    for i in range(u.shape[1]):
-        j = int(np.argmax(np.abs(u[:, i])))
-        if u[j, i] < 0:
-            u[:, i] = -u[:, i]
-            vt[i, :] = -vt[i, :]
-    return u, s, vt
 
 
 def dims_for_mass(v, share):
@@ -102,7 +83,7 @@ def block_means(c, block):
 
 
 def main():
-    w = read_matrix(FIXTURE)
+    w = read_matrix_f64(FIXTURE, TENSOR_NAME)
     n, d = w.shape
     u, s, vt = sign_fixed_svd(w)
     energy = s ** 2 / np.sum(s ** 2)

@@ -24,14 +24,13 @@ Usage (from the crate root, needs only numpy)::
 
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the goldens
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_golden import DROP_COUNT, K_VECTORS, THRESHOLDS, TENSOR_NAME, sha256_of, summarise  # noqa: E402
+from make_golden import DROP_COUNT, K_VECTORS, THRESHOLDS, TENSOR_NAME, read_matrix_f64, sha256_of, summarise  # noqa: E402
 
 CRATE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURE_NAME = "minilm_position_embeddings.safetensors"
@@ -39,20 +38,8 @@ FIXTURE = os.path.join(CRATE_ROOT, "tests", "fixtures", FIXTURE_NAME)
 OUT = os.path.join(CRATE_ROOT, "tests", "golden", "minilm_wide_golden.json")
 
 
-def read_matrix(path):
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n).decode("utf-8"))
-        entry = header[TENSOR_NAME]
-        assert entry["dtype"] == "F32", entry
-        begin, end = entry["data_offsets"]
-        f.seek(8 + n + begin)
-        raw = f.read(end - begin)
-    return np.frombuffer(raw, dtype="<f4").reshape(entry["shape"]).astype(np.float64)
-
-
 def main():
-    w = read_matrix(FIXTURE)
+    w = read_matrix_f64(FIXTURE, TENSOR_NAME)
     assert w.shape == (512, 384), w.shape
     wide = np.ascontiguousarray(w.T)
     variants = {

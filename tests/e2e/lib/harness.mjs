@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startHub } from '../hub_server.mjs';
@@ -118,45 +119,131 @@ export function standardRepos(extra = {}) {
 }
 
 /**
- * Start everything one test file needs: the app's static server, the hub stand-in, and Chromium.
- * `hubOptions` go to startHub (e.g. `{ apiRedirects: true }`). Call close() in after().
+ * Chromium, and the servers and browser contexts a test file starts as it goes, all closed by
+ * close(): for tests that start, stop or swap servers themselves (offline.test.mjs). Every context
+ * reports Content-Security-Policy violations, and close() fails on any.
  */
-export async function startSuite({ repos = standardRepos(), faults = {}, hubOptions = {} } = {}) {
+export async function startBrowser() {
   ensureTestData();
   ensureDist();
-  const app = await startStaticServer(DIST_DIR);
-  const hub = await startHub({ files: repos, faults, ...hubOptions });
-  let browser;
+  const browser = await launchBrowser();
+  const servers = [];
+  const contexts = [];
+  const newContext = async (contextOptions = {}) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...contextOptions });
+    contexts.push(context);
+    await context.addInitScript(reportCspViolationsInPage);
+    return context;
+  };
+  const pageIn = async (context, appUrl) => new AppPage(await context.newPage(), appUrl);
+  return {
+    browser,
+    /** The app's static server (lib/static_server.mjs) on `root`, closed with the rest. */
+    async appServer(root = DIST_DIR, options = {}) {
+      const server = await startStaticServer(root, options);
+      servers.push(server);
+      return server;
+    },
+    /** A Hub stand-in (hub_server.mjs) with these repositories, faults and options, closed with the rest. */
+    async hubServer({ repos = standardRepos(), faults = {}, ...hubOptions } = {}) {
+      const hub = await startHub({ files: repos, faults, ...hubOptions });
+      servers.push(hub);
+      return hub;
+    },
+    /** A fresh browser context (own cache, own storage), 1280 × 900 unless `contextOptions` say otherwise. */
+    newContext,
+    /** The app at `appUrl` in a new tab of `context`. */
+    pageIn,
+    /** The app at `appUrl` in a fresh context. */
+    newAppPage: async (appUrl, contextOptions = {}) => pageIn(await newContext(contextOptions), appUrl),
+    async close(label = 'this test file') {
+      for (const context of contexts) await context.close().catch(() => {});
+      await browser.close().catch(() => {});
+      for (const server of servers) await server.close().catch(() => {});
+      assertNoCspViolations(label);
+    },
+  };
+}
+
+/**
+ * Start everything one test file needs: the app's static server, the hub stand-in, and Chromium.
+ * `hubOptions` go to startHub (e.g. `{ apiRedirects: true }`). Call close() in after(), or use
+ * useSuite(), which does both.
+ */
+export async function startSuite({ repos = standardRepos(), faults = {}, hubOptions = {} } = {}) {
+  const browsing = await startBrowser();
+  let app;
+  let hub;
   try {
-    browser = await launchBrowser();
+    app = await browsing.appServer();
+    hub = await browsing.hubServer({ repos, faults, ...hubOptions });
   } catch (error) {
-    await Promise.all([app.close(), hub.close()]);
+    await browsing.close().catch(() => {});
     throw error;
   }
-  const contexts = [];
+  const hubQuery = (repo, params = {}) => ({ hub: hub.hubUrl, repo, ...params });
   return {
     app,
     hub,
-    browser,
+    browser: browsing.browser,
+    /** A fresh browser context (own cache, own storage), with the usual viewport and CSP watch. */
+    newContext: (contextOptions = {}) => browsing.newContext(contextOptions),
+    /** The app in a new tab of `context` (tabs that share storage). */
+    pageIn: (context) => browsing.pageIn(context, app.url),
     /** A fresh page in a fresh browser context (own cache, own storage). */
-    async newAppPage(contextOptions = {}) {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...contextOptions });
-      contexts.push(context);
-      await context.addInitScript(reportCspViolationsInPage);
-      const page = await context.newPage();
-      return new AppPage(page, app.url);
-    },
+    newAppPage: (contextOptions = {}) => browsing.newAppPage(app.url, contextOptions),
     /** The app URL for a repository on the local hub, with extra query parameters. */
-    hubQuery(repo, params = {}) {
-      return { hub: hub.hubUrl, repo, ...params };
+    hubQuery,
+    /** A fresh page analysing `repo` of the local hub: `{ app, r }` once it is ready (r: AppPage.results()). */
+    async readyPage(repo, params = {}, contextOptions = {}) {
+      const page = await browsing.newAppPage(app.url, contextOptions);
+      return { app: page, r: await page.openReady(hubQuery(repo, params)) };
     },
-    async close() {
-      for (const context of contexts) await context.close().catch(() => {});
-      await browser.close().catch(() => {});
-      await Promise.all([app.close(), hub.close()]);
-      assertNoCspViolations('this test file');
+    /** A fresh page opening `url` (a share link): `{ app, r }` once it is ready. */
+    async readyUrl(url, contextOptions = {}) {
+      const page = await browsing.newAppPage(app.url, contextOptions);
+      await page.openUrl(url);
+      await page.waitReady();
+      return { app: page, r: await page.results() };
     },
+    /** A fresh page on `repo` of the local hub, once it is ready or in error: `{ app, state, r }`. */
+    async settledPage(repo, params = {}, contextOptions = {}) {
+      const page = await browsing.newAppPage(app.url, contextOptions);
+      return { app: page, ...(await page.openSettled(hubQuery(repo, params))) };
+    },
+    close: () => browsing.close(),
   };
+}
+
+/**
+ * In a describe() (or at a file's top level): start the suite before its tests and close it after
+ * them. Returns the suite, whose fields are there once before() has run. `options` are startSuite's,
+ * or a function returning them, called in before() (for repositories made by the test file).
+ */
+export function useSuite(options = {}) {
+  const suite = {};
+  before(async () => {
+    Object.assign(suite, await startSuite(typeof options === 'function' ? await options() : options));
+  });
+  after(async () => {
+    await suite.close?.();
+  });
+  return suite;
+}
+
+/**
+ * In a describe() (or at a file's top level): startBrowser() before its tests, close() after them.
+ * Returns it, filled in once before() has run; the tests start their own servers with it.
+ */
+export function useBrowser(label = 'this test file') {
+  const browsing = {};
+  before(async () => {
+    Object.assign(browsing, await startBrowser());
+  });
+  after(async () => {
+    await browsing.close?.(label);
+  });
+  return browsing;
 }
 
 /** Page object for the poslens app, through its data-testid contract. */
@@ -284,6 +371,139 @@ export class AppPage {
     await this.page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout, polling: 100 });
   }
 
+  /** The browser context this page lives in. */
+  get context() {
+    return this.page.context();
+  }
+
+  /** Open the app with these query parameters and wait for ready; return results(). */
+  async openReady(params = {}, options = {}) {
+    await this.open(params, options);
+    await this.waitReady();
+    return this.results();
+  }
+
+  /** Open the app with these query parameters and wait until it is ready or in error: `{ state, r }`. */
+  async openSettled(params = {}, options = {}) {
+    await this.open(params, options);
+    const state = await this.waitSettled();
+    return { state, r: await this.results() };
+  }
+
+  /** Analyse another repository of the same hub in this page, wait for ready, and return results(). */
+  async analyseReady(repo, { previousError = null, timeout = SETTLE_TIMEOUT_MS } = {}) {
+    await this.analyseRepo(repo);
+    await this.waitReady({ previousError, timeout });
+    return this.results();
+  }
+
+  /** Wait until the status's `data-state` is `state` (`idle`, `loading`, `ready`, `error`). */
+  async waitState(state, { timeout = 60_000 } = {}) {
+    await this.page.waitForFunction(
+      (want) => document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === want,
+      state,
+      { timeout, polling: 100 },
+    );
+  }
+
+  /** Wait until the page leaves `loading` (ended, cancelled or failed); return the state. */
+  async waitNotLoading({ timeout = 10_000 } = {}) {
+    await this.page.waitForFunction(
+      () => document.querySelector('[data-testid="status"]')?.getAttribute('data-state') !== 'loading',
+      null,
+      { timeout, polling: 50 },
+    );
+    return this.state();
+  }
+
+  /** Wait until the status's text (the progress line) matches `pattern`, e.g. /singular values \d+%/. */
+  async waitProgress(pattern, { timeout = 120_000 } = {}) {
+    await this.page.waitForFunction(
+      ([source, flags]) => new RegExp(source, flags).test(document.querySelector('[data-testid="status"]')?.textContent ?? ''),
+      [pattern.source, pattern.flags],
+      { timeout, polling: 20 },
+    );
+  }
+
+  /**
+   * Wait until the page is ready and `predicate(arg)`, run in the page, holds (e.g. the rank of the
+   * run the test started is shown, not the one before it).
+   */
+  async waitReadyWhere(predicate, arg = null, { timeout = 60_000 } = {}) {
+    // One page function, the ready check and then `predicate`: Playwright sends a page function as its
+    // source (toString) and evaluates it once, inside its own evaluation, which the page's
+    // Content-Security-Policy allows (a string expression would be evaluated again at every poll,
+    // which the policy refuses).
+    const source = `(value) => document.querySelector('[data-testid="status"]')?.getAttribute('data-state') === 'ready' && (${predicate})(value)`;
+    const readyAndPredicate = Object.assign(() => {}, { toString: () => source });
+    await this.page.waitForFunction(readyAndPredicate, arg, { timeout, polling: 100 });
+  }
+
+  /** Wait until the page's URL satisfies `predicate(URLSearchParams)` (in Node); return its parameters. */
+  async waitForQuery(predicate, description, { timeout = 30_000 } = {}) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const params = new URL(this.page.url()).searchParams;
+      if (predicate(params)) return params;
+      if (Date.now() > deadline) throw new Error(`the URL never showed ${description}: ${this.page.url()}`);
+      await this.page.waitForTimeout(50);
+    }
+  }
+
+  /** Wait for text on the clipboard starting with `prefix` (the page needs the clipboard permissions) and return it. */
+  async clipboardText(prefix = '') {
+    const copied = await this.page.waitForFunction(
+      async (want) => {
+        const text = await navigator.clipboard.readText();
+        return text && text.startsWith(want) ? text : false;
+      },
+      prefix,
+      { timeout: 10_000 },
+    );
+    return copied.jsonValue();
+  }
+
+  /** How many entries the "Saved for offline" panel counts (`saved-count` `data-count`). */
+  async savedCount() {
+    return Number(await this.page.getByTestId('saved-count').getAttribute('data-count'));
+  }
+
+  /** Wait until the "Saved for offline" panel lists at least `count` entries. */
+  async waitSaved(count = 1) {
+    await this.page.waitForFunction(
+      (want) => Number(document.querySelector('[data-testid="saved-count"]')?.getAttribute('data-count') ?? 0) >= want,
+      count,
+      { timeout: 60_000, polling: 100 },
+    );
+  }
+
+  /** Open the "Saved for offline" panel if it is closed. */
+  async openSavedPanel() {
+    const open = await this.page.getByTestId('saved-panel').evaluate((el) => el.open);
+    if (!open) await this.page.locator('[data-testid="saved-panel"] > summary').click();
+  }
+
+  /** The repositories the Saved panel lists (`saved-entry` `data-repo`), sorted. */
+  async savedRepos() {
+    return this.page.$$eval('[data-testid="saved-entry"]', (rows) => rows.map((row) => row.getAttribute('data-repo')).sort());
+  }
+
+  /** Wait until some saved entry's cache holds a stored result beside its tensor. */
+  async waitResultStored() {
+    await this.page.waitForFunction(
+      async () => {
+        for (const name of await caches.keys()) {
+          if (!name.startsWith('poslens-saved-v1-entry-')) continue;
+          const keys = await (await caches.open(name)).keys();
+          if (keys.some((request) => request.url.includes('/result-'))) return true;
+        }
+        return false;
+      },
+      null,
+      { timeout: 30_000, polling: 100 },
+    );
+  }
+
   /** Everything the contract exposes, read in one go. */
   async results() {
     return this.page.evaluate(() => {
@@ -391,4 +611,71 @@ export function assertPoliteRequests(hub, label) {
       assert.match(entry.range, /^bytes=\d+-\d+$/, `${label}: unusual Range header ${entry.range} on ${entry.url}`);
     }
   }
+}
+
+/**
+ * Assert the page's results against numpy's (a golden file from loadGolden, or syntheticGolden):
+ * the rank at the threshold, the rank with 5 columns dropped (unless `dropped` is false), and every
+ * singular value (assertSingularValuesClose); also the tensor's name (containing `tensor`) and the
+ * shape when they are given.
+ */
+export function assertMatchesGolden(r, golden, { tensor = null, shape = null, dropped = true, label = '' } = {}) {
+  const at = label ? `${label}: ` : '';
+  if (tensor !== null) assert.ok(r.tensorName?.includes(tensor), `${at}tensor-name should name ${tensor}, got ${r.tensorName}`);
+  if (shape !== null) assert.equal(normaliseShape(r.shape), normaliseShape(shape), `${at}shape: ${r.shape}`);
+  assert.equal(parseIntegerText(r.rank, `${at}rank`), golden.full.rank_at_threshold, `${at}rank at the threshold`);
+  if (dropped) {
+    assert.equal(parseIntegerText(r.rankDropped, `${at}rank-dropped`), golden.dropped.rank_at_threshold, `${at}rank with 5 columns dropped`);
+  }
+  assertSingularValuesClose(r.singularValues, golden.full.singular_values, { label: `${at}singular values` });
+}
+
+/**
+ * Assert that only the tensor travelled: the page's `data-bytes` and what the CDN sent for `repo`
+ * (its own log) are each at least the tensor and at most the tensor, the header and its length
+ * prefix, and BYTES_SLACK; every CDN answer was a 206; and the requests were polite
+ * (assertPoliteRequests). Returns both counts.
+ */
+export function assertOnlyTensorBytes(r, hub, repo, golden, label) {
+  const neededBytes = golden.tensor_bytes + golden.header_len_bytes + 8;
+  const appBytes = Number(r.bytesFetched);
+  assert.ok(Number.isFinite(appBytes), `${label}: bytes-fetched data-bytes should be a number, got ${r.bytesFetched}`);
+  assert.ok(appBytes >= golden.tensor_bytes, `${label}: data-bytes ${appBytes} is less than the tensor itself (${golden.tensor_bytes})`);
+  assert.ok(appBytes <= neededBytes + BYTES_SLACK, `${label}: data-bytes ${appBytes} > needed ${neededBytes} + slack ${BYTES_SLACK}`);
+  // The server is the second witness: what the CDN actually sent for this file.
+  const cdn = hub.requests({ server: 'cdn', repo });
+  const cdnBytes = cdn.reduce((sum, entry) => sum + entry.bytes, 0);
+  assert.ok(cdn.length > 0, `${label}: the app fetched the file through the CDN redirect`);
+  assert.ok(cdnBytes >= golden.tensor_bytes, `${label}: the CDN sent ${cdnBytes} bytes, less than the tensor`);
+  assert.ok(cdnBytes <= neededBytes + BYTES_SLACK, `${label}: the CDN sent ${cdnBytes} bytes of a ${golden.file_bytes}-byte file, more than needed ${neededBytes} + slack`);
+  assert.ok(cdn.every((entry) => entry.status === 206), `${label}: every CDN answer should be 206: ${cdn.map((e) => e.status)}`);
+  assertPoliteRequests(hub, label);
+  return { appBytes, cdnBytes };
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Poll `check` (in Node) every 50 ms until it returns a truthy value, and return it; fail with `message` after `timeout` ms. */
+export async function until(check, message, timeout = 30_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms: ${message}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * Numpy's answers (float64) to `queries` on `tensor` of the safetensors `file`: runs
+ * tests/e2e/views_numpy.py (see it for the kinds of query) with the queries as JSON on its stdin.
+ */
+export function numpyAnswers(file, tensor, queries) {
+  const result = spawnSync('python3', [path.join(REPO_ROOT, 'tests/e2e/views_numpy.py'), file, tensor], {
+    input: JSON.stringify(queries),
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  if (result.status !== 0) throw new Error(`views_numpy.py failed: ${result.stderr}`);
+  return JSON.parse(result.stdout);
 }

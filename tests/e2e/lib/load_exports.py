@@ -10,22 +10,15 @@ the page's.
 """
 
 import json
+import os
 import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "golden"))
+from make_golden import read_matrix_f64  # noqa: E402
+
 TENSOR = "embeddings.position_embeddings.weight"
-
-
-def load_matrix(path):
-    with open(path, "rb") as f:
-        header_len = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(header_len))
-        entry = header[TENSOR]
-        start, end = entry["data_offsets"]
-        f.seek(8 + header_len + start)
-        data = f.read(end - start)
-    return np.frombuffer(data, dtype="<f4").reshape(entry["shape"]).astype(np.float64)
 
 
 def describe(array):
@@ -43,7 +36,7 @@ def pair_checks(w, s, u, vt):
 
 def main():
     matrix_path, npz_path, *npy_paths = sys.argv[1:]
-    w = load_matrix(matrix_path)
+    w = read_matrix_f64(matrix_path, TENSOR)
     npz = np.load(npz_path)
     report = {"npz": {"files": sorted(npz.files)}, "npy": {}}
     arrays = {name: npz[name] for name in npz.files if name != "meta.json"}

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { parseRange } from '../hub_server.mjs';
+import { rangeAnswer } from '../hub_server.mjs';
 
 const MIME_TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -78,20 +78,14 @@ export async function startStaticServer(root, { port = 0, basePath = '/' } = {})
       'Accept-Ranges': 'bytes',
       'Cache-Control': 'no-cache',
     };
-    const range = parseRange(req.headers.range, stat.size);
-    if (range.kind === 'unsatisfiable') {
-      res.writeHead(416, { ...headers, 'Content-Range': `bytes */${stat.size}` });
+    const answer = rangeAnswer(req.headers.range, stat.size);
+    if (answer.status === 416) {
+      res.writeHead(416, { ...headers, ...answer.headers });
       res.end();
       return;
     }
-    let start = 0;
-    let end = stat.size - 1;
-    let status = 200;
-    if (range.kind === 'range') {
-      ({ start, end } = range);
-      status = 206;
-      headers['Content-Range'] = `bytes ${start}-${end}/${stat.size}`;
-    }
+    const { status, start, end } = answer;
+    Object.assign(headers, answer.headers);
     headers['Content-Length'] = Math.max(0, end - start + 1);
     res.writeHead(status, headers);
     if (req.method === 'HEAD' || stat.size === 0) {
