@@ -83,7 +83,7 @@ pub(super) fn describe_source_error(err: &SourceError) -> ErrorInfo {
         (SourceError::Fetch(_), _) => ("The download failed", true, false),
     };
     ErrorInfo {
-        kind: err.kind().as_str().to_owned(),
+        kind: err.kind(),
         title: title.to_owned(),
         message,
         offer_sample,
