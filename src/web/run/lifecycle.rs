@@ -12,7 +12,7 @@ use leptos::task::spawn_local;
 
 use crate::pure::common::ErrorKind;
 use crate::pure::source::hub::DEFAULT_HUB;
-use crate::pure::url_state::ViewSettings;
+use crate::pure::url_state::{SettingsChange, ViewSettings};
 use crate::web::io::saved;
 use crate::web::io::source::{NoteCallback, ProgressCallback, RunContext};
 use crate::web::platform::js::sleep_ms;
@@ -183,24 +183,18 @@ pub fn cancel_run(state: AppState) {
     }
 }
 
-/// Re-runs only what a settings change needs: a new source, a new tensor, or new options.
+/// Re-runs only what a settings change needs: a new source, or the open file again for a new
+/// tensor or new options ([`SettingsChange::between`] decides, field by field).
 pub fn apply_settings(state: AppState, new_settings: ViewSettings, previous: &ViewSettings) {
-    let source_changed = new_settings.hub != previous.hub
-        || new_settings.repo != previous.repo
-        || new_settings.rev != previous.rev
-        || new_settings.file != previous.file;
-    let analysis_changed = new_settings.tensor != previous.tensor
-        || new_settings.drop_count != previous.drop_count
-        || new_settings.drop_axis != previous.drop_axis
-        || new_settings.center_rows != previous.center_rows
-        || new_settings.k_vectors != previous.k_vectors
-        || new_settings.skip_offset != previous.skip_offset;
+    let change = SettingsChange::between(previous, &new_settings);
     state.settings.set(new_settings);
     state.reset_drafts();
-    if source_changed {
-        start_run(state, RunSource::Hub);
-    } else if analysis_changed {
-        start_run(state, RunSource::Reuse);
+    match change {
+        SettingsChange::NewSource => start_run(state, RunSource::Hub),
+        SettingsChange::NewTensor | SettingsChange::NewOptions => {
+            start_run(state, RunSource::Reuse);
+        }
+        SettingsChange::ViewOnly => {}
     }
 }
 
