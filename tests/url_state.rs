@@ -509,3 +509,66 @@ fn compare_list_round_trips_and_keeps_good_entries() {
     assert_eq!(too_many.settings.compare.len(), 4);
     assert_eq!(too_many.notes.len(), 1);
 }
+
+/// Each setting, changed alone, re-runs exactly what it needs; several at once re-run the most
+/// any of them needs.
+#[test]
+fn a_settings_change_reruns_what_it_needs() {
+    let old = ViewSettings::default();
+    let changed = |edit: &dyn Fn(&mut ViewSettings)| {
+        let mut new = old.clone();
+        edit(&mut new);
+        assert_ne!(new, old, "the edit must change something");
+        SettingsChange::between(&old, &new)
+    };
+    assert_eq!(
+        SettingsChange::between(&old, &old.clone()),
+        SettingsChange::ViewOnly
+    );
+    let new_source: [&dyn Fn(&mut ViewSettings); 4] = [
+        &|s| s.hub = "http://127.0.0.1:9".to_owned(),
+        &|s| s.repo = "gpt2-medium".to_owned(),
+        &|s| s.rev = "refs/pr/1".to_owned(),
+        &|s| s.file = Some("model.safetensors".to_owned()),
+    ];
+    for edit in new_source {
+        assert_eq!(changed(edit), SettingsChange::NewSource);
+    }
+    assert_eq!(
+        changed(&|s| s.tensor = Some("wpe.weight".to_owned())),
+        SettingsChange::NewTensor
+    );
+    let new_options: [&dyn Fn(&mut ViewSettings); 5] = [
+        &|s| s.drop_count = 0,
+        &|s| s.drop_axis = DropAxis::Rows,
+        &|s| s.center_rows = true,
+        &|s| s.k_vectors = 10,
+        &|s| s.skip_offset = true,
+    ];
+    for edit in new_options {
+        assert_eq!(changed(edit), SettingsChange::NewOptions);
+    }
+    let view_only: [&dyn Fn(&mut ViewSettings); 3] = [
+        &|s| s.threshold_rel = 0.05,
+        &|s| s.color_clip = Some(0.99),
+        &|s| s.compare = vec![parse_compare_entry("gpt2-medium").unwrap()],
+    ];
+    for edit in view_only {
+        assert_eq!(changed(edit), SettingsChange::ViewOnly);
+    }
+    assert_eq!(
+        changed(&|s| {
+            s.color_clip = Some(0.9);
+            s.k_vectors = 3;
+            s.tensor = Some("wpe.weight".to_owned());
+        }),
+        SettingsChange::NewTensor
+    );
+    assert_eq!(
+        changed(&|s| {
+            s.center_rows = true;
+            s.repo = "distilgpt2".to_owned();
+        }),
+        SettingsChange::NewSource
+    );
+}

@@ -95,18 +95,39 @@ impl ErrorKind {
     }
 }
 
-/// Formats a byte count for people: `812 B`, `3.15 MB`, `1.07 GB`.
-pub fn size_label(len_bytes: u64) -> String {
+/// How precisely [`format_bytes`] shows a byte count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteUnits {
+    /// For a size or a limit in a message: bytes below 1 kB, then MB or GB with two decimals
+    /// (`812 B`, `0.79 MB`, `3.15 MB`, `1.07 GB`).
+    Precise,
+    /// For panels and progress: whole KB, MB with one decimal, GB with two (`812 B`, `787 KB`,
+    /// `3.1 MB`, `6.40 GB`).
+    Brief,
+}
+
+/// Formats a byte count for people, in decimal units (as download sizes are usually shown):
+/// the app's one byte formatter.
+pub fn format_bytes(len_bytes: u64, units: ByteUnits) -> String {
     // Display only: f64 is exact far beyond any file size shown.
     #[allow(clippy::cast_precision_loss)]
     let mb = len_bytes as f64 / BYTES_PER_MB;
     if len_bytes < 1000 {
         format!("{len_bytes} B")
-    } else if mb < 1000.0 {
-        format!("{mb:.2} MB")
-    } else {
+    } else if mb >= 1000.0 {
         format!("{:.2} GB", mb / 1000.0)
+    } else {
+        match units {
+            ByteUnits::Precise => format!("{mb:.2} MB"),
+            ByteUnits::Brief if mb < 1.0 => format!("{:.0} KB", mb * 1000.0),
+            ByteUnits::Brief => format!("{mb:.1} MB"),
+        }
     }
+}
+
+/// A byte count in a message, [`ByteUnits::Precise`]: `812 B`, `3.15 MB`, `1.07 GB`.
+pub fn size_label(len_bytes: u64) -> String {
+    format_bytes(len_bytes, ByteUnits::Precise)
 }
 
 /// Shortens text for a message to at most `max_chars` characters, marking the cut with `…`,

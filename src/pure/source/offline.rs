@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::pure::analysis::AnalysisOptions;
+use crate::pure::common::{format_bytes, ByteUnits};
 use crate::pure::source::Origin;
 
 /// Where a saved entry came from: [`Origin`], by the name the saved index's code used first.
@@ -551,21 +552,6 @@ pub fn format_utc_ms(unix_ms: f64) -> String {
     }
 }
 
-/// A byte count for people: `3.1 MB`, `786 KB`, `512 B` (decimal units, as browsers report).
-pub fn format_bytes(len_bytes: u64) -> String {
-    #[allow(clippy::cast_precision_loss)]
-    let value = len_bytes as f64;
-    if len_bytes >= 1_000_000_000 {
-        format!("{:.2} GB", value / 1e9)
-    } else if len_bytes >= 1_000_000 {
-        format!("{:.1} MB", value / 1e6)
-    } else if len_bytes >= 1_000 {
-        format!("{:.0} KB", value / 1e3)
-    } else {
-        format!("{len_bytes} B")
-    }
-}
-
 /// Bytes a saved object takes beyond its body (its URL, headers and the cache's own records),
 /// kept free as a margin when deciding whether an entry fits.
 pub const STORAGE_MARGIN_BYTES: u64 = 64 * 1024;
@@ -599,15 +585,19 @@ pub fn storage_full(
     } else if room.is_none() {
         format!(
             "It does not fit even with every saved entry deleted: {} is all this browser gives the site.",
-            format_bytes(telling.map_or(0, |(_, quota)| quota))
+            format_bytes(telling.map_or(0, |(_, quota)| quota), ByteUnits::Brief)
         )
     } else {
         "Delete the oldest saved entries to make room, and it is saved then.".to_owned()
     };
     OfflineError::StorageFull {
-        needed_label: format_bytes(needed_bytes),
+        needed_label: format_bytes(needed_bytes, ByteUnits::Brief),
         usage: telling.map_or_else(String::new, |(used, quota)| {
-            format!(" ({} of {} used)", format_bytes(used), format_bytes(quota))
+            format!(
+                " ({} of {} used)",
+                format_bytes(used, ByteUnits::Brief),
+                format_bytes(quota, ByteUnits::Brief)
+            )
         }),
         remedy,
         room_can_be_made: !index.entries.is_empty() && room.is_some(),

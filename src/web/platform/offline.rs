@@ -6,8 +6,6 @@
 //! and only after the user accepts does the new build take over, so one page never mixes files
 //! of two builds.
 
-use std::cell::Cell;
-
 use js_sys::{Object, Reflect};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -23,11 +21,6 @@ use crate::web::run::state::AppState;
 
 /// The service worker script, relative to the page (so it follows the base path).
 const SERVICE_WORKER_URL: &str = "./sw.js";
-
-thread_local! {
-    /// Set when the user pressed Reload, so that the controller change reloads the page.
-    static RELOAD_REQUESTED: Cell<bool> = const { Cell::new(false) };
-}
 
 /// The page's service worker container, when the browser offers one (a secure context).
 fn container() -> Option<ServiceWorkerContainer> {
@@ -62,15 +55,6 @@ pub fn start(state: AppState) {
     let Some(container) = container() else {
         return;
     };
-    let on_controller_change = Closure::<dyn FnMut()>::new(move || {
-        if RELOAD_REQUESTED.with(Cell::get) {
-            if let Some(window) = web_sys::window() {
-                let _ignored = window.location().reload();
-            }
-        }
-    });
-    container.set_oncontrollerchange(Some(on_controller_change.as_ref().unchecked_ref()));
-    on_controller_change.forget();
     spawn_local(async move {
         let Ok(value) = JsFuture::from(container.register(SERVICE_WORKER_URL)).await else {
             return;
@@ -115,16 +99,18 @@ fn watch_registration(
 
 /// The Reload button: asks the waiting build to take over; the page reloads when it has.
 pub fn apply_update() {
-    RELOAD_REQUESTED.with(|flag| flag.set(true));
     spawn_local(async move {
         let waiting = match container() {
-            Some(container) => match JsFuture::from(container.get_registration()).await {
-                Ok(value) => value
-                    .dyn_into::<ServiceWorkerRegistration>()
-                    .ok()
-                    .and_then(|registration| registration.waiting()),
-                Err(_) => None,
-            },
+            Some(container) => {
+                reload_on_controller_change(&container);
+                match JsFuture::from(container.get_registration()).await {
+                    Ok(value) => value
+                        .dyn_into::<ServiceWorkerRegistration>()
+                        .ok()
+                        .and_then(|registration| registration.waiting()),
+                    Err(_) => None,
+                }
+            }
             None => None,
         };
         match waiting {
@@ -136,6 +122,18 @@ pub fn apply_update() {
             }
         }
     });
+}
+
+/// Reloads the page once the new build controls it (set only after the user pressed Reload,
+/// so that another tab's update never reloads this one unasked).
+fn reload_on_controller_change(container: &ServiceWorkerContainer) {
+    let on_controller_change = Closure::<dyn FnMut()>::new(move || {
+        if let Some(window) = web_sys::window() {
+            let _ignored = window.location().reload();
+        }
+    });
+    container.set_oncontrollerchange(Some(on_controller_change.as_ref().unchecked_ref()));
+    on_controller_change.forget();
 }
 
 /// Tells a waiting service worker to activate.

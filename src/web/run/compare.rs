@@ -3,31 +3,20 @@
 //! while the main analysis is not using them. A failure stays in that model's row.
 
 use super::errors::{capitalise, describe_source_error};
+use super::handle::{CompareQueueTurn, Lane, RunHandle};
+use super::pipeline::job_spec;
+use super::save::{save_hub_tensor, HubPlace, SaveFor};
 use std::cell::Cell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use web_sys::AbortController;
 
 use crate::pure::analysis::SvdSummary;
 use crate::pure::url_state::{CompareEntry, ViewSettings};
-use crate::web::io::saved;
 use crate::web::io::source::{self, HubRequest, RunContext, SourceError};
-use crate::web::platform::offline;
 use crate::web::run::state::{analysis_options, AppState, CompareRow, CompareState, Status};
 use crate::web::workers::bridge::{self, WorkerError};
-use crate::web::workers::protocol::JobSpec;
-
-thread_local! {
-    /// Whether the compare queue is running.
-    static COMPARE_BUSY: Cell<bool> = const { Cell::new(false) };
-    /// Increases with each compare job, so that job ids never repeat.
-    static COMPARE_JOBS: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Compare jobs take ids from here on, far from the main runs' ids.
-pub(super) const COMPARE_JOB_BASE: u32 = 0x4000_0000;
 
 /// Why one compared model has no result (yet).
 pub(super) enum CompareFailure {
@@ -72,15 +61,15 @@ pub fn sync_compare(state: AppState) {
     if next != current {
         state.compare_rows.set(next);
     }
-    if matches!(state.status.get_untracked(), Status::Loading { .. })
-        || COMPARE_BUSY.with(Cell::get)
-    {
+    if matches!(state.status.get_untracked(), Status::Loading { .. }) {
         return;
     }
-    COMPARE_BUSY.with(|busy| busy.set(true));
+    let Some(turn) = CompareQueueTurn::take() else {
+        return;
+    };
     spawn_local(async move {
         run_compare_queue(state).await;
-        COMPARE_BUSY.with(|busy| busy.set(false));
+        drop(turn);
     });
 }
 
@@ -126,17 +115,17 @@ pub(super) async fn analyse_compared(
     settings: &ViewSettings,
     entry: &CompareEntry,
 ) -> Result<(Option<String>, String, SvdSummary), CompareFailure> {
-    let failed = |err: SourceError| {
-        let info = describe_source_error(&err);
-        CompareFailure::Failed(format!("{}: {}", info.title, info.message))
+    let failed = |err: SourceError| match describe_source_error(&err) {
+        Some(info) => CompareFailure::Failed(format!("{}: {}", info.title, info.message)),
+        None => CompareFailure::Deferred,
     };
-    let controller = AbortController::new().map_err(|_| {
+    let handle = RunHandle::start(Lane::Compare).ok_or_else(|| {
         CompareFailure::Failed(
             "This browser cannot cancel downloads. Use a current browser.".to_owned(),
         )
     })?;
     let run = RunContext {
-        signal: controller.signal(),
+        signal: handle.signal(),
         repo: entry.repo.clone(),
         network_bytes: Rc::new(Cell::new(0)),
         on_progress: Rc::new(|_: &str, _, _| {}),
@@ -156,27 +145,18 @@ pub(super) async fn analyse_compared(
         .map_err(failed)?
         .opened;
     let view = source::choose_matrix(&opened, None).map_err(failed)?;
-    let bytes = source::read_tensor(&opened, &view, &run, &|_| {})
-        .await
-        .map_err(failed)?;
+    let bytes = Rc::new(
+        source::read_tensor(&opened, &view, &run, &|_| {})
+            .await
+            .map_err(failed)?,
+    );
     if matches!(opened.source, source::ByteSource::Hub { .. }) {
-        if let Some(key) =
-            source::entry_key_for(&opened, &settings.hub, &entry.repo, &view.tensor_name)
-        {
-            let saved_entry = source::entry_for(
-                key,
-                &opened,
-                &view,
-                Some(entry.rev_or_default()),
-                bytes.len() as u64,
-            );
-            let prefix = Rc::clone(&opened.header_prefix);
-            let tensor = bytes.clone();
-            spawn_local(async move {
-                let _ignored = saved::save_entry(saved_entry, &prefix, &tensor).await;
-                offline::refresh_saved(state);
-            });
-        }
+        let place = HubPlace {
+            hub: &settings.hub,
+            repo: &entry.repo,
+            rev: entry.rev_or_default(),
+        };
+        save_hub_tensor(state, &opened, &view, &place, &bytes, SaveFor::Compared);
     }
     // The workers belong to the main analysis while it runs.
     if matches!(state.status.get_untracked(), Status::Loading { .. }) {
@@ -184,19 +164,7 @@ pub(super) async fn analyse_compared(
     }
     let mut options = analysis_options(settings, &view);
     options.drop_count = 0;
-    let job_id = COMPARE_JOBS.with(|jobs| {
-        let next = jobs.get().wrapping_add(1);
-        jobs.set(next);
-        COMPARE_JOB_BASE.wrapping_add(next)
-    });
-    let spec = JobSpec {
-        job_id,
-        tensor_name: view.tensor_name.clone(),
-        dtype: view.dtype,
-        n_rows: view.n_rows,
-        n_cols: view.n_cols,
-        options,
-    };
+    let spec = job_spec(&handle, &view, options);
     match bridge::run_job(&spec, &bytes, Rc::new(|_: String| {}), Rc::new(|_| {})).await {
         Ok(output) => Ok((opened.commit_sha, view.tensor_name, output.analysis.full)),
         Err(WorkerError::Cancelled) => Err(CompareFailure::Deferred),

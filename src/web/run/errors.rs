@@ -19,8 +19,10 @@ pub(super) fn capitalise(text: &str) -> String {
     }
 }
 
-/// Turns a source failure into a headline, a message and the ways out.
-pub(super) fn describe_source_error(err: &SourceError) -> ErrorInfo {
+/// Turns a source failure into a headline, a message and the ways out; `None` for a cancelled
+/// run, which is not a failure.
+pub(super) fn describe_source_error(err: &SourceError) -> Option<ErrorInfo> {
+    let kind = err.kind()?;
     let message = capitalise(&err.to_string());
     let hub_error = match err {
         SourceError::Fetch(FetchError::Hub(hub)) | SourceError::Hub(hub) => Some(hub),
@@ -79,16 +81,16 @@ pub(super) fn describe_source_error(err: &SourceError) -> ErrorInfo {
             false,
         ),
         (SourceError::Offline(_), _) => ("Not available offline", true, false),
-        (SourceError::Cancelled(_), _) => ("Cancelled", false, false),
+        (SourceError::Cancelled(_), _) => return None,
         (SourceError::Fetch(_), _) => ("The download failed", true, false),
     };
-    ErrorInfo {
-        kind: err.kind().map_or("", |kind| kind.as_str()).to_owned(),
+    Some(ErrorInfo {
+        kind,
         title: title.to_owned(),
         message,
         offer_sample,
         offer_picker,
-    }
+    })
 }
 
 /// Names the repository and revision asked for in a Hub 404's message, which otherwise

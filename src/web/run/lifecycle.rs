@@ -1,7 +1,7 @@
 //! A run's life cycle: start, first run, retry, cancel, and which settings change re-runs what.
 
 use super::errors::{capitalise, describe_source_error, name_revision};
-use super::handle::{is_current, RunError, RunSource};
+use super::handle::{Lane, RunError, RunHandle, RunSource};
 use super::pipeline::run_pipeline;
 use super::url::write_url;
 use std::cell::Cell;
@@ -9,11 +9,10 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use web_sys::AbortController;
 
 use crate::pure::common::ErrorKind;
 use crate::pure::source::hub::DEFAULT_HUB;
-use crate::pure::url_state::ViewSettings;
+use crate::pure::url_state::{SettingsChange, ViewSettings};
 use crate::web::io::saved;
 use crate::web::io::source::{NoteCallback, ProgressCallback, RunContext};
 use crate::web::platform::js::sleep_ms;
@@ -23,20 +22,9 @@ use crate::web::workers::bridge::{self, WorkerError};
 
 /// Starts a new run, superseding any run in progress.
 pub fn start_run(state: AppState, run_source: RunSource) {
-    let (generation, signal) = RUNTIME.with(|cell| {
-        let mut runtime = cell.borrow_mut();
-        if let Some(abort) = runtime.abort.take() {
-            abort.abort();
-        }
-        runtime.generation = runtime.generation.wrapping_add(1);
-        let controller = AbortController::new().ok();
-        let signal = controller.as_ref().map(AbortController::signal);
-        runtime.abort = controller;
-        (runtime.generation, signal)
-    });
-    let Some(signal) = signal else {
+    let Some(handle) = RunHandle::start(Lane::Main) else {
         state.status.set(Status::Error(ErrorInfo {
-            kind: ErrorKind::Browser.as_str().to_owned(),
+            kind: ErrorKind::Browser,
             title: "Browser not supported".to_owned(),
             message:
                 "This browser cannot cancel downloads (no AbortController). Use a current browser."
@@ -69,27 +57,29 @@ pub fn start_run(state: AppState, run_source: RunSource) {
     state.transfer_notes.set(Vec::new());
     state.hub_to_confirm.set(None);
     let settings = state.settings.get_untracked();
+    let progress_handle = handle.clone();
     let on_progress: ProgressCallback = Rc::new(move |label: &str, received, needed| {
-        if is_current(generation) {
-            state.progress.set(ProgressInfo {
+        progress_handle.set(
+            state.progress,
+            ProgressInfo {
                 label: label.to_owned(),
                 received_bytes: received,
                 needed_bytes: needed,
-            });
-            state.status.set(Status::Loading {
+            },
+        );
+        progress_handle.set(
+            state.status,
+            Status::Loading {
                 label: label.to_owned(),
-            });
-        }
+            },
+        );
     });
+    let note_handle = handle.clone();
     let on_note: NoteCallback = Rc::new(move |note: &str| {
-        if is_current(generation) {
-            state
-                .transfer_notes
-                .update(|notes| notes.push(note.to_owned()));
-        }
+        note_handle.update(state.transfer_notes, |notes| notes.push(note.to_owned()));
     });
     let run = RunContext {
-        signal,
+        signal: handle.signal(),
         repo: settings.repo.clone(),
         network_bytes: Rc::new(Cell::new(0)),
         on_progress,
@@ -97,8 +87,9 @@ pub fn start_run(state: AppState, run_source: RunSource) {
         whole_stream: Cell::new(None),
     };
     spawn_local(async move {
-        let outcome = run_pipeline(state, generation, run_source, &settings, &run).await;
-        if !is_current(generation) {
+        let outcome = run_pipeline(state, &handle, run_source, &settings, &run).await;
+        // A run that a newer one (or Cancel) replaced ends here, whatever its outcome.
+        if handle.check().is_err() {
             return;
         }
         state.pending_options.set(None);
@@ -107,28 +98,27 @@ pub fn start_run(state: AppState, run_source: RunSource) {
                 // Let the browser apply the new results to the page before saying "ready".
                 sleep_ms(0).await;
                 sleep_ms(0).await;
-                if is_current(generation) {
-                    state.longest_task_ms.set(perf::longest_task_ms());
-                    state.status.set(Status::Ready);
-                }
+                handle.set(state.longest_task_ms, perf::longest_task_ms());
+                handle.set(state.status, Status::Ready);
             }
-            Err(RunError::Source(err)) if err.is_cancelled() => {
-                state.status.set(Status::Idle {
-                    note: Some("Cancelled. Press Analyse to start again.".to_owned()),
-                });
-            }
+            Err(RunError::Superseded) => {}
             Err(RunError::Worker(WorkerError::Cancelled)) => {
                 state.status.set(Status::Idle {
                     note: Some("Cancelled. Press Analyse to start again.".to_owned()),
                 });
             }
-            Err(RunError::Source(err)) => state.status.set(Status::Error(name_revision(
-                describe_source_error(&err),
-                &err,
-                &settings,
-            ))),
+            Err(RunError::Source(err)) => match describe_source_error(&err) {
+                Some(info) => {
+                    state
+                        .status
+                        .set(Status::Error(name_revision(info, &err, &settings)));
+                }
+                None => state.status.set(Status::Idle {
+                    note: Some("Cancelled. Press Analyse to start again.".to_owned()),
+                }),
+            },
             Err(RunError::Worker(err)) => state.status.set(Status::Error(ErrorInfo {
-                kind: err.kind().as_str().to_owned(),
+                kind: err.kind(),
                 title: match err.kind() {
                     ErrorKind::WorkerDied => "An analysis worker stopped",
                     _ => "The analysis failed",
@@ -183,17 +173,7 @@ pub fn retry(state: AppState) {
 
 /// Cancels the run in progress: aborts its requests and stops the worker.
 pub fn cancel_run(state: AppState) {
-    let was_running = RUNTIME.with(|cell| {
-        let mut runtime = cell.borrow_mut();
-        runtime.generation = runtime.generation.wrapping_add(1);
-        match runtime.abort.take() {
-            Some(abort) => {
-                abort.abort();
-                true
-            }
-            None => false,
-        }
-    });
+    let was_running = RunHandle::cancel(Lane::Main);
     bridge::cancel();
     state.pending_options.set(None);
     if was_running || matches!(state.status.get_untracked(), Status::Loading { .. }) {
@@ -203,24 +183,18 @@ pub fn cancel_run(state: AppState) {
     }
 }
 
-/// Re-runs only what a settings change needs: a new source, a new tensor, or new options.
+/// Re-runs only what a settings change needs: a new source, or the open file again for a new
+/// tensor or new options ([`SettingsChange::between`] decides, field by field).
 pub fn apply_settings(state: AppState, new_settings: ViewSettings, previous: &ViewSettings) {
-    let source_changed = new_settings.hub != previous.hub
-        || new_settings.repo != previous.repo
-        || new_settings.rev != previous.rev
-        || new_settings.file != previous.file;
-    let analysis_changed = new_settings.tensor != previous.tensor
-        || new_settings.drop_count != previous.drop_count
-        || new_settings.drop_axis != previous.drop_axis
-        || new_settings.center_rows != previous.center_rows
-        || new_settings.k_vectors != previous.k_vectors
-        || new_settings.skip_offset != previous.skip_offset;
+    let change = SettingsChange::between(previous, &new_settings);
     state.settings.set(new_settings);
     state.reset_drafts();
-    if source_changed {
-        start_run(state, RunSource::Hub);
-    } else if analysis_changed {
-        start_run(state, RunSource::Reuse);
+    match change {
+        SettingsChange::NewSource => start_run(state, RunSource::Hub),
+        SettingsChange::NewTensor | SettingsChange::NewOptions => {
+            start_run(state, RunSource::Reuse);
+        }
+        SettingsChange::ViewOnly => {}
     }
 }
 

@@ -1,8 +1,8 @@
 //! The pipeline of one run: open the source, pick the matrix, get its bytes, analyse them in
 //! the workers and store the results.
 
-use super::handle::{is_current, RunError, RunSource};
-use super::save::save_hub_tensor;
+use super::handle::{RunError, RunHandle, RunSource};
+use super::save::{save_hub_tensor, HubPlace, SaveFor};
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -17,7 +17,8 @@ use crate::web::io::saved;
 use crate::web::io::source::{self, HubRequest, OpenedFile, RunContext, SourceError};
 use crate::web::platform::js::{now_ms, wait_for_elements, yield_to_browser};
 use crate::web::run::state::{
-    analysis_options, AppState, CachedTensor, FileInfo, ResultInfo, SourceKind, Status, RUNTIME,
+    analysis_options, AppState, CachedTensor, FileInfo, ResultInfo, ResultTiming, SourceKind,
+    Status, RUNTIME,
 };
 use crate::web::workers::bridge::{self, WorkerError};
 use crate::web::workers::protocol::JobSpec;
@@ -37,7 +38,7 @@ pub(super) const FIRST_CHART_WAIT_MS: i32 = 10_000;
 /// Opens the source (unless reused), picks the matrix, gets its bytes and analyses them.
 pub(super) async fn run_pipeline(
     state: AppState,
-    generation: u32,
+    handle: &RunHandle,
     run_source: RunSource,
     settings: &ViewSettings,
     run: &RunContext,
@@ -62,9 +63,7 @@ pub(super) async fn run_pipeline(
             let open = source::open_hub_with_store(&request, run)
                 .await
                 .map_err(RunError::Source)?;
-            if is_current(generation) {
-                state.offline_note.set(open.offline_note);
-            }
+            handle.set(state.offline_note, open.offline_note);
             Some(open.opened)
         }
         RunSource::Saved { entry_id, .. } => Some(
@@ -82,33 +81,26 @@ pub(super) async fn run_pipeline(
     let Some(opened) = opened else {
         return Err(RunError::Source(SourceError::Format(FormatError::Empty)));
     };
-    if !is_current(generation) {
-        return Ok(());
-    }
+    handle.check()?;
     if let Some(kind) = kind {
         remember_opened(state, &opened, kind, settings, run.network_bytes.get());
         // The file's panel redraws, then the first chart's cards mount, each in a browser task
         // of its own: on a first visit each runs code for the first time, and together they
         // made one task of up to 55 ms.
         yield_to_browser().await;
-        if !is_current(generation) {
-            return Ok(());
-        }
+        handle.check()?;
     }
 
     let view =
         source::choose_matrix(&opened, settings.tensor.as_deref()).map_err(RunError::Source)?;
-    if is_current(generation) {
-        // The first chart's cards stand on the page while the tensor arrives and the workers
-        // compute.
-        state
-            .pending_options
-            .set(Some(analysis_options(settings, &view)));
-        yield_to_browser().await;
-        if !is_current(generation) {
-            return Ok(());
-        }
-    }
+    handle.check()?;
+    // The first chart's cards stand on the page while the tensor arrives and the workers
+    // compute.
+    state
+        .pending_options
+        .set(Some(analysis_options(settings, &view)));
+    yield_to_browser().await;
+    handle.check()?;
     let cached = RUNTIME.with(|cell| cell.borrow().tensors.get(&view.tensor_name).cloned());
     let tensor = match cached {
         Some(cached) => cached,
@@ -129,7 +121,7 @@ pub(super) async fn run_pipeline(
                     tensor_bytes,
                     options.center_rows,
                 ));
-                bridge::start_stream(&job_spec(generation, &view, options), tensor_bytes);
+                bridge::start_stream(&job_spec(handle, &view, options), tensor_bytes);
             }
             let before_bytes = run.network_bytes.get();
             let on_bytes: &dyn Fn(&[u8]) = if from_hub {
@@ -145,7 +137,12 @@ pub(super) async fn run_pipeline(
                 network_bytes: run.network_bytes.get().saturating_sub(before_bytes),
             };
             if source::hub_origin(&opened) {
-                save_hub_tensor(state, &opened, &view, settings, &cached.bytes);
+                let place = HubPlace {
+                    hub: &settings.hub,
+                    repo: &settings.repo,
+                    rev: &settings.rev,
+                };
+                save_hub_tensor(state, &opened, &view, &place, &cached.bytes, SaveFor::Shown);
             }
             RUNTIME.with(|cell| {
                 cell.borrow_mut()
@@ -155,9 +152,7 @@ pub(super) async fn run_pipeline(
             cached
         }
     };
-    if !is_current(generation) {
-        return Ok(());
-    }
+    handle.check()?;
     let open_bytes = RUNTIME.with(|cell| cell.borrow().open_network_bytes);
     state
         .bytes_fetched
@@ -169,7 +164,7 @@ pub(super) async fn run_pipeline(
     if matches!(opened.source, source::ByteSource::Saved { .. }) {
         state.current_entry_id.set(entry_id.clone());
     }
-    analyse_bytes(state, generation, settings, &view, &tensor.bytes, entry_id)
+    analyse_bytes(state, handle, settings, &view, &tensor.bytes, entry_id)
         .await
         .map_err(RunError::Worker)
 }
@@ -201,10 +196,10 @@ pub(super) fn remember_opened(
     }));
 }
 
-/// The workers' job for run `generation`: analyse `view`'s tensor with `options`.
-pub(super) fn job_spec(generation: u32, view: &MatrixView, options: AnalysisOptions) -> JobSpec {
+/// The workers' job for the run of `handle`: analyse `view`'s tensor with `options`.
+pub(super) fn job_spec(handle: &RunHandle, view: &MatrixView, options: AnalysisOptions) -> JobSpec {
     JobSpec {
-        job_id: generation,
+        job_id: handle.job_id(),
         tensor_name: view.tensor_name.clone(),
         dtype: view.dtype,
         n_rows: view.n_rows,
@@ -217,7 +212,7 @@ pub(super) fn job_spec(generation: u32, view: &MatrixView, options: AnalysisOpti
 /// as they are known (drawn while the vectors are computed), then everything.
 pub(super) async fn analyse_bytes(
     state: AppState,
-    generation: u32,
+    handle: &RunHandle,
     settings: &ViewSettings,
     view: &MatrixView,
     bytes: &[u8],
@@ -226,20 +221,11 @@ pub(super) async fn analyse_bytes(
     let options = analysis_options(settings, view);
     if let Some(entry_id) = &entry_id {
         if let Some(analysis) = saved::load_result(entry_id, &options).await {
-            if is_current(generation) {
-                state.result_from_store.set(true);
-                state.result.set(Some(ResultInfo {
-                    view: view.clone(),
-                    analysis,
-                    analysis_ms: 0.0,
-                    values_ms: 0.0,
-                    worker_analysis_ms: 0.0,
-                    vectors_pending: false,
-                    worker_memory_bytes: 0,
-                    decode_ms: 0.0,
-                    bytes_streamed: false,
-                }));
-            }
+            handle.set(state.result_from_store, true);
+            handle.set(
+                state.result,
+                Some(ResultInfo::new(view, analysis, ResultTiming::FromStore)),
+            );
             return Ok(());
         }
     }
@@ -248,12 +234,12 @@ pub(super) async fn analyse_bytes(
     state.status.set(Status::Loading {
         label: "Starting the analysis".to_owned(),
     });
-    let spec = job_spec(generation, view, options);
+    let spec = job_spec(handle, view, options);
+    let stage_handle = handle.clone();
     let on_stage: Rc<dyn Fn(String)> = Rc::new(move |label: String| {
-        if is_current(generation) {
-            state.status.set(Status::Loading { label });
-        }
+        stage_handle.set(state.status, Status::Loading { label });
     });
+    let values_handle = handle.clone();
     let values_view = view.clone();
     let values_ms = Rc::new(Cell::new(None::<f64>));
     let values_ms_in = Rc::clone(&values_ms);
@@ -261,38 +247,33 @@ pub(super) async fn analyse_bytes(
         // Until the chart is on the page, the moment the values arrived stands in.
         let arrived_ms = now_ms() - bytes_arrived_ms;
         values_ms_in.set(Some(arrived_ms));
-        if !is_current(generation) {
+        if values_handle.check().is_err() {
             return;
         }
-        state.result.set(Some(ResultInfo {
-            view: values_view.clone(),
+        state.result.set(Some(ResultInfo::new(
+            &values_view,
             analysis,
-            analysis_ms: 0.0,
-            values_ms: arrived_ms,
-            worker_analysis_ms: 0.0,
-            vectors_pending: true,
-            worker_memory_bytes: 0,
-            decode_ms: 0.0,
-            bytes_streamed: false,
-        }));
+            ResultTiming::Values {
+                values_ms: arrived_ms,
+            },
+        )));
         // The first chart counts once the histogram and the rank are in the document: the
         // cards mount in queued steps after the values arrive.
         let values_ms_drawn = Rc::clone(&values_ms_in);
+        let drawn_handle = values_handle.clone();
         spawn_local(async move {
             wait_for_elements(FIRST_CHART_SELECTORS, FIRST_CHART_WAIT_MS).await;
             let drawn_ms = now_ms() - bytes_arrived_ms;
             values_ms_drawn.set(Some(drawn_ms));
-            if is_current(generation) {
-                state.result.update(|result| {
-                    if let Some(result) = result.as_mut() {
-                        result.values_ms = drawn_ms;
-                        // Every result is on the page no earlier than the first chart.
-                        if !result.vectors_pending {
-                            result.analysis_ms = result.analysis_ms.max(drawn_ms);
-                        }
+            drawn_handle.update(state.result, |result| {
+                if let Some(result) = result.as_mut() {
+                    result.values_ms = drawn_ms;
+                    // Every result is on the page no earlier than the first chart.
+                    if !result.vectors_pending {
+                        result.analysis_ms = result.analysis_ms.max(drawn_ms);
                     }
-                });
-            }
+                }
+            });
         });
     });
     let output = match bridge::run_job(&spec, bytes, on_stage, on_values).await {
@@ -316,21 +297,20 @@ pub(super) async fn analyse_bytes(
             saved::save_result(&entry_id, &analysis.options, &analysis).await;
         });
     }
-    if is_current(generation) {
-        state.result_from_store.set(false);
-        let analysis_ms = now_ms() - bytes_arrived_ms;
-        let values_ms = values_ms.get().unwrap_or(analysis_ms);
-        state.result.set(Some(ResultInfo {
-            view: view.clone(),
-            analysis: output.analysis,
-            analysis_ms,
-            values_ms,
-            worker_analysis_ms: output.analysis_ms,
-            vectors_pending: false,
-            worker_memory_bytes: output.worker_memory_bytes,
-            decode_ms: output.decode_ms,
-            bytes_streamed: output.bytes_streamed,
-        }));
-    }
+    let analysis_ms = now_ms() - bytes_arrived_ms;
+    let values_ms = values_ms.get().unwrap_or(analysis_ms);
+    handle.set(state.result_from_store, false);
+    let timing = ResultTiming::Finished {
+        analysis_ms,
+        values_ms,
+        worker_analysis_ms: output.analysis_ms,
+        worker_memory_bytes: output.worker_memory_bytes,
+        decode_ms: output.decode_ms,
+        bytes_streamed: output.bytes_streamed,
+    };
+    handle.set(
+        state.result,
+        Some(ResultInfo::new(view, output.analysis, timing)),
+    );
     Ok(())
 }

@@ -8,27 +8,46 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::pure::source::detect::MatrixView;
-use crate::pure::url_state::ViewSettings;
 use crate::web::io::saved;
 use crate::web::io::source::{self, OpenedFile};
 use crate::web::platform::js::sleep_ms;
 use crate::web::platform::offline;
 use crate::web::run::state::{AppState, SaveProblem, Status, RUNTIME};
 
+/// Whose tensor a Hub save keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SaveFor {
+    /// The analysis the page shows: the outcome is shown beside the results, and the result is
+    /// stored with the entry.
+    Shown,
+    /// A compared model: a failure stays silent (the comparison still shows).
+    Compared,
+}
+
+/// Where a Hub tensor was read: the Hub, the repository and the revision asked for.
+pub(super) struct HubPlace<'a> {
+    /// The Hub's address.
+    pub hub: &'a str,
+    /// The repository.
+    pub repo: &'a str,
+    /// The revision asked for (a branch, tag or commit).
+    pub rev: &'a str,
+}
+
 /// Saves a tensor read from the Hub at a known commit for offline use, in the background;
-/// a failure is shown beside the results and never fails the analysis.
+/// a failure never fails the analysis (for the shown one, it is shown beside the results).
 pub(super) fn save_hub_tensor(
     state: AppState,
     opened: &OpenedFile,
     view: &MatrixView,
-    settings: &ViewSettings,
+    place: &HubPlace<'_>,
     bytes: &Rc<Vec<u8>>,
+    save_for: SaveFor,
 ) {
-    let Some(key) = source::entry_key_for(opened, &settings.hub, &settings.repo, &view.tensor_name)
-    else {
+    let Some(key) = source::entry_key_for(opened, place.hub, place.repo, &view.tensor_name) else {
         return;
     };
-    let entry = source::entry_for(key, opened, view, Some(&settings.rev), bytes.len() as u64);
+    let entry = source::entry_for(key, opened, view, Some(place.rev), bytes.len() as u64);
     let already_saved = state.saved_entries.with_untracked(|entries| {
         entries.iter().any(|saved| {
             saved.id() == entry.id() && entry.revs.iter().all(|rev| saved.revs.contains(rev))
@@ -48,6 +67,11 @@ pub(super) fn save_hub_tensor(
         {
             sleep_ms(SAVE_POLL_MS).await;
             waited_ms += SAVE_POLL_MS;
+        }
+        if save_for == SaveFor::Compared {
+            let _ignored = saved::save_entry(entry, &prefix, &bytes).await;
+            offline::refresh_saved(state);
+            return;
         }
         let entry_id = entry.id();
         let tensor_name = entry.key.tensor_name.clone();

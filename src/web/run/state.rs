@@ -1,5 +1,5 @@
 //! The page's state: reactive signals for everything drawn, plus the browser objects that
-//! cannot live in signals (the open file, cached tensor bytes, the abort controller).
+//! cannot live in signals (the open file, cached tensor bytes, the runs' abort controllers).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use web_sys::AbortController;
 
 use crate::pure::analysis::{Analysis, AnalysisOptions};
+use crate::pure::common::ErrorKind;
 use crate::pure::source::detect::MatrixView;
 use crate::pure::source::offline::SavedEntry;
 use crate::pure::url_state::ViewSettings;
@@ -40,9 +41,9 @@ impl SourceKind {
 /// What the user should know about a failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorInfo {
-    /// The failure's kind (`not-found`, `gated`…), from the core's error enums; shown as
-    /// `[data-testid=error]`'s `data-kind`.
-    pub kind: String,
+    /// The failure's kind, from the core's error enums; shown as `[data-testid=error]`'s
+    /// `data-kind` ([`ErrorKind::as_str`]: `not-found`, `gated`…).
+    pub kind: ErrorKind,
     /// A short headline ("Not found", "Network unreachable"…).
     pub title: String,
     /// What happened and what to do.
@@ -136,6 +137,73 @@ pub struct ResultInfo {
     /// Whether the bytes reached the workers as they downloaded (decoded, and the Gram
     /// matrix's leading rows summed, during the download).
     pub bytes_streamed: bool,
+}
+
+/// When a [`ResultInfo`] was made, with the times known then.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ResultTiming {
+    /// Read from storage: no analysis ran.
+    FromStore,
+    /// The singular values arrived; the vectors are still being computed.
+    Values {
+        /// Milliseconds from the tensor bytes to the values.
+        values_ms: f64,
+    },
+    /// Every result is computed.
+    Finished {
+        /// Milliseconds from the tensor bytes to all results.
+        analysis_ms: f64,
+        /// Milliseconds from the tensor bytes to every singular value on the page.
+        values_ms: f64,
+        /// The longest of the workers' own compute times, in milliseconds.
+        worker_analysis_ms: f64,
+        /// The largest WebAssembly memory of the workers, in bytes.
+        worker_memory_bytes: u64,
+        /// Time spent decoding the bytes, in milliseconds.
+        decode_ms: f64,
+        /// Whether the bytes reached the workers as they downloaded.
+        bytes_streamed: bool,
+    },
+}
+
+impl ResultInfo {
+    /// The results of `view`'s analysis, at the moment `timing` says.
+    pub fn new(view: &MatrixView, analysis: Analysis, timing: ResultTiming) -> Self {
+        let mut info = ResultInfo {
+            view: view.clone(),
+            analysis,
+            analysis_ms: 0.0,
+            values_ms: 0.0,
+            worker_analysis_ms: 0.0,
+            vectors_pending: false,
+            worker_memory_bytes: 0,
+            decode_ms: 0.0,
+            bytes_streamed: false,
+        };
+        match timing {
+            ResultTiming::FromStore => {}
+            ResultTiming::Values { values_ms } => {
+                info.values_ms = values_ms;
+                info.vectors_pending = true;
+            }
+            ResultTiming::Finished {
+                analysis_ms,
+                values_ms,
+                worker_analysis_ms,
+                worker_memory_bytes,
+                decode_ms,
+                bytes_streamed,
+            } => {
+                info.analysis_ms = analysis_ms;
+                info.values_ms = values_ms;
+                info.worker_analysis_ms = worker_analysis_ms;
+                info.worker_memory_bytes = worker_memory_bytes;
+                info.decode_ms = decode_ms;
+                info.bytes_streamed = bytes_streamed;
+            }
+        }
+        info
+    }
 }
 
 /// All reactive state of the page. Copyable: every field is an arena handle.
@@ -271,13 +339,60 @@ pub struct CachedTensor {
     pub network_bytes: u64,
 }
 
+/// The two kinds of run, each with its own newest run: the main analysis, and the compared
+/// models (one at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// The analysis the page shows.
+    Main,
+    /// One compared model of the compare queue.
+    Compare,
+}
+
+/// The newest run of one lane.
+#[derive(Debug, Default)]
+pub struct LaneState {
+    /// Increases with each run (and with Cancel); a run whose number is not this one is stale.
+    pub generation: u32,
+    /// Aborts the newest run's requests, while it runs.
+    pub abort: Option<AbortController>,
+}
+
+/// The newest run of each lane, and whether the compare queue is working through its rows:
+/// everything that says which run is current. Read and changed through [`crate::web::run::handle::RunHandle`].
+#[derive(Debug, Default)]
+pub struct Runs {
+    /// The main analysis's newest run.
+    pub main: LaneState,
+    /// The compare queue's newest job.
+    pub compare: LaneState,
+    /// Whether the compare queue is working through its rows.
+    pub compare_queue_busy: bool,
+}
+
+impl Runs {
+    /// The newest run of `lane`.
+    pub fn lane(&self, lane: Lane) -> &LaneState {
+        match lane {
+            Lane::Main => &self.main,
+            Lane::Compare => &self.compare,
+        }
+    }
+
+    /// The newest run of `lane`, to replace or cancel it.
+    pub fn lane_mut(&mut self, lane: Lane) -> &mut LaneState {
+        match lane {
+            Lane::Main => &mut self.main,
+            Lane::Compare => &mut self.compare,
+        }
+    }
+}
+
 /// Browser objects of the current run, which cannot live in (thread-safe) signals.
 #[derive(Debug, Default)]
 pub struct Runtime {
-    /// Increases with each run; answers for older runs are ignored.
-    pub generation: u32,
-    /// Aborts the current run's requests.
-    pub abort: Option<AbortController>,
+    /// The newest run of each lane (see `web::run::handle::RunHandle`).
+    pub runs: Runs,
     /// The open file.
     pub opened: Option<OpenedFile>,
     /// Bytes fetched over the network to open the file (prefix, header, API, index).

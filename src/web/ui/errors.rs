@@ -23,7 +23,7 @@ pub fn ErrorPanel() -> impl IntoView {
                     view! {
                         <section class="card error-card" role="alert">
                             <h2>{info.title.clone()}</h2>
-                            <p data-testid="error" data-kind=info.kind.clone()>{info.message.clone()}</p>
+                            <p data-testid="error" data-kind=info.kind.as_str()>{info.message.clone()}</p>
                             <div class="error-actions">
                                 {info.offer_picker.then(|| view! {
                                     <span class="hint">"Choose a tensor in the picker above to analyse it instead."</span>

@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::pure::common::{format_bytes, ByteUnits};
 use crate::pure::source::offline::{self, EntryOrigin, SavedEntry};
 use crate::web::io::saved;
 use crate::web::platform::offline as shell;
@@ -124,7 +125,7 @@ pub fn SavedPanel() -> impl IntoView {
             <summary>
                 <h2>"Saved for offline"</h2>
                 <span class="hint" data-testid="saved-count" data-count=move || state.saved_entries.with(Vec::len).to_string()>
-                    {move || format!("{} saved, {}", state.saved_entries.with(Vec::len), offline::format_bytes(total_bytes()))}
+                    {move || format!("{} saved, {}", state.saved_entries.with(Vec::len), format_bytes(total_bytes(), ByteUnits::Brief))}
                 </span>
             </summary>
             <p class="hint">
@@ -140,8 +141,8 @@ pub fn SavedPanel() -> impl IntoView {
                     {move || match estimate() {
                         Some((usage, quota)) => format!(
                             "Storage: {} used of {} available to this site.",
-                            offline::format_bytes(usage),
-                            offline::format_bytes(quota)
+                            format_bytes(usage, ByteUnits::Brief),
+                            format_bytes(quota, ByteUnits::Brief)
                         ),
                         None => "Storage: this browser does not report its use.".to_owned(),
                     }}
@@ -229,7 +230,7 @@ fn SavedRow(entry: SavedEntry) -> impl IntoView {
             <td><code>{entry.short_sha().to_owned()}</code></td>
             <td><code>{entry.key.tensor_name.clone()}</code></td>
             <td>{format!("{} × {}", entry.matrix_shape[0], entry.matrix_shape[1])}</td>
-            <td>{offline::format_bytes(entry.stored_bytes())}</td>
+            <td>{format_bytes(entry.stored_bytes(), ByteUnits::Brief)}</td>
             <td>{offline::format_utc_ms(entry.saved_at_ms)}</td>
             <td class="saved-actions">
                 <button type="button" data-testid="saved-open" on:click=move |_| actions::open_saved_entry(state, &open_entry)>"Open"</button>
@@ -254,7 +255,7 @@ fn SaveErrorNote() -> impl IntoView {
                         data-testid="saved-free-space"
                         on:click=move |_| actions::make_room_and_save(state)
                     >
-                        {format!("Delete the oldest entries to make room for {}", offline::format_bytes(needed))}
+                        {format!("Delete the oldest entries to make room for {}", format_bytes(needed, ByteUnits::Brief))}
                     </button>
                 })}
             </div>

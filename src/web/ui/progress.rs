@@ -4,26 +4,9 @@
 use leptos::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::pure::common::{format_bytes, ByteUnits};
 use crate::web::run as actions;
 use crate::web::run::state::{AppState, SourceKind, Status};
-
-/// Formats a byte count for people: `3.1 MB`, `548.1 MB`, `512 B`.
-pub fn format_bytes(len_bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    #[allow(clippy::cast_precision_loss)]
-    let mut value = len_bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    let name = UNITS.get(unit).copied().unwrap_or("B");
-    if unit == 0 {
-        format!("{len_bytes} {name}")
-    } else {
-        format!("{value:.1} {name}")
-    }
-}
 
 /// Copies text to the clipboard; returns whether the browser accepted it.
 pub async fn copy_text(text: &str) -> bool {
@@ -72,8 +55,8 @@ pub fn StatusPanel() -> impl IntoView {
                 format!(
                     "{}: {} of {}",
                     p.label,
-                    format_bytes(p.received_bytes),
-                    format_bytes(p.needed_bytes)
+                    format_bytes(p.received_bytes, ByteUnits::Brief),
+                    format_bytes(p.needed_bytes, ByteUnits::Brief)
                 )
             }
         })
@@ -253,8 +236,8 @@ pub fn StatusPanel() -> impl IntoView {
                 <div>
                     <dt>"Bytes fetched"</dt>
                     <dd data-testid="bytes-fetched" data-bytes=move || state.bytes_fetched.get().to_string()>
-                        {move || format_bytes(state.bytes_fetched.get())}
-                        {move || file_size().map(|len| format!(" of a {} file", format_bytes(len)))}
+                        {move || format_bytes(state.bytes_fetched.get(), ByteUnits::Brief)}
+                        {move || file_size().map(|len| format!(" of a {} file", format_bytes(len, ByteUnits::Brief)))}
                     </dd>
                 </div>
                 <div>
@@ -281,7 +264,7 @@ pub fn StatusPanel() -> impl IntoView {
                                 " after the bytes arrived (decoding {:.0} ms{}; worker memory {}; longest page task {:.0} ms)",
                                 decode_ms(),
                                 if bytes_streamed() { ", during the download" } else { "" },
-                                format_bytes(worker_memory_bytes()),
+                                format_bytes(worker_memory_bytes(), ByteUnits::Brief),
                                 state.longest_task_ms.get(),
                             )
                         } else {

@@ -10,7 +10,7 @@
 //! ([`AppState::drawing_steps`]) until it has run; the views beyond the notebook queue steps
 //! that do not.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use wasm_bindgen::JsValue;
@@ -45,11 +45,26 @@ struct Step {
     run: Box<dyn FnOnce()>,
 }
 
-thread_local! {
+/// The page's one queue of steps.
+struct Queue {
     /// Steps waiting for their browser task, oldest first.
-    static QUEUE: RefCell<VecDeque<Step>> = const { RefCell::new(VecDeque::new()) };
+    steps: VecDeque<Step>,
     /// Whether the queue's runner is active.
-    static RUNNING: Cell<bool> = const { Cell::new(false) };
+    running: bool,
+}
+
+thread_local! {
+    static QUEUE: RefCell<Queue> = const {
+        RefCell::new(Queue {
+            steps: VecDeque::new(),
+            running: false,
+        })
+    };
+}
+
+/// Whether a step of the notebook's results is waiting.
+fn results_waiting() -> bool {
+    QUEUE.with(|queue| queue.borrow().steps.iter().any(|s| s.gate == Gate::Results))
 }
 
 /// Queues `run` for a later browser task. Steps of [`Gate::Results`] hold back
@@ -59,13 +74,15 @@ pub fn enqueue(state: AppState, gate: Gate, run: impl FnOnce() + 'static) {
     if gate == Gate::Results {
         state.drawing_steps.update(|n| *n += 1);
     }
-    QUEUE.with(|queue| {
-        queue.borrow_mut().push_back(Step {
+    let idle = QUEUE.with(|queue| {
+        let mut queue = queue.borrow_mut();
+        queue.steps.push_back(Step {
             gate,
             run: Box::new(run),
-        })
+        });
+        !std::mem::replace(&mut queue.running, true)
     });
-    if !RUNNING.replace(true) {
+    if idle {
         spawn_local(run_queue(state));
     }
 }
@@ -85,9 +102,7 @@ async fn run_queue(state: AppState) {
         let within_budget =
             task_started_ms.is_some_and(|started| now_ms() - started < STEP_BUDGET_MS);
         if !within_budget {
-            let results_waiting =
-                QUEUE.with(|queue| queue.borrow().iter().any(|s| s.gate == Gate::Results));
-            if results_waiting {
+            if results_waiting() {
                 yield_to_browser().await;
             } else {
                 // The views wait for a timer: back-to-back message tasks would keep the
@@ -99,10 +114,11 @@ async fn run_queue(state: AppState) {
         // The results' steps first (in their order), then the views' (in theirs).
         let Some(step) = QUEUE.with(|queue| {
             let mut queue = queue.borrow_mut();
-            let first_results = queue.iter().position(|s| s.gate == Gate::Results);
+            let steps = &mut queue.steps;
+            let first_results = steps.iter().position(|s| s.gate == Gate::Results);
             match first_results {
-                Some(index) => queue.remove(index),
-                None => queue.pop_front(),
+                Some(index) => steps.remove(index),
+                None => steps.pop_front(),
             }
         }) else {
             break;
@@ -112,9 +128,7 @@ async fn run_queue(state: AppState) {
         if step.gate == Gate::Results {
             done_results_steps += 1;
         }
-        let results_waiting =
-            QUEUE.with(|queue| queue.borrow().iter().any(|s| s.gate == Gate::Results));
-        if done_results_steps > 0 && !results_waiting {
+        if done_results_steps > 0 && !results_waiting() {
             // Let the long-task observer report the steps just run, then release "ready"
             // with the longest task up to here.
             yield_to_browser().await;
@@ -126,7 +140,7 @@ async fn run_queue(state: AppState) {
             done_results_steps = 0;
         }
     }
-    RUNNING.set(false);
+    QUEUE.with(|queue| queue.borrow_mut().running = false);
 }
 
 /// Returns a flag that turns true in a queued step of its own: a card shows its content
