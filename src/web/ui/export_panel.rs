@@ -3,17 +3,18 @@
 //!
 //! The arrays are built from the matrix the views decoded ([`view_input`]), never from the
 //! tensor's bytes again: on the first NPZ or NPY click of a result, `Vᵀ` is recovered a few
-//! rows per step, in browser tasks of a few milliseconds each, while the card shows the
-//! progress and the data buttons wait; the file is saved when the arrays are ready, and later
-//! clicks save from the same arrays at once.
+//! rows per step and each `.npy` file is written in a step of its own, in browser tasks of a
+//! few milliseconds each, while the card shows the progress and the data buttons wait; the
+//! file is saved when they are ready, and later clicks save from the same files at once.
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
 
 use crate::pure::export::{
-    export_file_name, npy_entries, python_snippet, singular_values_csv, svd_npz, ExportArrays,
-    ExportArraysBuilder, ExportMeta, NpyPrecision, SnippetSource, SnippetSpec, APP_VERSION,
+    export_file_name, npy_entry, python_snippet, singular_values_csv, svd_npz_of_entries,
+    ExportArrays, ExportArraysBuilder, ExportMeta, NpyEntry, NpyPrecision, SnippetSource,
+    SnippetSpec, APP_VERSION, NPY_ENTRIES_PER_ANALYSIS,
 };
 use crate::web::platform::js::{now_ms, yield_to_browser};
 use crate::web::run::state::{AppState, SourceKind};
@@ -40,13 +41,15 @@ enum DataFile {
     Npy(usize),
 }
 
-/// The arrays built from one views' input.
+/// The arrays built from one views' input, written as `.npy` files.
 #[derive(Debug, Clone)]
 struct BuiltArrays {
     /// The input they were built from.
     input: ViewInput,
-    /// The full analysis' arrays, then the dropped one's.
-    arrays: Arc<Vec<ExportArrays>>,
+    /// `S`, `U`, `Vt` of the full analysis, then those of the dropped one.
+    entries: Arc<Vec<NpyEntry>>,
+    /// How many singular vectors the full analysis exports.
+    k: usize,
 }
 
 /// `meta.json` for the analysis shown.
@@ -110,27 +113,26 @@ fn current_snippet(state: AppState) -> Option<String> {
 }
 
 /// Saves `file` from the arrays of the analysis shown.
-fn save_file(state: AppState, file: DataFile, arrays: &[ExportArrays]) -> Result<String, String> {
+fn save_file(state: AppState, file: DataFile, built: &BuiltArrays) -> Result<String, String> {
     let name =
         |what: &str, extension: &str| export_file_name(&export_subject(state), what, extension);
     match file {
         DataFile::Npz => {
             let file = name("svd", "npz");
             let meta = current_meta(state).ok_or_else(|| "Nothing is analysed yet.".to_owned())?;
-            let bytes = svd_npz(arrays, &meta, NpyPrecision::F64).map_err(|err| err.to_string())?;
+            let bytes = svd_npz_of_entries(&built.entries, &meta).map_err(|err| err.to_string())?;
             save_bytes(&bytes, "application/octet-stream", &file)?;
             Ok(format!("Saved {file}"))
         }
         DataFile::Npy(index) => {
-            let full = arrays
-                .first()
-                .ok_or_else(|| "Nothing is analysed yet.".to_owned())?;
-            let entries = npy_entries(full, NpyPrecision::F64).map_err(|err| err.to_string())?;
-            let entry = entries
+            // The full analysis' entries come first.
+            let entry = built
+                .entries
                 .get(index)
+                .filter(|_| index < NPY_ENTRIES_PER_ANALYSIS)
                 .ok_or_else(|| "Unknown array.".to_owned())?;
             let what = match entry.name.as_str() {
-                "U" | "Vt" => format!("{}{}", entry.name, full.k),
+                "U" | "Vt" => format!("{}{}", entry.name, built.k),
                 other => other.to_owned(),
             };
             let file = name(&what, "npy");
@@ -162,11 +164,18 @@ fn build_arrays(
         Arc::clone(&input.analysis),
         ELEMENTS_PER_STEP,
     );
-    let mut builder = match builder {
+    let builder = match builder {
         Ok(builder) => builder,
         Err(err) => return fail(err.to_string()),
     };
+    // The rows of Vᵀ, then each .npy entry in a step of its own.
+    let n_parts = 1 + usize::from(input.analysis.dropped.is_some());
+    let total_steps = builder.step_count() + n_parts * NPY_ENTRIES_PER_ANALYSIS;
     leptos::task::spawn_local(async move {
+        let mut builder = Some(builder);
+        let mut arrays = Vec::<ExportArrays>::new();
+        let mut entries = Vec::<NpyEntry>::new();
+        let mut steps_done = 0_usize;
         loop {
             // Each step starts in a browser task of its own after the click (or the last
             // step), so that no task holds the main thread for long.
@@ -182,31 +191,62 @@ fn build_arrays(
             }
             let started = now_ms();
             let done = loop {
-                match builder.step() {
+                let step = if let Some(rows) = builder.as_mut() {
+                    match rows.step() {
+                        Ok(true) => {
+                            arrays = builder
+                                .take()
+                                .and_then(ExportArraysBuilder::into_arrays)
+                                .unwrap_or_default();
+                            Ok(false)
+                        }
+                        Ok(false) => Ok(false),
+                        Err(err) => Err(err.to_string()),
+                    }
+                } else {
+                    let next = entries.len();
+                    let entry = arrays
+                        .get(next / NPY_ENTRIES_PER_ANALYSIS)
+                        .and_then(|part| {
+                            npy_entry(part, next % NPY_ENTRIES_PER_ANALYSIS, NpyPrecision::F64)
+                        });
+                    match entry {
+                        None => Ok(true),
+                        Some(Ok(entry)) => {
+                            entries.push(entry);
+                            Ok(false)
+                        }
+                        Some(Err(err)) => Err(err.to_string()),
+                    }
+                };
+                steps_done += 1;
+                match step {
                     Ok(true) => break true,
                     Ok(false) if now_ms() - started >= STEP_BUDGET_MS => break false,
                     Ok(false) => {}
-                    Err(err) => return fail(err.to_string()),
+                    Err(problem) => return fail(problem),
                 }
             };
             if done {
                 break;
             }
-            let percent = 100 * builder.steps_done() / builder.step_count().max(1);
+            let percent = (100 * steps_done / total_steps.max(1)).min(99);
             let _ignored = message.try_set(format!("Preparing the arrays: {percent} %"));
         }
-        let Some(arrays) = builder.into_arrays() else {
+        if entries.is_empty() {
             return fail("The arrays were not finished; press the button again.".to_owned());
-        };
-        let arrays = Arc::new(arrays);
-        building.set_value(None);
-        let _ignored = built.try_set(Some(BuiltArrays {
+        }
+        let finished = BuiltArrays {
             input,
-            arrays: Arc::clone(&arrays),
-        }));
+            entries: Arc::new(entries),
+            k: arrays.first().map_or(0, |full| full.k),
+        };
+        drop(arrays);
+        building.set_value(None);
+        let _ignored = built.try_set(Some(finished.clone()));
         if let Some(file) = waiting.try_get_untracked().flatten() {
             waiting.set(None);
-            let outcome = save_file(state, file, &arrays);
+            let outcome = save_file(state, file, &finished);
             let _ignored = message.try_set(match outcome {
                 Ok(text) | Err(text) => text,
             });
@@ -272,15 +312,13 @@ pub fn DataExports() -> impl IntoView {
     });
     let on_data = move |file: DataFile| {
         let ready = input.with_untracked(|current| match current {
-            Some(Ok(current)) => built.with_untracked(|b| {
-                b.as_ref()
-                    .filter(|b| &b.input == current)
-                    .map(|b| Arc::clone(&b.arrays))
-            }),
+            Some(Ok(current)) => {
+                built.with_untracked(|b| b.as_ref().filter(|b| &b.input == current).cloned())
+            }
             _ => None,
         });
         match ready {
-            Some(arrays) => report(save_file(state, file, &arrays)),
+            Some(ready) => report(save_file(state, file, &ready)),
             None => {
                 message.set("Preparing the arrays…".to_owned());
                 waiting.set(Some(file));

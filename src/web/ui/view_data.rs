@@ -55,7 +55,7 @@ impl Build {
         let bytes = RUNTIME
             .with(|cell| cell.borrow().tensors.get(&view.tensor_name).cloned())
             .ok_or_else(|| {
-                "The tensor's bytes are no longer held on the page; press Analyse to draw these views."
+                "The tensor's bytes are no longer held on the page; press Analyse to draw these views and export the arrays."
                     .to_owned()
             })?;
         let builder = PreparedMatrixBuilder::new(
@@ -86,7 +86,7 @@ impl Build {
     /// The views' input, once every step has run.
     fn finish(self) -> Result<ViewInput, String> {
         let w = self.builder.into_matrix().ok_or_else(|| {
-            "The matrix for the views was not finished; press Analyse to draw them again."
+            "The matrix for the views and the exports was not finished; press Analyse again."
                 .to_owned()
         })?;
         Ok(ViewInput {
