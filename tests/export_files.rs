@@ -285,7 +285,14 @@ fn arrays_built_in_steps_from_the_views_matrix_equal_the_export_bit_for_bit() {
             ..AnalysisOptions::default()
         },
     ];
-    let bits = |values: &[f64]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    // The first entry whose bits differ, if any, and the lengths.
+    let first_difference = |a: &[f64], b: &[f64]| {
+        let at = a
+            .iter()
+            .zip(b)
+            .position(|(x, y)| x.to_bits() != y.to_bits());
+        (at, a.len(), b.len())
+    };
     for options in settings {
         let analysis = Arc::new(analyse(&w, &options).unwrap());
         let expected = export_arrays(&w, &analysis).unwrap();
@@ -325,21 +332,17 @@ fn arrays_built_in_steps_from_the_views_matrix_equal_the_export_bit_for_bit() {
                     (b.name_suffix, b.n_rows, b.n_cols, b.k),
                     "{label}"
                 );
-                assert_eq!(
-                    bits(&a.singular_values),
-                    bits(&b.singular_values),
-                    "{label}"
-                );
-                assert_eq!(
-                    bits(&a.u_top_k_row_major),
-                    bits(&b.u_top_k_row_major),
-                    "{label}"
-                );
-                assert_eq!(
-                    bits(&a.vt_top_k_row_major),
-                    bits(&b.vt_top_k_row_major),
-                    "{label}"
-                );
+                for (what, x, y) in [
+                    ("S", &a.singular_values, &b.singular_values),
+                    ("U", &a.u_top_k_row_major, &b.u_top_k_row_major),
+                    ("Vt", &a.vt_top_k_row_major, &b.vt_top_k_row_major),
+                ] {
+                    let (at, len_x, len_y) = first_difference(x, y);
+                    assert!(
+                        at.is_none() && len_x == len_y,
+                        "{what} ({label}): first different entry {at:?} (lengths {len_x} and {len_y})"
+                    );
+                }
             }
             for (a, b) in built.iter().zip(&expected) {
                 assert_eq!(
