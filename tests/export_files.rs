@@ -17,15 +17,17 @@
 
 use std::io::Read as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use nalgebra::{DMatrix, DVector};
-use poslens::pure::analysis::{analyse, Analysis, AnalysisOptions};
+use poslens::pure::analysis::{analyse, Analysis, AnalysisOptions, DropAxis};
 use poslens::pure::export::npz::{ExportMeta, APP_VERSION};
 use poslens::pure::export::{
-    export_arrays, npy_bytes, prepared_matrices, python_snippet, singular_values_csv, svd_npz,
-    NpyPrecision, SnippetSource, SnippetSpec,
+    export_arrays, npy_bytes, npy_entries, prepared_matrices, python_snippet, singular_values_csv,
+    svd_npz, ExportArraysBuilder, ExportError, NpyPrecision, SnippetSource, SnippetSpec,
 };
 use poslens::pure::source::decode::decode_matrix;
+use poslens::pure::views::PreparedMatrixBuilder;
 use safetensors::SafeTensors;
 use serde_json::json;
 
@@ -252,4 +254,113 @@ fn python_snippet_for_the_real_file() {
         "the endpoint is one setting a test can point elsewhere"
     );
     std::fs::write(out_dir().join("minilm_snippet.py"), snippet).unwrap();
+}
+
+/// The page's path to the arrays: the views' matrix built from the tensor's bytes in bands
+/// (`PreparedMatrixBuilder`), then `Vᵀ` recovered a few rows per step
+/// (`ExportArraysBuilder`). Same code on the same bytes as [`export_arrays`] on the decoded
+/// matrix, so the arrays and their `.npy` files are the same to the bit, whatever the step sizes.
+#[test]
+fn arrays_built_in_steps_from_the_views_matrix_equal_the_export_bit_for_bit() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/minilm_position_embeddings.safetensors");
+    let file = std::fs::read(&path).unwrap();
+    let tensors = SafeTensors::deserialize(&file).unwrap();
+    let view = tensors.tensor(TENSOR_NAME).unwrap();
+    let bytes = view.data();
+    let w = minilm();
+    let settings = [
+        AnalysisOptions::default(),
+        AnalysisOptions {
+            center_rows: true,
+            skip_offset_rows: 2,
+            drop_axis: DropAxis::Rows,
+            drop_count: 3,
+            k_vectors: 7,
+            ..AnalysisOptions::default()
+        },
+        AnalysisOptions {
+            drop_count: 0,
+            k_vectors: 4,
+            ..AnalysisOptions::default()
+        },
+    ];
+    // The first entry whose bits differ, if any, and the lengths.
+    let first_difference = |a: &[f64], b: &[f64]| {
+        let at = a
+            .iter()
+            .zip(b)
+            .position(|(x, y)| x.to_bits() != y.to_bits());
+        (at, a.len(), b.len())
+    };
+    for options in settings {
+        let analysis = Arc::new(analyse(&w, &options).unwrap());
+        let expected = export_arrays(&w, &analysis).unwrap();
+        let mut matrix_builder = PreparedMatrixBuilder::new(
+            view.dtype(),
+            N_POSITIONS,
+            D_MODEL,
+            bytes.len(),
+            &options,
+            TENSOR_NAME,
+            50_000,
+        )
+        .unwrap();
+        while !matrix_builder.step(bytes).unwrap() {}
+        let prepared = Arc::new(matrix_builder.into_matrix().unwrap());
+        // One row of Vᵀ per step, three rows per step, and everything in one step per part.
+        for elements_per_step in [1, 3 * N_POSITIONS * D_MODEL, usize::MAX] {
+            let mut builder = ExportArraysBuilder::new(
+                Arc::clone(&prepared),
+                Arc::clone(&analysis),
+                elements_per_step,
+            )
+            .unwrap();
+            let step_count = builder.step_count();
+            let mut steps = 1;
+            while !builder.step().unwrap() {
+                steps += 1;
+                assert_eq!(builder.steps_done(), steps - 1);
+            }
+            assert_eq!(steps, step_count, "{options:?} {elements_per_step}");
+            let built = builder.into_arrays().unwrap();
+            assert_eq!(built.len(), expected.len());
+            for (a, b) in built.iter().zip(&expected) {
+                let label = format!("{}{options:?} {elements_per_step}", a.name_suffix);
+                assert_eq!(
+                    (a.name_suffix, a.n_rows, a.n_cols, a.k),
+                    (b.name_suffix, b.n_rows, b.n_cols, b.k),
+                    "{label}"
+                );
+                for (what, x, y) in [
+                    ("S", &a.singular_values, &b.singular_values),
+                    ("U", &a.u_top_k_row_major, &b.u_top_k_row_major),
+                    ("Vt", &a.vt_top_k_row_major, &b.vt_top_k_row_major),
+                ] {
+                    let (at, len_x, len_y) = first_difference(x, y);
+                    assert!(
+                        at.is_none() && len_x == len_y,
+                        "{what} ({label}): first different entry {at:?} (lengths {len_x} and {len_y})"
+                    );
+                }
+            }
+            for (a, b) in built.iter().zip(&expected) {
+                assert_eq!(
+                    npy_entries(a, NpyPrecision::F64).unwrap(),
+                    npy_entries(b, NpyPrecision::F64).unwrap()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn arrays_of_a_matrix_the_analysis_did_not_see_are_refused() {
+    let w = minilm();
+    let analysis = Arc::new(default_analysis(&w));
+    let other = Arc::new(w.rows(1, N_POSITIONS - 1).into_owned());
+    assert!(matches!(
+        ExportArraysBuilder::new(other, analysis, 1),
+        Err(ExportError::MatrixMismatch { .. })
+    ));
 }

@@ -23,11 +23,16 @@ pub mod vectors;
 
 pub use naming::{export_file_name, ExportSubject};
 pub use npy::{npy_bytes, NpyPrecision};
-pub use npz::{npy_entries, npz_bytes, svd_npz, ExportMeta, NpyEntry, APP_VERSION};
+pub use npz::{
+    npy_entries, npy_entry, npz_bytes, svd_npz, svd_npz_of_entries, ExportMeta, NpyEntry,
+    APP_VERSION, NPY_ENTRIES_PER_ANALYSIS,
+};
 pub use python::{python_snippet, SnippetSource, SnippetSpec};
 pub use svg::{chart_svg, heatmap_svg, svg_document, HeatmapFigure, LegendEntry, SvgTheme};
 pub use table::{singular_values_csv, singular_values_tsv};
-pub use vectors::{export_arrays, prepared_matrices, right_vectors_top_k, ExportArrays};
+pub use vectors::{
+    export_arrays, prepared_matrices, right_vectors_top_k, ExportArrays, ExportArraysBuilder,
+};
 
 /// Why an export could not be produced.
 #[derive(Debug, thiserror::Error)]

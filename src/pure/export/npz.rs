@@ -50,7 +50,7 @@ pub struct ExportMeta {
 ///
 /// # Errors
 /// [`ExportError::Zip`] if the zip writer fails.
-pub fn npz_bytes(entries: &[(String, Vec<u8>)]) -> Result<Vec<u8>, ExportError> {
+pub fn npz_bytes<B: AsRef<[u8]>>(entries: &[(String, B)]) -> Result<Vec<u8>, ExportError> {
     let zip_error = |err: &dyn std::fmt::Display| ExportError::Zip(err.to_string());
     let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default()
@@ -60,7 +60,9 @@ pub fn npz_bytes(entries: &[(String, Vec<u8>)]) -> Result<Vec<u8>, ExportError> 
         writer
             .start_file(name.as_str(), options)
             .map_err(|err| zip_error(&err))?;
-        writer.write_all(bytes).map_err(|err| zip_error(&err))?;
+        writer
+            .write_all(bytes.as_ref())
+            .map_err(|err| zip_error(&err))?;
     }
     let cursor = writer.finish().map_err(|err| zip_error(&err))?;
     Ok(cursor.into_inner())
@@ -77,6 +79,9 @@ pub struct NpyEntry {
     pub bytes: Vec<u8>,
 }
 
+/// How many `.npy` entries one analysis has: `S`, `U` and `Vt`.
+pub const NPY_ENTRIES_PER_ANALYSIS: usize = 3;
+
 /// The `.npy` entries of one analysis: `S`, `U` (`n_rows × k`) and `Vt` (`k × n_cols`), each
 /// named with the analysis' suffix (`S_dropped`…).
 ///
@@ -86,32 +91,42 @@ pub fn npy_entries(
     arrays: &ExportArrays,
     precision: NpyPrecision,
 ) -> Result<Vec<NpyEntry>, ExportError> {
+    (0..NPY_ENTRIES_PER_ANALYSIS)
+        .filter_map(|index| npy_entry(arrays, index, precision))
+        .collect()
+}
+
+/// One `.npy` entry of one analysis: 0 = `S`, 1 = `U`, 2 = `Vt` (as in [`npy_entries`]);
+/// `None` for another index.
+///
+/// # Errors
+/// As [`npy_bytes`].
+pub fn npy_entry(
+    arrays: &ExportArrays,
+    index: usize,
+    precision: NpyPrecision,
+) -> Option<Result<NpyEntry, ExportError>> {
     let as_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-    let parts: [(&str, Vec<u64>, &[f64]); 3] = [
-        (
+    let (base, shape, values): (&str, Vec<u64>, &[f64]) = match index {
+        0 => (
             "S",
             vec![as_u64(arrays.singular_values.len())],
             &arrays.singular_values,
         ),
-        (
+        1 => (
             "U",
             vec![as_u64(arrays.n_rows), as_u64(arrays.k)],
             &arrays.u_top_k_row_major,
         ),
-        (
+        2 => (
             "Vt",
             vec![as_u64(arrays.k), as_u64(arrays.n_cols)],
             &arrays.vt_top_k_row_major,
         ),
-    ];
-    parts
-        .into_iter()
-        .map(|(base, shape, values)| {
-            let name = format!("{base}{}", arrays.name_suffix);
-            let bytes = npy_bytes(&name, &shape, values, precision)?;
-            Ok(NpyEntry { name, shape, bytes })
-        })
-        .collect()
+        _ => return None,
+    };
+    let name = format!("{base}{}", arrays.name_suffix);
+    Some(npy_bytes(&name, &shape, values, precision).map(|bytes| NpyEntry { name, shape, bytes }))
 }
 
 /// The whole export as one `.npz`: `S`, `U`, `Vt` of each analysis in `arrays` (the full one
@@ -127,18 +142,30 @@ pub fn svd_npz(
     meta: &ExportMeta,
     precision: NpyPrecision,
 ) -> Result<Vec<u8>, ExportError> {
-    let mut meta = meta.clone();
-    meta.arrays.clear();
     let mut entries = Vec::new();
     for analysis in arrays {
-        for entry in npy_entries(analysis, precision)? {
-            entries.push((format!("{}.npy", entry.name), entry.bytes));
-            meta.arrays.insert(entry.name, entry.shape);
-        }
+        entries.extend(npy_entries(analysis, precision)?);
+    }
+    svd_npz_of_entries(&entries, meta)
+}
+
+/// [`svd_npz`] of entries already written ([`npy_entries`] of each analysis, in order).
+///
+/// # Errors
+/// As [`npz_bytes`], or [`ExportError::Json`].
+pub fn svd_npz_of_entries(entries: &[NpyEntry], meta: &ExportMeta) -> Result<Vec<u8>, ExportError> {
+    let mut meta = meta.clone();
+    meta.arrays.clear();
+    for entry in entries {
+        meta.arrays.insert(entry.name.clone(), entry.shape.clone());
     }
     let json = serde_json::to_vec_pretty(&meta)?;
-    entries.push(("meta.json".to_owned(), json));
-    npz_bytes(&entries)
+    let mut files: Vec<(String, &[u8])> = entries
+        .iter()
+        .map(|entry| (format!("{}.npy", entry.name), entry.bytes.as_slice()))
+        .collect();
+    files.push(("meta.json".to_owned(), &json));
+    npz_bytes(&files)
 }
 
 #[cfg(test)]

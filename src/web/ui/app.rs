@@ -108,6 +108,8 @@ fn EmptyState() -> impl IntoView {
 #[component]
 fn Results() -> impl IntoView {
     let state = expect_context::<AppState>();
+    // One decoded matrix per result, for the views and the data exports.
+    crate::web::ui::view_data::provide_view_input(state);
     let has_dropped = move || first_chart::has_dropped(state);
     let drop_label = move || first_chart::drop_label(state);
     let top_k = |r: &ResultInfo, dropped: bool, limit: usize| -> Vec<Vec<f64>> {

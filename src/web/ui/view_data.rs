@@ -1,6 +1,9 @@
-//! The matrix and SVD summary every view of the full analysis reads: the analysed W_pos
-//! (offset rows skipped and rows centred as the analysis did), decoded once on the page
-//! from the cached tensor bytes, a band of columns per queued step.
+//! The matrix and SVD summary every view of the full analysis and the data exports read: the
+//! analysed W_pos (offset rows skipped and rows centred as the analysis did), decoded once per
+//! result on the page from the cached tensor bytes, a band of columns per queued step.
+//!
+//! [`provide_view_input`] makes the one build shared by every reader below it (the views and
+//! the export card); [`view_input`] reads it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -9,18 +12,20 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use nalgebra::DMatrix;
 
-use crate::pure::analysis::SvdSummary;
+use crate::pure::analysis::{Analysis, SvdSummary};
 use crate::pure::views::PreparedMatrixBuilder;
 use crate::web::run::state::{AppState, ResultInfo, RUNTIME};
 use crate::web::ui::stages::{enqueue, Gate, ELEMENTS_PER_STEP};
 
-/// The analysed matrix and its summary, shared by the views.
+/// The analysed matrix and its summary, shared by the views and the exports.
 #[derive(Debug, Clone)]
 pub struct ViewInput {
     /// The matrix whose SVD the full analysis took (n_positions × d_model).
     pub w: Arc<DMatrix<f64>>,
     /// The full analysis' summary.
     pub summary: Arc<SvdSummary>,
+    /// The whole analysis the matrix belongs to (both parts and the settings).
+    pub analysis: Arc<Analysis>,
     /// How many leading rows of the tensor were skipped (positions are counted after them).
     pub skipped_rows: usize,
 }
@@ -50,7 +55,7 @@ impl Build {
         let bytes = RUNTIME
             .with(|cell| cell.borrow().tensors.get(&view.tensor_name).cloned())
             .ok_or_else(|| {
-                "The tensor's bytes are no longer held on the page; press Analyse to draw these views."
+                "The tensor's bytes are no longer held on the page; press Analyse to draw these views and export the arrays."
                     .to_owned()
             })?;
         let builder = PreparedMatrixBuilder::new(
@@ -81,22 +86,43 @@ impl Build {
     /// The views' input, once every step has run.
     fn finish(self) -> Result<ViewInput, String> {
         let w = self.builder.into_matrix().ok_or_else(|| {
-            "The matrix for the views was not finished; press Analyse to draw them again."
+            "The matrix for the views and the exports was not finished; press Analyse again."
                 .to_owned()
         })?;
         Ok(ViewInput {
             w: Arc::new(w),
             summary: Arc::new(self.result.analysis.full.clone()),
             skipped_rows: self.result.analysis.options.skip_offset_rows,
+            analysis: Arc::new(self.result.analysis),
         })
     }
+}
+
+/// The views' input as it stands: `None` while there is no complete analysis or the build is
+/// under way, the reason when it cannot be built.
+pub type ViewInputSignal = ReadSignal<Option<Result<ViewInput, String>>>;
+
+/// The one build of the views' input, shared through the context.
+#[derive(Clone, Copy)]
+struct SharedViewInput(ViewInputSignal);
+
+/// Starts the one build of the views' input for the components below the caller (the views
+/// and the data exports), which [`view_input`] then returns.
+pub fn provide_view_input(state: AppState) {
+    provide_context(SharedViewInput(build_view_input(state)));
+}
+
+/// Returns the views' input that [`provide_view_input`] shares, or, with no provider above
+/// the caller, a build of the caller's own.
+pub fn view_input(state: AppState) -> ViewInputSignal {
+    use_context::<SharedViewInput>().map_or_else(|| build_view_input(state), |shared| shared.0)
 }
 
 /// Returns the views' input, rebuilt when a new analysis is complete: the tensor is decoded
 /// a few rows per queued step (queued after the notebook's results), so that no single
 /// task decodes the whole matrix. `None` while there is no complete analysis or the build
 /// is under way.
-pub fn view_input(state: AppState) -> ReadSignal<Option<Result<ViewInput, String>>> {
+fn build_view_input(state: AppState) -> ViewInputSignal {
     let input = RwSignal::new(None::<Result<ViewInput, String>>);
     let generation = StoredValue::new(0_u32);
     Effect::new(move |_| {
