@@ -9,4 +9,5 @@ pub mod format;
 pub mod hub;
 pub mod offline;
 pub mod shards;
+pub mod torch;
 pub mod transfer;
