@@ -140,10 +140,17 @@ pub fn torch_bin(data: &[u8]) {
             continue;
         };
         let range = location.byte_range.clone();
-        assert!(range.start <= range.end && range.end <= file_len, "{range:?}");
+        assert!(
+            range.start <= range.end && range.end <= file_len,
+            "{range:?}"
+        );
         let raw = &data[range.start as usize..range.end as usize];
         if location.layout == Layout::Contiguous {
-            assert_eq!(range.end - range.start, location.len_bytes(), "{location:?}");
+            assert_eq!(
+                range.end - range.start,
+                location.len_bytes(),
+                "{location:?}"
+            );
         }
         let bytes = location
             .row_major_bytes(raw)
@@ -165,7 +172,10 @@ pub fn torch_pickle(data: &[u8]) {
         let Ok((value, end)) = interpret(data, at) else {
             return;
         };
-        assert!(end > at && end <= data.len(), "a pickle at {at} ends at {end}");
+        assert!(
+            end > at && end <= data.len(),
+            "a pickle at {at} ends at {end}"
+        );
         if let Ok(tensors) = collect_tensors(&value) {
             for (_, tensor) in tensors {
                 assert_eq!(tensor.shape.len(), tensor.strides.len());

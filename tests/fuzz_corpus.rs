@@ -126,7 +126,11 @@ fn torch_pickle_inputs_pass_the_fuzz_checks_and_real_pickles_read() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         // data.pkl is the state dict; a legacy prefix holds it as its fourth pickle.
         let mut at = 0;
-        let skip = if name.ends_with(".legacy_prefix.pkl") { 3 } else { 0 };
+        let skip = if name.ends_with(".legacy_prefix.pkl") {
+            3
+        } else {
+            0
+        };
         for _ in 0..skip {
             at = interpret(&data, at).unwrap().1;
         }

@@ -630,6 +630,14 @@ fn huge_counts_never_size_an_allocation() {
         ErrorKind::TooLarge,
         &["tensor `w`"],
     );
+    // A tensor name of 5,000 bytes, past the name cap.
+    let long_name = "n".repeat(5000);
+    let long = state_dict(&[(&long_name, tensor_pickle("0", 4, 0, &[2, 2], &[2, 1]))]);
+    assert_error(
+        index_of(&checkpoint(long, &values(4), false)),
+        ErrorKind::NotSafetensors,
+        &["tensor name length"],
+    );
     // A zip end record that claims a 4 GiB central directory.
     let mut file = checkpoint(state_dict(&[]), &values(4), false);
     let n = file.len();
@@ -843,10 +851,8 @@ fn other_files_get_a_format_error_and_the_caps_are_clear() {
     );
     // A legacy prefix that never ends: asked for progressively, then refused at the cap.
     let mut endless = poslens::pure::source::torch::LEGACY_MAGIC.to_vec();
-    endless.extend_from_slice(b"\x80\x02]");
-    while endless.len() < MAX_PICKLE_BYTES as usize + 4096 {
-        endless.extend_from_slice(b"N0");
-    }
+    endless.extend_from_slice(b"\x80\x02X\xff\xff\xff\x7f");
+    endless.resize(MAX_PICKLE_BYTES as usize + 4096, b'a');
     let mut reader = Counted::new(&endless);
     assert_error(
         reader.run(IndexPlan::new(endless.len() as u64)),

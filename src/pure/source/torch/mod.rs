@@ -590,10 +590,13 @@ impl TensorLocation {
         let mut out = Vec::with_capacity(usize::try_from(self.len_bytes()).unwrap_or(0));
         for row in 0..rows {
             for col in 0..cols {
-                let at = (row * row_stride + col * col_stride) * size;
+                let at = row
+                    .saturating_mul(row_stride)
+                    .saturating_add(col.saturating_mul(col_stride))
+                    .saturating_mul(size);
                 let element = usize::try_from(at)
                     .ok()
-                    .zip(usize::try_from(at + size).ok())
+                    .zip(usize::try_from(at.saturating_add(size)).ok())
                     .and_then(|(from, to)| bytes.get(from..to))
                     .ok_or_else(|| TorchError::BadRead {
                         want: format!("element ({row}, {col}) of tensor `{}`", self.name),

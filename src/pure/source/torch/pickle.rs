@@ -27,7 +27,10 @@ pub const MAX_STACK: usize = 1_000_000;
 const MAX_COPY_WORK: u64 = 20_000_000;
 
 /// Most values visited while collecting the tensors of a state dict.
-const MAX_WALK: u64 = 5_000_000;
+const MAX_WALK: u64 = 1_000_000;
+
+/// Longest tensor name (with its nested dicts' prefixes), in bytes.
+pub const MAX_NAME_BYTES: usize = 4096;
 
 /// Most dimensions of one tensor.
 pub const MAX_DIMS: usize = 16;
@@ -841,6 +844,14 @@ fn walk(
             });
         }
         let Value::Str(key) = key else { continue };
+        if !matches!(item, Value::Tensor(_) | Value::Dict(_)) {
+            continue;
+        }
+        if prefix.len() + 1 + key.len() > MAX_NAME_BYTES {
+            return Err(PickleError::Limit {
+                what: "tensor name length",
+            });
+        }
         let name = if prefix.is_empty() {
             key.to_string()
         } else {
