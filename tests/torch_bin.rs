@@ -847,7 +847,12 @@ fn other_files_get_a_format_error_and_the_caps_are_clear() {
     assert_error(
         index_of(b"<!DOCTYPE html><html>"),
         ErrorKind::NotSafetensors,
-        &["<!DOCTYPE"],
+        &["`<!DOCTYPE"],
+    );
+    assert_error(
+        index_of(b""),
+        ErrorKind::NotSafetensors,
+        &["no bytes at all"],
     );
     // A legacy prefix that never ends: asked for progressively, then refused at the cap.
     let mut endless = poslens::pure::source::torch::LEGACY_MAGIC.to_vec();

@@ -205,7 +205,7 @@ pub enum TorchError {
         available: Vec<String>,
     },
     /// The bytes fed to a plan are not those it asked for.
-    #[error("The server sent {got} for the requested bytes {want}, so the answer cannot be used. Try again; if it persists, the server does not honour byte ranges correctly.")]
+    #[error("The server sent {got} where {want} were asked for, so the answer cannot be used. Try again; if it persists, the server does not honour byte ranges correctly.")]
     BadRead {
         /// The range asked for.
         want: String,
@@ -310,8 +310,8 @@ pub fn run_in_memory<P: RangePlan>(
         }
     }
     Err(TorchError::BadRead {
-        want: "a next read".to_owned(),
-        got: "a plan that stopped without a result".to_owned(),
+        want: "more bytes".to_owned(),
+        got: "nothing (the plan ended without a result)".to_owned(),
     })
 }
 
@@ -840,13 +840,13 @@ pub struct IndexPlan {
 }
 
 impl IndexPlan {
-    /// A plan for a file of `file_len` bytes; it first asks for the file's first bytes.
+    /// A plan for a file of `file_len` bytes; it first asks for the file's first bytes
+    /// (the empty range `0..0` for an empty file, which it then refuses).
     pub fn new(file_len: u64) -> IndexPlan {
-        let first = 0..file_len.min(HEAD_READ_BYTES);
         IndexPlan {
             file_len,
             chunks: Chunks::default(),
-            pending: (file_len > 0).then_some(first),
+            pending: Some(0..file_len.min(HEAD_READ_BYTES)),
         }
     }
 
@@ -856,8 +856,11 @@ impl IndexPlan {
         match sniff_format(sniff) {
             Some(TorchFormat::Zip) => zip_index_step(&self.chunks, self.file_len),
             Some(TorchFormat::Legacy) => legacy::index_step(head, self.file_len),
+            None if sniff.is_empty() => Err(TorchError::UnknownFormat {
+                first_bytes: "no bytes at all (it is empty)".to_owned(),
+            }),
             None => Err(TorchError::UnknownFormat {
-                first_bytes: shorten(&String::from_utf8_lossy(sniff), 16),
+                first_bytes: format!("`{}`", shorten(&String::from_utf8_lossy(sniff), 16)),
             }),
         }
     }
