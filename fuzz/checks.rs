@@ -112,3 +112,75 @@ pub fn url_state(data: &[u8]) {
     assert!(again.notes.is_empty(), "{:?}", again.notes);
     assert_eq!(again.settings, settings);
 }
+
+/// A PyTorch `.bin` checkpoint, either format, read by ranges as the browser reads it.
+///
+/// Input: a whole file (the plans ask for ranges of it).
+/// Oracle: no panic; an accepted index's tensors each name a storage of the index; every
+/// located tensor's byte range lies inside the file, holds at least its elements' bytes
+/// when contiguous, and turns into exactly its row-major length; detection never panics.
+pub fn torch_bin(data: &[u8]) {
+    use poslens::pure::source::torch::{
+        detect_positional, run_in_memory, IndexPlan, Layout, MAX_PICKLE_BYTES,
+    };
+    let file_len = data.len() as u64;
+    let Ok((index, bytes_read)) = run_in_memory(IndexPlan::new(file_len), data) else {
+        return;
+    };
+    assert!(
+        bytes_read <= file_len + 2 * MAX_PICKLE_BYTES,
+        "the index read {bytes_read} bytes of a {file_len}-byte file"
+    );
+    for tensor in index.tensors.iter().take(64) {
+        assert!(tensor.storage < index.storages.len(), "{tensor:?}");
+        let Ok(plan) = index.locate(&tensor.name) else {
+            continue;
+        };
+        let Ok((location, _)) = run_in_memory(plan, data) else {
+            continue;
+        };
+        let range = location.byte_range.clone();
+        assert!(
+            range.start <= range.end && range.end <= file_len,
+            "{range:?}"
+        );
+        let raw = &data[range.start as usize..range.end as usize];
+        if location.layout == Layout::Contiguous {
+            assert_eq!(
+                range.end - range.start,
+                location.len_bytes(),
+                "{location:?}"
+            );
+        }
+        let bytes = location
+            .row_major_bytes(raw)
+            .expect("the located bytes turn into the tensor");
+        assert_eq!(bytes.len() as u64, location.len_bytes(), "{location:?}");
+        let _ = location.matrix_view();
+    }
+    let _ = detect_positional(&index);
+}
+
+/// The pickle interpreter alone: consecutive pickles from the start (as in a legacy file's
+/// prefix), each collected as a state dict.
+///
+/// Oracle: no panic, and each pickle ends after it starts and within the input.
+pub fn torch_pickle(data: &[u8]) {
+    use poslens::pure::source::torch::pickle::{collect_tensors, interpret};
+    let mut at = 0;
+    while at < data.len() {
+        let Ok((value, end)) = interpret(data, at) else {
+            return;
+        };
+        assert!(
+            end > at && end <= data.len(),
+            "a pickle at {at} ends at {end}"
+        );
+        if let Ok(tensors) = collect_tensors(&value) {
+            for (_, tensor) in tensors {
+                assert_eq!(tensor.shape.len(), tensor.strides.len());
+            }
+        }
+        at = end;
+    }
+}

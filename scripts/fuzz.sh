@@ -7,7 +7,9 @@
 #
 # Targets (fuzz/fuzz_targets/): header (format::header_len_from_prefix, parse_header,
 # parse_whole_file), shard_index (shards::parse_shard_index), url_state (url_state::decode_query
-# and its round trip through encode_query). Seeds are in fuzz/corpus/<target>/ (real headers);
+# and its round trip through encode_query), torch_bin (torch::IndexPlan and LocatePlan on a whole
+# .bin file, zip or legacy format) and torch_pickle (torch::pickle::interpret and collect_tensors
+# on consecutive pickles). Seeds are in fuzz/corpus/<target>/ (real headers, real torch.save files and their pickles);
 # new inputs go to target/fuzz-corpus/<target>/, crashes to fuzz/artifacts/<target>/.
 #
 # This toolchain is stable Rust: RUSTC_BOOTSTRAP=1 lets cargo fuzz pass its -Z flags, and
@@ -21,7 +23,7 @@ cd "$REPO_ROOT"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-if ((${#targets[@]} == 0)); then targets=(header shard_index url_state); fi
+if ((${#targets[@]} == 0)); then targets=(header shard_index url_state torch_bin torch_pickle); fi
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   log "installing cargo-fuzz from crates.io (once)"

@@ -103,3 +103,38 @@ fn shard_index_inputs_pass_the_fuzz_checks() {
 fn url_state_inputs_pass_the_fuzz_checks() {
     replay("url_state", checks::url_state);
 }
+
+#[test]
+fn torch_bin_inputs_pass_the_fuzz_checks_and_real_files_read() {
+    use poslens::pure::source::torch::{run_in_memory, IndexPlan};
+    replay("torch_bin", checks::torch_bin);
+    let mut real_files = 0;
+    for (path, data) in inputs("corpus", "torch_bin") {
+        let (index, _) = run_in_memory(IndexPlan::new(data.len() as u64), &data)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!index.tensors.is_empty(), "{}", path.display());
+        real_files += 1;
+    }
+    assert!(real_files >= 4, "{real_files} real torch.save seeds");
+}
+
+#[test]
+fn torch_pickle_inputs_pass_the_fuzz_checks_and_real_pickles_read() {
+    use poslens::pure::source::torch::pickle::{collect_tensors, interpret};
+    replay("torch_pickle", checks::torch_pickle);
+    for (path, data) in inputs("corpus", "torch_pickle") {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        // data.pkl is the state dict; a legacy prefix holds it as its fourth pickle.
+        let mut at = 0;
+        let skip = if name.ends_with(".legacy_prefix.pkl") {
+            3
+        } else {
+            0
+        };
+        for _ in 0..skip {
+            at = interpret(&data, at).unwrap().1;
+        }
+        let (value, _) = interpret(&data, at).unwrap();
+        assert!(!collect_tensors(&value).unwrap().is_empty(), "{name}");
+    }
+}

@@ -10,6 +10,7 @@ pub mod hub;
 pub mod offline;
 pub mod plan;
 pub mod shards;
+pub mod torch;
 pub mod transfer;
 
 /// Where a file's bytes came from: the one answer every layer gives (a saved entry keeps the

@@ -1,0 +1,13 @@
+//! The checkpoint pickle interpreter alone, on consecutive pickles.
+//!
+//! Oracle: see `checks::torch_pickle`. `tests/fuzz_corpus.rs` replays inputs through the same check.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+// The other targets' checks live in the same file.
+#[allow(dead_code)]
+#[path = "../checks.rs"]
+mod checks;
+
+fuzz_target!(|data: &[u8]| checks::torch_pickle(data));
