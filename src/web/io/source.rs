@@ -514,11 +514,15 @@ pub struct HubOpen {
 /// [`HubPlan`]: this function only performs the reads it asks for (the saved entries, the
 /// network) and feeds the answers back.
 ///
+/// `on_network_expected` is called when the bytes will most likely come from the network (the
+/// run warms up the analysis workers then, so that they load while the requests run).
+///
 /// # Errors
 /// See [`SourceError`]; offline with nothing saved, [`OfflineError::NotAvailableOffline`].
 pub async fn open_hub_with_store(
     request: &HubRequest<'_>,
     run: &RunContext,
+    on_network_expected: &dyn Fn(),
 ) -> Result<HubOpen, SourceError> {
     let query = HubQuery {
         hub: request.hub.to_owned(),
@@ -533,7 +537,7 @@ pub async fn open_hub_with_store(
     // before: then the bytes most often come from storage, and a stored result needs no worker
     // at all (the run warms them up itself if the tensor has to be fetched after all).
     if plan.expects_network() {
-        crate::web::workers::bridge::warm_up();
+        on_network_expected();
     }
     let mut step = plan.start();
     loop {

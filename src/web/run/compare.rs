@@ -140,7 +140,7 @@ pub(super) async fn analyse_compared(
         tensor: None,
     };
     // Compared models are kept for offline use like the main one.
-    let opened = source::open_hub_with_store(&request, &run)
+    let opened = source::open_hub_with_store(&request, &run, &bridge::warm_up)
         .await
         .map_err(failed)?
         .opened;

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod errors;
 pub mod handle;
 pub mod lifecycle;
+pub mod offline;
 pub mod pipeline;
 pub mod save;
 pub mod state;

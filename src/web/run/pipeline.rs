@@ -60,7 +60,7 @@ pub(super) async fn run_pipeline(
                 file: settings.file.as_deref(),
                 tensor: settings.tensor.as_deref(),
             };
-            let open = source::open_hub_with_store(&request, run)
+            let open = source::open_hub_with_store(&request, run, &bridge::warm_up)
                 .await
                 .map_err(RunError::Source)?;
             handle.set(state.offline_note, open.offline_note);

@@ -11,7 +11,7 @@ use crate::pure::source::detect::MatrixView;
 use crate::web::io::saved;
 use crate::web::io::source::{self, OpenedFile};
 use crate::web::platform::js::sleep_ms;
-use crate::web::platform::offline;
+use crate::web::run::offline;
 use crate::web::run::state::{AppState, SaveProblem, Status, RUNTIME};
 
 /// Whose tensor a Hub save keeps.

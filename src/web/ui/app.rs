@@ -34,7 +34,7 @@ pub fn App() -> impl IntoView {
     let decoded = url_state::decode_query(&actions::current_query());
     let state = AppState::new(decoded.settings, decoded.notes);
     provide_context(state);
-    crate::web::platform::offline::start(state);
+    crate::web::run::offline::start(state);
 
     // Back and forward re-read the settings from the URL.
     let on_pop = Closure::<dyn FnMut(web_sys::Event)>::new(move |_event: web_sys::Event| {

@@ -8,8 +8,8 @@ use leptos::task::spawn_local;
 use crate::pure::common::{format_bytes, ByteUnits};
 use crate::pure::source::offline::{self, EntryOrigin, SavedEntry};
 use crate::web::io::saved;
-use crate::web::platform::offline as shell;
 use crate::web::run as actions;
+use crate::web::run::offline as shell;
 use crate::web::run::state::{AppState, SourceKind, Status};
 
 /// Shown while the browser is offline.
