@@ -25,7 +25,9 @@ pub use naming::{export_file_name, ExportSubject};
 pub use npy::{npy_bytes, NpyPrecision};
 pub use npz::{npy_entries, npz_bytes, svd_npz, ExportMeta, NpyEntry, APP_VERSION};
 pub use python::{python_snippet, SnippetSource, SnippetSpec};
-pub use svg::{chart_svg, heatmap_svg, svg_document, HeatmapFigure, LegendEntry, SvgTheme};
+pub use svg::{
+    chart_svg, heatmap_svg, raster_svg, svg_document, HeatmapFigure, LegendEntry, SvgTheme,
+};
 pub use table::{singular_values_csv, singular_values_tsv};
 pub use vectors::{export_arrays, prepared_matrices, right_vectors_top_k, ExportArrays};
 
