@@ -18,6 +18,10 @@ pub use crate::web::ui::export_toolbar::ChartKind;
 use crate::web::ui::export_toolbar::ChartToolbar;
 use crate::web::ui::tooltip::{pointer_position, Tooltip, TooltipContent};
 
+/// The read-out for the pointer at a point of an SVG plot (chart units): the tooltip's lines,
+/// or `None` where there is nothing to read.
+pub type HoverReadOut = Callback<(f64, f64), Option<Vec<String>>>;
+
 /// A chart's card: title and controls, the plot and captions (`children`), and the PNG and
 /// SVG downloads of the plot.
 #[component]
@@ -68,7 +72,7 @@ pub fn SvgPlot(
     axes: Signal<Vec<Axis>>,
     /// The read-out for the pointer at a point (chart units): the tooltip's lines, or `None`.
     #[prop(optional)]
-    hover: Option<Callback<(f64, f64), Option<Vec<String>>>>,
+    hover: Option<HoverReadOut>,
     /// Called when the pointer leaves the chart.
     #[prop(optional)]
     on_leave: Option<Callback<()>>,

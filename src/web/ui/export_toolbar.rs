@@ -110,6 +110,15 @@ fn legend_entries(card: &Element) -> Vec<LegendEntry> {
         .collect()
 }
 
+/// The chart's canvas (`selector` inside its card), once drawn.
+fn drawn_canvas(card: &Element, selector: &str) -> Result<HtmlCanvasElement, String> {
+    card.query_selector(selector)
+        .ok()
+        .flatten()
+        .and_then(|element| element.dyn_into::<HtmlCanvasElement>().ok())
+        .ok_or_else(|| "the chart is not drawn yet".to_owned())
+}
+
 /// Builds the chart's SVG document. For a heatmap, `cells_png` is the cells' raster as a data
 /// URL (one pixel per cell for the SVG file, upscaled for the PNG).
 fn build_figure(
@@ -139,12 +148,7 @@ fn build_figure(
             Ok(Figure::of(text))
         }
         ChartKind::Heatmap { frame } => {
-            let canvas = card
-                .query_selector("canvas.heatmap-canvas")
-                .ok()
-                .flatten()
-                .and_then(|element| element.dyn_into::<HtmlCanvasElement>().ok())
-                .ok_or_else(|| "the heatmap is not drawn yet".to_owned())?;
+            let canvas = drawn_canvas(card, "canvas.heatmap-canvas")?;
             let (n_cols, n_rows) = (canvas.width(), canvas.height());
             // For the PNG, each cell gets whole pixels at 2× so that nothing is blurred.
             let (scale_x, scale_y) = if for_png {
@@ -166,12 +170,7 @@ fn build_figure(
             Ok(Figure::of(text))
         }
         ChartKind::Canvas => {
-            let canvas = card
-                .query_selector("canvas")
-                .ok()
-                .flatten()
-                .and_then(|element| element.dyn_into::<HtmlCanvasElement>().ok())
-                .ok_or_else(|| "the chart is not drawn yet".to_owned())?;
+            let canvas = drawn_canvas(card, "canvas")?;
             let pixels = upscaled_cells_png(&canvas, 1, 1)?;
             let text = raster_svg(
                 title,
