@@ -449,3 +449,171 @@ fn plot_area_layout() {
     let defaults = PlotArea::new(640.0, 320.0, Margins::default());
     assert!(defaults.width_px > 0.0 && defaults.height_px > 0.0);
 }
+
+// The chart frame: one description of the drawing box, the axes, the cell axes and the colour
+// bar, drawn by the page and by the exports.
+
+use poslens::pure::export::{heatmap_svg, HeatmapFigure, SvgTheme};
+
+#[test]
+fn chart_size_places_the_plot_area_and_maps_the_pointer() {
+    let size = ChartSize::STANDARD;
+    assert_eq!(size.view_box(), "0 0 560 300");
+    let area = size.area();
+    assert_eq!(
+        (area.left(), area.right(), area.top(), area.bottom()),
+        (60.0, 544.0, 16.0, 252.0)
+    );
+    // A chart drawn 280 px wide: each pixel is two units.
+    assert_eq!(size.chart_point(100.0, 50.0, 280.0), (200.0, 100.0));
+    let tall = ChartSize::STANDARD.with_height(420.0).with_left(64.0);
+    assert_eq!(tall.area().left(), 64.0);
+    assert_eq!(tall.area().bottom(), 372.0);
+}
+
+#[test]
+fn hover_maps_to_the_nearest_point_only_over_the_plot_area() {
+    let area = ChartSize::STANDARD.area();
+    let xs: Vec<f64> = (0..10).map(f64::from).collect();
+    let scale = area.x_scale((0.0, 9.0));
+    assert_eq!(
+        hovered_index(&area, &xs, scale.map(3.4), |x| scale.invert(x)),
+        Some(3)
+    );
+    assert_eq!(
+        hovered_index(&area, &xs, scale.map(3.6), |x| scale.invert(x)),
+        Some(4)
+    );
+    assert_eq!(
+        hovered_index(&area, &xs, area.left() - 1.0, |x| scale.invert(x)),
+        None
+    );
+    assert_eq!(
+        hovered_index(&area, &xs, area.right() + 1.0, |x| scale.invert(x)),
+        None
+    );
+}
+
+#[test]
+fn an_axis_places_nice_ticks_and_draws_them_as_markup() {
+    let area = ChartSize::STANDARD.area();
+    let x_scale = area.x_scale((0.0, 100.0));
+    let bottom = Axis::bottom(&x_scale, 5, "position <p>");
+    let labels: Vec<&str> = bottom.ticks.iter().map(|t| t.label.as_str()).collect();
+    assert_eq!(labels, ["0", "20", "40", "60", "80", "100"]);
+    assert_eq!(bottom.ticks[1].at_px, x_scale.map(20.0));
+    let markup = bottom.svg(&area);
+    assert!(markup.starts_with("<g class=\"axis\">"));
+    assert_eq!(markup.matches("class=\"tick\"").count(), 6);
+    assert!(markup.contains(&format!("<text x=\"{}\" y=\"270\"", x_scale.map(20.0))));
+    assert!(markup.contains(">position &lt;p&gt;</text>"), "{markup}");
+
+    let y_scale = area.y_scale((-1.0, 1.0));
+    let left = Axis::left(&y_scale, 4, "u");
+    assert_eq!(left.side, AxisSide::Left);
+    let markup = left.svg(&area);
+    assert_eq!(markup.matches("class=\"zero\"").count(), 1, "{markup}");
+    assert!(markup.contains("transform=\"rotate(-90 14 134)\""));
+    assert!(Axis::bottom(&x_scale, 5, "p")
+        .without_ticks()
+        .ticks
+        .is_empty());
+}
+
+#[test]
+fn count_and_log_axes_label_their_ticks() {
+    let area = ChartSize::STANDARD.area();
+    let counts = Axis::left_counts(&area.y_scale((0.0, 40.0)), 5, "count");
+    assert!(counts
+        .ticks
+        .iter()
+        .all(|t| !t.zero && !t.label.contains('.')));
+    let log = log_scale::LogScale::new((1e-3, 10.0), (area.bottom(), area.top()));
+    let axis = Axis::log_left(&log, "σ");
+    let labels: Vec<&str> = axis.ticks.iter().map(|t| t.label.as_str()).collect();
+    assert_eq!(labels, ["0.001", "0.01", "0.1", "1", "10"]);
+}
+
+#[test]
+fn cell_axes_put_ticks_at_cell_centres() {
+    let axis = CellAxis::centred("position", 0.0, 512, 8);
+    assert_eq!(axis.ticks.first().map(|t| t.label.as_str()), Some("0"));
+    assert_eq!(axis.ticks[2].label, "100");
+    assert!((axis.ticks[2].fraction - 100.5 / 512.0).abs() < 1e-12);
+    // A window of positions numbered from 100.
+    let window = CellAxis::centred("position", 100.0, 50, 6);
+    assert_eq!(window.ticks[0].label, "100");
+    assert!((window.ticks[0].fraction - 0.5 / 50.0).abs() < 1e-12);
+    let ends = CellAxis::ends("model dimension", 384);
+    let ends: Vec<(f64, &str)> = ends
+        .ticks
+        .iter()
+        .map(|t| (t.fraction, t.label.as_str()))
+        .collect();
+    assert_eq!(ends, [(0.0, "0"), (1.0, "383")]);
+}
+
+#[test]
+fn the_colour_bar_marks_clipped_limits() {
+    assert_eq!(ColorBar::new(0.5, false).labels, ["0.5", "0", "-0.5"]);
+    assert_eq!(ColorBar::new(0.5, true).labels, ["≥ +0.5", "0", "≤ −0.5"]);
+    let css = ColorBar::new(1.0, false).css_gradient();
+    assert!(css.starts_with("background: linear-gradient(to bottom, "));
+    assert!(css.ends_with(" 100%);"));
+}
+
+/// The heatmap export draws exactly the page's axes: each tick of the frame's description at
+/// its fraction of the plot, with its label, and the colour bar's labels.
+#[test]
+fn the_heatmap_export_draws_the_axes_of_the_page() {
+    let frame = CellFrame {
+        x_axis: CellAxis::centred("position", 0.0, 512, 8),
+        y_axis: CellAxis::centred("vector index", 0.0, 5, 5),
+        colorbar: ColorBar::new(0.25, true),
+    };
+    let theme = SvgTheme::default();
+    let doc = heatmap_svg(&HeatmapFigure {
+        title: "First 5 left singular vectors",
+        png_data_uri: "data:image/png;base64,AAAA",
+        n_rows: 5,
+        frame: &frame,
+        theme: &theme,
+    });
+    // The plot spans x 64..624 and y 40..200 in the figure.
+    for tick in &frame.x_axis.ticks {
+        let x = 64.0 + tick.fraction * 560.0;
+        assert!(
+            doc.contains(&format!(
+                "<text x=\"{x:.2}\" y=\"218\">{}</text>",
+                tick.label
+            )),
+            "x tick {} at {x:.2}\n{doc}",
+            tick.label
+        );
+    }
+    for tick in &frame.y_axis.ticks {
+        let y = 40.0 + tick.fraction * 160.0;
+        assert!(
+            doc.contains(&format!(
+                "<text x=\"56\" y=\"{:.2}\">{}</text>",
+                y + 4.0,
+                tick.label
+            )),
+            "y tick {} at {y:.2}",
+            tick.label
+        );
+    }
+    let texts = doc.matches("<text").count();
+    // Title, the ticks, two axis titles and three colour bar labels: nothing drawn twice.
+    assert_eq!(
+        texts,
+        1 + frame.x_axis.ticks.len() + frame.y_axis.ticks.len() + 2 + 3
+    );
+    for label in &frame.colorbar.labels {
+        assert!(
+            doc.contains(&format!(">{label}</text>")),
+            "colour bar label {label}"
+        );
+    }
+    assert!(doc.contains(">position</text>") && doc.contains(">vector index</text>"));
+}

@@ -52,9 +52,11 @@ describe('exports of the MiniLM analysis', { timeout: TEST_TIMEOUT_MS }, () => {
   it('every chart downloads as SVG (well-formed, titled) and as PNG at 2× that size', async () => {
     const svgButtons = page.getByTestId('export-svg');
     const pngButtons = page.getByTestId('export-png');
-    const count = await svgButtons.count();
-    assert.equal(count, 8, 'two histograms, two 5-vector heatmaps, two line plots, two k-vector heatmaps');
-    assert.equal(await pngButtons.count(), count);
+    // The notebook's charts come first: two histograms, two 5-vector heatmaps, two line plots, two
+    // k-vector heatmaps. (Every other chart's frame and downloads: chart_frame.test.mjs.)
+    const count = 8;
+    assert.ok((await svgButtons.count()) >= count, 'the notebook has eight charts, each with its downloads');
+    assert.ok((await pngButtons.count()) >= count);
     const names = new Set();
     for (let i = 0; i < count; i += 1) {
       const title = (await svgButtons.nth(i).locator('xpath=ancestor::article[1]//h3').first().textContent()).trim();

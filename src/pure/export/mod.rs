@@ -28,7 +28,9 @@ pub use npz::{
     APP_VERSION, NPY_ENTRIES_PER_ANALYSIS,
 };
 pub use python::{python_snippet, SnippetSource, SnippetSpec};
-pub use svg::{chart_svg, heatmap_svg, svg_document, HeatmapFigure, LegendEntry, SvgTheme};
+pub use svg::{
+    chart_svg, heatmap_svg, raster_svg, svg_document, HeatmapFigure, LegendEntry, SvgTheme,
+};
 pub use table::{singular_values_csv, singular_values_tsv};
 pub use vectors::{
     export_arrays, prepared_matrices, right_vectors_top_k, ExportArrays, ExportArraysBuilder,

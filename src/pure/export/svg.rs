@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::pure::chart::{colorbar_stops, format_tick, nice_step, nice_ticks};
+pub use crate::pure::chart::xml_escape;
+use crate::pure::chart::{colorbar_stops, CellFrame};
 
 /// Colours and font of an exported figure, taken from the page's theme.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,24 +30,6 @@ impl Default for SvgTheme {
             font_family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif".to_owned(),
         }
     }
-}
-
-/// Escapes text for XML content and attribute values.
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Control characters other than tab and newlines are not allowed in XML 1.0.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Height of the title band that [`chart_svg`] adds above a chart, in SVG units.
@@ -140,12 +123,8 @@ pub struct HeatmapFigure<'a> {
     pub png_data_uri: &'a str,
     /// Rows of cells (vectors).
     pub n_rows: usize,
-    /// Columns of cells (positions).
-    pub n_cols: usize,
-    /// The colour scale runs from `-abs_max` to `+abs_max`.
-    pub abs_max: f64,
-    /// Whether values beyond the limit exist (the bar's end labels then read `≥` / `≤`).
-    pub clipped: bool,
+    /// The axes and colour bar, as the page draws them.
+    pub frame: &'a CellFrame,
     /// Colours and font.
     pub theme: &'a SvgTheme,
 }
@@ -167,7 +146,6 @@ const PLOT_BOTTOM_GAP: f64 = 52.0;
 /// end and centre labels.
 pub fn heatmap_svg(figure: &HeatmapFigure<'_>) -> String {
     let n_rows = figure.n_rows.max(1);
-    let n_cols = figure.n_cols.max(1);
     // A few vectors get tall cells, as on the page; many get a square-ish plot.
     let plot_height = if n_rows <= 10 { 160.0 } else { 360.0 };
     let plot_width = FIGURE_WIDTH - PLOT_LEFT - PLOT_RIGHT_GAP;
@@ -193,65 +171,62 @@ pub fn heatmap_svg(figure: &HeatmapFigure<'_>) -> String {
          fill=\"none\" stroke=\"{muted}\" stroke-width=\"0.5\"/>"
     );
 
-    // Ticks at cell centres, as on the page.
-    #[allow(clippy::cast_precision_loss)]
-    let (cols_f, rows_f) = (n_cols as f64, n_rows as f64);
-    let x_last = cols_f - 1.0;
-    let x_step = nice_step(x_last, 8);
+    // The axes the page draws, from the same description.
     let bottom = PLOT_TOP + plot_height;
-    let _ = writeln!(
-        body,
-        "<g class=\"x-ticks\" font-size=\"11\" fill=\"{muted}\" text-anchor=\"middle\">"
-    );
-    for tick in nice_ticks(0.0, x_last, 8) {
-        let x = PLOT_LEFT + (tick + 0.5) / cols_f * plot_width;
+    for (axis, horizontal) in [(&figure.frame.x_axis, true), (&figure.frame.y_axis, false)] {
+        let (class, anchor) = if horizontal {
+            ("x-ticks", "middle")
+        } else {
+            ("y-ticks", "end")
+        };
         let _ = writeln!(
             body,
-            "<line x1=\"{x:.2}\" x2=\"{x:.2}\" y1=\"{bottom}\" y2=\"{}\" stroke=\"{muted}\"/>\
-             <text x=\"{x:.2}\" y=\"{}\">{}</text>",
-            bottom + 5.0,
-            bottom + 18.0,
-            xml_escape(&format_tick(tick, x_step))
+            "<g class=\"{class}\" font-size=\"11\" fill=\"{muted}\" text-anchor=\"{anchor}\">"
         );
+        for tick in &axis.ticks {
+            let label = xml_escape(&tick.label);
+            let _ = if horizontal {
+                let x = PLOT_LEFT + tick.fraction * plot_width;
+                writeln!(
+                    body,
+                    "<line x1=\"{x:.2}\" x2=\"{x:.2}\" y1=\"{bottom}\" y2=\"{}\" stroke=\"{muted}\"/>\
+                     <text x=\"{x:.2}\" y=\"{}\">{label}</text>",
+                    bottom + 5.0,
+                    bottom + 18.0,
+                )
+            } else {
+                let y = PLOT_TOP + tick.fraction * plot_height;
+                writeln!(
+                    body,
+                    "<line x1=\"{}\" x2=\"{PLOT_LEFT}\" y1=\"{y:.2}\" y2=\"{y:.2}\" stroke=\"{muted}\"/>\
+                     <text x=\"{}\" y=\"{:.2}\">{label}</text>",
+                    PLOT_LEFT - 5.0,
+                    PLOT_LEFT - 8.0,
+                    y + 4.0,
+                )
+            };
+        }
+        let _ = writeln!(body, "</g>");
     }
-    let _ = writeln!(body, "</g>");
-    let y_last = rows_f - 1.0;
-    let y_target = if n_rows <= 10 { n_rows } else { 5 };
-    let y_step = nice_step(y_last, y_target);
     let _ = writeln!(
         body,
-        "<g class=\"y-ticks\" font-size=\"11\" fill=\"{muted}\" text-anchor=\"end\">"
-    );
-    for tick in nice_ticks(0.0, y_last, y_target) {
-        let y = PLOT_TOP + (tick + 0.5) / rows_f * plot_height;
-        let _ = writeln!(
-            body,
-            "<line x1=\"{}\" x2=\"{PLOT_LEFT}\" y1=\"{y:.2}\" y2=\"{y:.2}\" stroke=\"{muted}\"/>\
-             <text x=\"{}\" y=\"{:.2}\">{}</text>",
-            PLOT_LEFT - 5.0,
-            PLOT_LEFT - 8.0,
-            y + 4.0,
-            xml_escape(&format_tick(tick, y_step))
-        );
-    }
-    let _ = writeln!(body, "</g>");
-    let _ = writeln!(
-        body,
-        "<text x=\"{:.2}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">position</text>",
+        "<text x=\"{:.2}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">{}</text>",
         PLOT_LEFT + plot_width / 2.0,
-        height - 10.0
+        height - 10.0,
+        xml_escape(&figure.frame.x_axis.title)
     );
     let mid_y = PLOT_TOP + plot_height / 2.0;
     let _ = writeln!(
         body,
         "<text x=\"16\" y=\"{mid_y:.2}\" font-size=\"12\" text-anchor=\"middle\" \
-         transform=\"rotate(-90 16 {mid_y:.2})\">vector index</text>"
+         transform=\"rotate(-90 16 {mid_y:.2})\">{}</text>",
+        xml_escape(&figure.frame.y_axis.title)
     );
 
     // The colour bar: a vertical gradient, +limit at the top.
     let bar_x = PLOT_LEFT + plot_width + 16.0;
     let bar_width = 14.0;
-    let stops = colorbar_stops(figure.abs_max, 11);
+    let stops = colorbar_stops(figure.frame.colorbar.abs_max, 11);
     let last_stop = stops.len().saturating_sub(1).max(1);
     let _ = writeln!(
         body,
@@ -272,17 +247,11 @@ pub fn heatmap_svg(figure: &HeatmapFigure<'_>) -> String {
         "<rect x=\"{bar_x}\" y=\"{PLOT_TOP}\" width=\"{bar_width}\" height=\"{plot_height}\" \
          fill=\"url(#colorbar)\" stroke=\"{muted}\" stroke-width=\"0.5\"/>"
     );
-    let step = nice_step(2.0 * figure.abs_max, 4);
-    let limit = format_tick(figure.abs_max, step);
-    let (top, bottom_label) = if figure.clipped {
-        (format!("≥ +{limit}"), format!("≤ −{limit}"))
-    } else {
-        (limit, format_tick(-figure.abs_max, step))
-    };
+    let [top, middle, bottom_label] = figure.frame.colorbar.labels.clone();
     let label_x = bar_x + bar_width + 4.0;
     for (y, text) in [
         (PLOT_TOP + 8.0, top),
-        (mid_y + 4.0, "0".to_owned()),
+        (mid_y + 4.0, middle),
         (bottom, bottom_label),
     ] {
         let _ = writeln!(
@@ -294,10 +263,30 @@ pub fn heatmap_svg(figure: &HeatmapFigure<'_>) -> String {
     svg_document(FIGURE_WIDTH, height, figure.title, theme, &body)
 }
 
+/// A chart drawn on a canvas that is not a heatmap (the 3-D view) as a stand-alone SVG: the
+/// title above the drawing, embedded as a PNG (`png_data_uri`) at `width × height` units.
+pub fn raster_svg(
+    title: &str,
+    png_data_uri: &str,
+    width: f64,
+    height: f64,
+    theme: &SvgTheme,
+) -> String {
+    let uri = xml_escape(png_data_uri);
+    let body = format!(
+        "<text x=\"12\" y=\"22\" font-size=\"15\" font-weight=\"600\">{}</text>\n\
+         <image x=\"0\" y=\"{HEADING_HEIGHT}\" width=\"{width}\" height=\"{height}\" \
+         href=\"{uri}\" xlink:href=\"{uri}\"/>",
+        xml_escape(title)
+    );
+    svg_document(width, height + HEADING_HEIGHT, title, theme, &body)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::pure::chart::{CellAxis, ColorBar};
 
     #[test]
     fn escaping_covers_markup_and_drops_control_characters() {
@@ -348,9 +337,11 @@ mod tests {
             title: "First 5 left singular vectors",
             png_data_uri: "data:image/png;base64,AAAA",
             n_rows: 5,
-            n_cols: 512,
-            abs_max: 0.5,
-            clipped: true,
+            frame: &CellFrame {
+                x_axis: CellAxis::centred("position", 0.0, 512, 8),
+                y_axis: CellAxis::centred("vector index", 0.0, 5, 5),
+                colorbar: ColorBar::new(0.5, true),
+            },
             theme: &theme,
         });
         assert!(doc.contains("href=\"data:image/png;base64,AAAA\""));

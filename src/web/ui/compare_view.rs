@@ -6,25 +6,24 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use web_sys::MouseEvent;
 
 use crate::pure::analysis::{approx_rank, SvdSummary};
 use crate::pure::chart::log_scale::{decade_bounds, LogScale};
 use crate::pure::chart::{
-    line_series_colors, nearest_index, polyline_path, LinearScale, Margins, PlotArea,
+    hovered_index, line_series_colors, polyline_path, Axis, ChartSize, LinearScale,
 };
 use crate::pure::url_state::{parse_compare_entry, MAX_COMPARE_ENTRIES};
 use crate::pure::views::spectrum::{directions_for_energy, normalized_spectrum};
 use crate::pure::views::subspace::{mean_cos_squared, principal_angles};
 use crate::web::run as actions;
 use crate::web::run::state::{AppState, CompareState, SourceKind, Status};
-use crate::web::ui::axes::{x_axis, y_log_axis};
-use crate::web::ui::tooltip::{pointer_position, Tooltip, TooltipContent};
+use crate::web::ui::chart_frame::{ChartFrame, SvgPlot};
 
-/// The chart's drawing box, in SVG user units.
-const WIDTH_PX: f64 = 720.0;
-/// The chart's drawing box height.
-const HEIGHT_PX: f64 = 320.0;
+/// The chart's drawing box.
+const SIZE: ChartSize = ChartSize::STANDARD
+    .with_width(720.0)
+    .with_height(320.0)
+    .with_left(64.0);
 /// How many leading left singular vectors span the subspaces compared.
 const SUBSPACE_K: usize = 10;
 
@@ -55,7 +54,6 @@ pub fn CompareSection() -> impl IntoView {
     let state = expect_context::<AppState>();
     let draft = RwSignal::new(String::new());
     let add_note = RwSignal::new(None::<String>);
-    let tooltip = RwSignal::new(None::<TooltipContent>);
 
     // New entries, new analysis settings, or the workers becoming free: analyse what is due.
     Effect::new(move |_| {
@@ -176,16 +174,7 @@ pub fn CompareSection() -> impl IntoView {
     };
 
     // The overlaid spectra.
-    let area = PlotArea::new(
-        WIDTH_PX,
-        HEIGHT_PX,
-        Margins {
-            top_px: 16.0,
-            right_px: 16.0,
-            bottom_px: 48.0,
-            left_px: 64.0,
-        },
-    );
+    let area = SIZE.area();
     let spectra = Memo::new(move |_| {
         let series: Vec<(String, Vec<f64>)> = rows
             .get()
@@ -222,19 +211,16 @@ pub fn CompareSection() -> impl IntoView {
                 )
             })
             .collect();
-        (series, x_scale, y_scale, paths, longest)
+        let axes = vec![
+            Axis::log_left(&y_scale, "σ/σ₀ (log scale)"),
+            Axis::bottom(&x_scale, 8, "direction index"),
+        ];
+        (series, x_scale, axes, paths, longest)
     });
-    let on_move = move |event: MouseEvent| {
-        let Some(pointer) = pointer_position(&event) else {
-            return;
-        };
-        let x = pointer.x_px * WIDTH_PX / pointer.width_px.max(1.0);
-        let lines = spectra.with(|(series, x_scale, _, _, longest)| {
-            if x < area.left() || x > area.right() {
-                return None;
-            }
+    let hover = Callback::new(move |(x, _): (f64, f64)| {
+        spectra.with(|(series, x_scale, _, _, longest)| {
             let xs: Vec<f64> = (0..*longest).map(|i| i as f64).collect();
-            let i = nearest_index(&xs, x_scale.invert(x))?;
+            let i = hovered_index(&area, &xs, x, |x| x_scale.invert(x))?;
             let mut lines = vec![format!("direction index {i}")];
             for (name, values) in series {
                 if let Some(v) = values.get(i) {
@@ -242,12 +228,16 @@ pub fn CompareSection() -> impl IntoView {
                 }
             }
             Some(lines)
-        });
-        tooltip.set(lines.map(|lines| TooltipContent {
-            x_px: pointer.x_px,
-            y_px: pointer.y_px,
-            lines,
-        }));
+        })
+    });
+    let legend = move || {
+        view! {
+            <div class="legend">
+                {move || spectra.with(|(_, _, _, paths, _)| paths.iter().map(|(name, color, _)| view! {
+                    <span class="legend-item"><span class="swatch" style=format!("background: {color}")></span>{name.clone()}</span>
+                }).collect_view())}
+            </div>
+        }
     };
 
     view! {
@@ -329,27 +319,13 @@ pub fn CompareSection() -> impl IntoView {
             </div>
             <p class="caption">"Each compared model is read by ranges from the same Hub and analysed with the same settings (nothing dropped). Principal angles compare the spans of the first left singular vectors where two models have the same number of positions: 0° is a shared direction, 90° an unrelated one; mean cos² is 1 for identical subspaces."</p>
         </section>
-        <article class="card chart">
-            <header class="chart-head">
-                <h3>"Normalised spectra σ/σ₀"</h3>
-                <div class="legend">
-                    {move || spectra.with(|(_, _, _, paths, _)| paths.iter().map(|(name, color, _)| view! {
-                        <span class="legend-item"><span class="swatch" style=format!("background: {color}")></span>{name.clone()}</span>
-                    }).collect_view())}
-                </div>
-            </header>
-            <div class="chart-box narrow" data-testid="compare-spectra" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
-                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img" aria-label="Normalised singular values σ/σ₀ of the main and compared models, on a log scale">
-                    {move || spectra.with(|(_, x_scale, y_scale, paths, _)| view! {
-                        {y_log_axis(area, *y_scale, "σ/σ₀ (log scale)".to_owned())}
-                        {x_axis(area, *x_scale, 8, "direction index".to_owned())}
-                        {paths.iter().map(|(name, color, d)| view! {
-                            <path d=d.clone() stroke=color.clone() fill="none" stroke-width="1.6" data-model=name.clone()></path>
-                        }).collect_view()}
-                    })}
-                </svg>
-                <Tooltip content=tooltip/>
-            </div>
-        </article>
+        <ChartFrame title="Normalised spectra σ/σ₀".to_owned() what="compare_spectra".to_owned() controls=legend>
+            <SvgPlot size=SIZE summary="Normalised singular values σ/σ₀ of the main and compared models, on a log scale".to_owned()
+                axes=Signal::derive(move || spectra.with(|s| s.2.clone())) hover=hover class="narrow" attr:data-testid="compare-spectra">
+                {move || spectra.with(|(_, _, _, paths, _)| paths.iter().map(|(name, color, d)| view! {
+                    <path d=d.clone() stroke=color.clone() fill="none" stroke-width="1.6" data-model=name.clone()></path>
+                }).collect_view())}
+            </SvgPlot>
+        </ChartFrame>
     }
 }

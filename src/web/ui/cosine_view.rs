@@ -13,12 +13,13 @@ use leptos::task::spawn_local;
 use nalgebra::DMatrix;
 use web_sys::MouseEvent;
 
-use crate::pure::chart::{self, format_tick, nice_step, nice_ticks, HeatmapLayout};
+use crate::pure::chart::{CellAxis, CellFrame, ColorBar};
 use crate::pure::views::cosine::{CosineGrid, CosinePlanBuilder, DEFAULT_MAX_CELLS_PER_SIDE};
 use crate::web::platform::js::{now_ms, sleep_ms, yield_to_browser};
+use crate::web::ui::chart_frame::{cell_under, CellPlot, ChartFrame, ChartKind};
 use crate::web::ui::heatmap::paint;
 use crate::web::ui::stages::ELEMENTS_PER_STEP;
-use crate::web::ui::tooltip::{pointer_position, Tooltip, TooltipContent};
+use crate::web::ui::tooltip::{Tooltip, TooltipContent};
 
 /// Cell rows of the first band computed between two yields to the browser.
 const FIRST_BAND_CELL_ROWS: usize = 8;
@@ -138,17 +139,9 @@ pub fn CosineView(
         });
     });
 
-    let cell_under = move |event: &MouseEvent| -> Option<(usize, usize, f64, f64)> {
-        let pointer = pointer_position(event)?;
+    let cell_under = move |event: &MouseEvent| {
         let n_cells = grid.with(|g| g.as_ref().map_or(0, |g| g.n_cells));
-        let layout = HeatmapLayout {
-            n_rows: n_cells,
-            n_cols: n_cells,
-            width_px: pointer.width_px,
-            height_px: pointer.height_px,
-        };
-        let (row, col) = layout.cell_at(pointer.x_px, pointer.y_px)?;
-        Some((row, col, pointer.x_px, pointer.y_px))
+        cell_under(event, n_cells, n_cells)
     };
     let on_move = move |event: MouseEvent| {
         let hit = cell_under(&event);
@@ -216,58 +209,41 @@ pub fn CosineView(
         window.set((n > 0).then_some((0, n)));
     };
 
-    let ticks = move || {
-        grid.with(|grid| {
-            let Some(grid) = grid.as_ref() else {
-                return Vec::new();
-            };
-            let span = (grid.end - grid.start) as f64;
-            let step = nice_step(span, 6);
-            nice_ticks(grid.start as f64, grid.end as f64 - 1.0, 6)
-                .into_iter()
-                .map(|t| {
-                    let pct = (t - grid.start as f64 + 0.5) / span * 100.0;
-                    (pct, format_tick(t, step))
-                })
-                .collect::<Vec<_>>()
-        })
-    };
-    let gradient = || {
-        let stops = chart::colorbar_stops(1.0, 11);
-        let parts: Vec<String> = stops
-            .iter()
-            .rev()
-            .enumerate()
-            .map(|(i, (_, css))| format!("{css} {}%", i * 10))
-            .collect();
-        format!(
-            "background: linear-gradient(to bottom, {});",
-            parts.join(", ")
-        )
-    };
+    let frame = Memo::new(move |_| {
+        let axis = grid.with(|grid| {
+            grid.as_ref().map_or_else(
+                || CellAxis {
+                    title: "position".to_owned(),
+                    ticks: Vec::new(),
+                },
+                |grid| CellAxis::centred("position", grid.start as f64, grid.end - grid.start, 6),
+            )
+        });
+        CellFrame {
+            x_axis: axis.clone(),
+            y_axis: axis,
+            colorbar: ColorBar::labelled(1.0, ["1", "0", "−1"]),
+        }
+    });
     let grid_attr = move |f: fn(&CosineGrid) -> usize| {
         grid.with(|g| g.as_ref().map(|g| f(g).to_string()).unwrap_or_default())
     };
+    let controls = move || {
+        view! {
+            <div class="view-controls">
+                <label class="inline">"from " <input type="number" min="0" data-testid="cosine-from"
+                    prop:value=move || draft_start.get() on:input=move |e| draft_start.set(event_target_value(&e))/></label>
+                <label class="inline">"to " <input type="number" min="1" data-testid="cosine-to"
+                    prop:value=move || draft_end.get() on:input=move |e| draft_end.set(event_target_value(&e))/></label>
+                <button data-testid="cosine-zoom" on:click=apply_draft>"Zoom"</button>
+                <button data-testid="cosine-reset" on:click=reset>"All positions"</button>
+            </div>
+        }
+    };
     view! {
-        <article class="card chart wide">
-            <header class="chart-head">
-                <h3>"Cosine similarity between positions"</h3>
-                <div class="view-controls">
-                    <label class="inline">"from " <input type="number" min="0" data-testid="cosine-from"
-                        prop:value=move || draft_start.get() on:input=move |e| draft_start.set(event_target_value(&e))/></label>
-                    <label class="inline">"to " <input type="number" min="1" data-testid="cosine-to"
-                        prop:value=move || draft_end.get() on:input=move |e| draft_end.set(event_target_value(&e))/></label>
-                    <button data-testid="cosine-zoom" on:click=apply_draft>"Zoom"</button>
-                    <button data-testid="cosine-reset" on:click=reset>"All positions"</button>
-                </div>
-            </header>
-            <div class="cosine-wrap">
-                <div class="y-label">"position"</div>
-                <div class="y-ticks">
-                    {move || ticks().into_iter().map(|(pct, label)| view! {
-                        <span style=format!("top: {pct:.3}%")>{label}</span>
-                    }).collect_view()}
-                </div>
+        <ChartFrame title="Cosine similarity between positions".to_owned() what="cosine_heatmap".to_owned()
+            kind=ChartKind::Heatmap { frame: frame.into() } wide=true controls=controls>
+            <CellPlot frame=frame wrap_class="cosine-wrap">
                 <div class="cosine-plot" on:mousemove=on_move on:mousedown=on_down on:mouseup=on_up
                     on:mouseleave=move |_| { tooltip.set(None); drag_start.set(None); }>
                     <canvas node_ref=canvas_ref class="heatmap-canvas" data-testid="cosine-map" role="img"
@@ -279,17 +255,7 @@ pub fn CosineView(
                         data-positions-per-cell=move || grid_attr(|g| g.positions_per_cell)></canvas>
                     <Tooltip content=tooltip/>
                 </div>
-                <div class="colorbar">
-                    <div class="colorbar-gradient" style=gradient()></div>
-                    <div class="colorbar-labels"><span>"1"</span><span>"0"</span><span>"−1"</span></div>
-                </div>
-                <div class="x-ticks">
-                    {move || ticks().into_iter().map(|(pct, label)| view! {
-                        <span style=format!("left: {pct:.3}%")>{label}</span>
-                    }).collect_view()}
-                </div>
-                <div class="x-label">"position"</div>
-            </div>
+            </CellPlot>
             <p class="caption">
                 {move || grid.with(|g| g.as_ref().map(|g| if g.positions_per_cell > 1 {
                     format!("Positions {}–{}, each cell the exact mean over {} × {} positions. ", g.start, g.end - 1, g.positions_per_cell, g.positions_per_cell)
@@ -300,6 +266,6 @@ pub fn CosineView(
                 {move || computing.get().then_some(" Computing…")}
             </p>
             {move || error.get().map(|e| view! { <p class="clip-note">{e}</p> })}
-        </article>
+        </ChartFrame>
     }
 }

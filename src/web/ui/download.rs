@@ -41,14 +41,19 @@ fn document() -> Result<web_sys::Document, String> {
         .ok_or_else(|| "no document".to_owned())
 }
 
+/// Creates an element of the document as its web-sys type (`what` names it in the error).
+fn create<T: JsCast>(document: &web_sys::Document, tag: &str, what: &str) -> Result<T, String> {
+    document
+        .create_element(tag)
+        .map_err(js_err)?
+        .dyn_into::<T>()
+        .map_err(|_| format!("could not create {what}"))
+}
+
 /// Starts a download of `url` under `file_name` (an `<a download>` click).
 pub fn save_url(url: &str, file_name: &str) -> Result<(), String> {
     let document = document()?;
-    let anchor = document
-        .create_element("a")
-        .map_err(js_err)?
-        .dyn_into::<HtmlAnchorElement>()
-        .map_err(|_| "could not create a link".to_owned())?;
+    let anchor: HtmlAnchorElement = create(&document, "a", "a link")?;
     anchor.set_href(url);
     anchor.set_download(file_name);
     anchor.set_rel("noopener");
@@ -197,11 +202,7 @@ pub async fn svg_to_png_data_url(
     JsFuture::from(loaded)
         .await
         .map_err(|_| "the browser could not draw the SVG".to_owned())?;
-    let canvas = document
-        .create_element("canvas")
-        .map_err(js_err)?
-        .dyn_into::<HtmlCanvasElement>()
-        .map_err(|_| "could not create a canvas".to_owned())?;
+    let canvas: HtmlCanvasElement = create(&document, "canvas", "a canvas")?;
     let (width_px, height_px) = ((width * scale).round(), (height * scale).round());
     // Chart sizes are small positive numbers, so the conversions are exact.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -236,11 +237,7 @@ pub fn upscaled_cells_png(
         return cells.to_data_url_with_type("image/png").map_err(js_err);
     }
     let document = document()?;
-    let canvas = document
-        .create_element("canvas")
-        .map_err(js_err)?
-        .dyn_into::<HtmlCanvasElement>()
-        .map_err(|_| "could not create a canvas".to_owned())?;
+    let canvas: HtmlCanvasElement = create(&document, "canvas", "a canvas")?;
     let width = cells.width().saturating_mul(scale_x.max(1));
     let height = cells.height().saturating_mul(scale_y.max(1));
     canvas.set_width(width);

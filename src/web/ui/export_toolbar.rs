@@ -8,8 +8,9 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlCanvasElement};
 
+use crate::pure::chart::CellFrame;
 use crate::pure::export::{
-    chart_svg, export_file_name, heatmap_svg, ExportSubject, HeatmapFigure, LegendEntry,
+    chart_svg, export_file_name, heatmap_svg, raster_svg, ExportSubject, HeatmapFigure, LegendEntry,
 };
 use crate::web::run::state::{AppState, SourceKind};
 use crate::web::ui::download::{
@@ -27,11 +28,11 @@ pub enum ChartKind {
     Svg,
     /// A `<canvas class="heatmap-canvas">` of cells inside the chart's card.
     Heatmap {
-        /// The colour limit (the scale is `±abs_max`).
-        abs_max: Signal<f64>,
-        /// Whether some values lie beyond the limit.
-        clipped: Signal<bool>,
+        /// The heatmap's axes and colour bar, as the page draws them.
+        frame: Signal<CellFrame>,
     },
+    /// Another `<canvas>` inside the chart's card (the 3-D view), exported as its raster.
+    Canvas,
 }
 
 /// Names the analysed tensor for file names: the repo and commit (Hub), or the file's name.
@@ -63,6 +64,14 @@ struct Figure {
     svg: String,
     width: f64,
     height: f64,
+}
+
+impl Figure {
+    /// A document the core wrote, with its size.
+    fn of(svg: String) -> Self {
+        let (width, height) = document_size(&svg);
+        Figure { svg, width, height }
+    }
 }
 
 /// Reads `width="…" height="…"` back from a document the core wrote.
@@ -101,6 +110,15 @@ fn legend_entries(card: &Element) -> Vec<LegendEntry> {
         .collect()
 }
 
+/// The chart's canvas (`selector` inside its card), once drawn.
+fn drawn_canvas(card: &Element, selector: &str) -> Result<HtmlCanvasElement, String> {
+    card.query_selector(selector)
+        .ok()
+        .flatten()
+        .and_then(|element| element.dyn_into::<HtmlCanvasElement>().ok())
+        .ok_or_else(|| "the chart is not drawn yet".to_owned())
+}
+
 /// Builds the chart's SVG document. For a heatmap, `cells_png` is the cells' raster as a data
 /// URL (one pixel per cell for the SVG file, upscaled for the PNG).
 fn build_figure(
@@ -127,20 +145,10 @@ fn build_figure(
                 &chart.body,
                 &legend,
             );
-            let (width, height) = document_size(&text);
-            Ok(Figure {
-                svg: text,
-                width,
-                height,
-            })
+            Ok(Figure::of(text))
         }
-        ChartKind::Heatmap { abs_max, clipped } => {
-            let canvas = card
-                .query_selector("canvas.heatmap-canvas")
-                .ok()
-                .flatten()
-                .and_then(|element| element.dyn_into::<HtmlCanvasElement>().ok())
-                .ok_or_else(|| "the heatmap is not drawn yet".to_owned())?;
+        ChartKind::Heatmap { frame } => {
+            let canvas = drawn_canvas(card, "canvas.heatmap-canvas")?;
             let (n_cols, n_rows) = (canvas.width(), canvas.height());
             // For the PNG, each cell gets whole pixels at 2× so that nothing is blurred.
             let (scale_x, scale_y) = if for_png {
@@ -156,17 +164,22 @@ fn build_figure(
                 title,
                 png_data_uri: &cells,
                 n_rows: usize::try_from(n_rows).unwrap_or(0),
-                n_cols: usize::try_from(n_cols).unwrap_or(0),
-                abs_max: abs_max.get_untracked(),
-                clipped: clipped.get_untracked(),
+                frame: &frame.get_untracked(),
                 theme: &theme,
             });
-            let (width, height) = document_size(&text);
-            Ok(Figure {
-                svg: text,
-                width,
-                height,
-            })
+            Ok(Figure::of(text))
+        }
+        ChartKind::Canvas => {
+            let canvas = drawn_canvas(card, "canvas")?;
+            let pixels = upscaled_cells_png(&canvas, 1, 1)?;
+            let text = raster_svg(
+                title,
+                &pixels,
+                f64::from(canvas.width()),
+                f64::from(canvas.height()),
+                &theme,
+            );
+            Ok(Figure::of(text))
         }
     }
 }
@@ -216,25 +229,29 @@ pub fn ChartToolbar(
     };
     view! {
         <div class="chart-toolbar" role="group" aria-label=move || format!("Download {}", title.get())>
-            <button
-                type="button"
-                class="small"
-                data-testid="export-png"
-                aria-label=move || format!("Download {} as PNG", title.get())
-                on:click=on_png
-            >
-                "PNG"
-            </button>
-            <button
-                type="button"
-                class="small"
-                data-testid="export-svg"
-                aria-label=move || format!("Download {} as SVG", title.get())
-                on:click=on_svg
-            >
-                "SVG"
-            </button>
+            {export_button(title, "PNG", "export-png", on_png)}
+            {export_button(title, "SVG", "export-svg", on_svg)}
             <span class="export-message" role="status">{move || message.get()}</span>
         </div>
+    }
+}
+
+/// One download button of the toolbar: `format` is `PNG` or `SVG`.
+fn export_button(
+    title: Signal<String>,
+    format: &'static str,
+    testid: &'static str,
+    on_click: impl FnMut(web_sys::MouseEvent) + 'static,
+) -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            class="small"
+            data-testid=testid
+            aria-label=move || format!("Download {} as {format}", title.get())
+            on:click=on_click
+        >
+            {format}
+        </button>
     }
 }

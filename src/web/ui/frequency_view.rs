@@ -2,18 +2,15 @@
 //! the share of the vector's power at that frequency: a table and a small bar chart.
 
 use leptos::prelude::*;
-use web_sys::MouseEvent;
 
 use crate::pure::chart::sequential::sequential_rgb;
-use crate::pure::chart::{rgb_css, Margins, PlotArea};
+use crate::pure::chart::{rgb_css, Axis, ChartSize};
 use crate::pure::views::frequency::FrequencyPeak;
-use crate::web::ui::axes::{x_axis, y_axis};
-use crate::web::ui::tooltip::{pointer_position, Tooltip, TooltipContent};
+use crate::web::ui::chart_frame::{ChartFrame, SvgPlot};
+use crate::web::ui::projection_view::position_gradient;
 
-/// The drawing box, in SVG user units.
-const WIDTH_PX: f64 = 560.0;
-/// The drawing box height.
-const HEIGHT_PX: f64 = 220.0;
+/// The drawing box.
+const SIZE: ChartSize = ChartSize::STANDARD.with_height(220.0).with_top(12.0);
 
 /// Formats a period in positions ("∞" for a constant vector).
 fn period_text(peak: &FrequencyPeak) -> String {
@@ -32,73 +29,52 @@ pub fn FrequencyView(
     /// How many positions the vectors have.
     n_positions: Signal<usize>,
 ) -> impl IntoView {
-    let tooltip = RwSignal::new(None::<TooltipContent>);
-    let area = PlotArea::new(
-        WIDTH_PX,
-        HEIGHT_PX,
-        Margins {
-            top_px: 12.0,
-            right_px: 16.0,
-            bottom_px: 48.0,
-            left_px: 60.0,
-        },
-    );
+    let area = SIZE.area();
     let scales = move || {
         let n = peaks.with(Vec::len).max(1);
         (area.x_scale((0.0, n as f64)), area.y_scale((0.0, 1.0)))
     };
-    let on_move = move |event: MouseEvent| {
-        let Some(pointer) = pointer_position(&event) else {
-            return;
-        };
-        let x = pointer.x_px * WIDTH_PX / pointer.width_px.max(1.0);
+    let axes = Signal::derive(move || {
+        let (x_scale, y_scale) = scales();
+        vec![
+            Axis::left(&y_scale, 5, "power share"),
+            Axis::bottom(&x_scale, 8, "left singular vector index"),
+        ]
+    });
+    let hover = Callback::new(move |(x, _): (f64, f64)| {
         let (x_scale, _) = scales();
         let index = x_scale.invert(x).floor();
-        let hit = if index >= 0.0 {
-            peaks.with(|p| p.get(index as usize).copied())
-        } else {
-            None
-        };
-        tooltip.set(hit.map(|peak| TooltipContent {
-            x_px: pointer.x_px,
-            y_px: pointer.y_px,
-            lines: vec![
-                format!("u{}", index as usize),
-                format!("period {} positions (bin {})", period_text(&peak), peak.bin),
-                format!("power share {:.4}", peak.power_share),
-            ],
-        }));
-    };
+        if index < 0.0 {
+            return None;
+        }
+        let peak = peaks.with(|p| p.get(index as usize).copied())?;
+        Some(vec![
+            format!("u{}", index as usize),
+            format!("period {} positions (bin {})", period_text(&peak), peak.bin),
+            format!("power share {:.4}", peak.power_share),
+        ])
+    });
     view! {
-        <article class="card chart">
-            <header class="chart-head">
-                <h3>"Dominant period of each left singular vector"</h3>
-            </header>
-            <div class="chart-box" data-testid="frequency-chart" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
-                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img" aria-label="Dominant period in positions of each left singular vector, from its DFT">
-                    {move || {
-                        let (x_scale, y_scale) = scales();
-                        let n = n_positions.get().max(1) as f64;
-                        view! {
-                            {y_axis(area, y_scale, 5, "power share".to_owned())}
-                            {x_axis(area, x_scale, 8, "left singular vector index".to_owned())}
-                            {peaks.get().into_iter().enumerate().map(|(i, peak)| {
-                                let x0 = x_scale.map(i as f64) + 0.5;
-                                let x1 = x_scale.map(i as f64 + 1.0) - 0.5;
-                                let y = y_scale.map(peak.power_share);
-                                // Colour: the period relative to the number of positions (log), dark for short periods.
-                                let t = if peak.period_positions.is_finite() { peak.period_positions.log2() / n.log2() } else { 1.0 };
-                                let fill = rgb_css(sequential_rgb(t, 0.0, 1.0));
-                                view! { <rect x=x0 y=y width=(x1 - x0).max(0.5) height=(area.bottom() - y).max(0.0) fill=fill></rect> }
-                            }).collect_view()}
-                        }
-                    }}
-                </svg>
-                <Tooltip content=tooltip/>
-            </div>
+        <ChartFrame title="Dominant period of each left singular vector".to_owned() what="dominant_periods".to_owned()>
+            <SvgPlot size=SIZE summary="Dominant period in positions of each left singular vector, from its DFT".to_owned()
+                axes=axes hover=hover attr:data-testid="frequency-chart">
+                {move || {
+                    let (x_scale, y_scale) = scales();
+                    let n = n_positions.get().max(1) as f64;
+                    peaks.get().into_iter().enumerate().map(|(i, peak)| {
+                        let x0 = x_scale.map(i as f64) + 0.5;
+                        let x1 = x_scale.map(i as f64 + 1.0) - 0.5;
+                        let y = y_scale.map(peak.power_share);
+                        // Colour: the period relative to the number of positions (log), dark for short periods.
+                        let t = if peak.period_positions.is_finite() { peak.period_positions.log2() / n.log2() } else { 1.0 };
+                        let fill = rgb_css(sequential_rgb(t, 0.0, 1.0));
+                        view! { <rect x=x0 y=y width=(x1 - x0).max(0.5) height=(area.bottom() - y).max(0.0) fill=fill></rect> }
+                    }).collect_view()
+                }}
+            </SvgPlot>
             <div class="position-bar">
                 <span>"short period"</span>
-                <div class="position-gradient" style=period_gradient()></div>
+                <div class="position-gradient" style=position_gradient()></div>
                 <span>{move || format!("{} positions", n_positions.get())}</span>
             </div>
             <div class="table-scroll short" tabindex="0" role="region" aria-label="Dominant periods of the left singular vectors">
@@ -118,14 +94,6 @@ pub fn FrequencyView(
                 </table>
             </div>
             <p class="caption">"Bar height: the share of the vector's power at its strongest DFT frequency; colour: its period (log scale). Pairs of vectors with the same period and a high share are sinusoids in quadrature: together they trace a circle, and with a slower one, a helix."</p>
-        </article>
+        </ChartFrame>
     }
-}
-
-/// The colour bar of periods, as a CSS gradient from short (left) to long (right).
-fn period_gradient() -> String {
-    format!(
-        "background: linear-gradient(to right, {});",
-        crate::pure::chart::sequential::sequential_stops(9).join(", ")
-    )
 }

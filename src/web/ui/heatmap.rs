@@ -4,16 +4,17 @@
 
 use leptos::html::{Canvas, Div};
 use leptos::prelude::*;
-use wasm_bindgen::{Clamped, JsCast};
-use web_sys::{CanvasRenderingContext2d, ImageData, KeyboardEvent, MouseEvent};
+use wasm_bindgen::Clamped;
+use web_sys::{ImageData, KeyboardEvent, MouseEvent};
 
-use crate::pure::chart::{self, format_tick, nice_step, nice_ticks, HeatmapLayout};
+use crate::pure::chart::{self, format_tick, nice_step, CellAxis, CellFrame, ColorBar};
 use crate::pure::url_state::parse_color_clip;
 use crate::web::run as actions;
 use crate::web::run::state::AppState;
-use crate::web::ui::export_toolbar::{ChartKind, ChartToolbar};
+use crate::web::ui::chart_frame::{cell_under, CellPlot, ChartFrame, ChartKind};
+use crate::web::ui::download::context_2d;
 use crate::web::ui::stages::{mount_flag, staged, Gate};
-use crate::web::ui::tooltip::{pointer_position, Tooltip, TooltipContent};
+use crate::web::ui::tooltip::{Tooltip, TooltipContent};
 
 /// The colour ranges offered: the `clip` quantile (`None` is the full range) and its label.
 const COLOR_CLIP_CHOICES: [(Option<f64>, &str); 4] = [
@@ -135,29 +136,12 @@ pub fn paint(canvas: &web_sys::HtmlCanvasElement, rows: &[Vec<f64>], abs_max: f6
     canvas.set_width(width);
     canvas.set_height(height);
     let rgba = chart::heatmap_rgba(rows, abs_max);
-    let Some(context) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|context| context.dyn_into::<CanvasRenderingContext2d>().ok())
-    else {
+    let Ok(context) = context_2d(canvas) else {
         return;
     };
     if let Ok(image) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), width, height) {
         let _ignored = context.put_image_data(&image, 0.0, 0.0);
     }
-}
-
-/// Positions a tick at the centre of cell `index` of `n_cells`, as a CSS percentage.
-fn cell_centre_percent(index: f64, n_cells: usize) -> f64 {
-    #[allow(clippy::cast_precision_loss)]
-    let n = n_cells.max(1) as f64;
-    (index + 0.5) / n * 100.0
-}
-
-/// The tick step for the colour bar's end labels.
-fn bar_step_of(abs_max: f64) -> f64 {
-    nice_step(2.0 * abs_max, 4)
 }
 
 /// A heatmap card.
@@ -178,7 +162,6 @@ pub fn Heatmap(
     // New vectors are taken in a browser task of their own (see `stages`).
     let rows = staged(Gate::Results, move || rows.get());
     let canvas_ref = NodeRef::<Canvas>::new();
-    let card = NodeRef::<leptos::html::Article>::new();
     let plot_ref = NodeRef::<Div>::new();
     // The keyboard cursor: (vector, position), moved with the arrow keys.
     let cursor = RwSignal::new(None::<(usize, usize)>);
@@ -202,22 +185,6 @@ pub fn Heatmap(
             )
         })
     };
-    let top_label = move || {
-        let text = format_tick(abs_max.get(), bar_step_of(abs_max.get()));
-        if is_clipped() {
-            format!("≥ +{text}")
-        } else {
-            text
-        }
-    };
-    let bottom_label = move || {
-        let scale = abs_max.get();
-        if is_clipped() {
-            format!("≤ −{}", format_tick(scale, bar_step_of(scale)))
-        } else {
-            format_tick(-scale, bar_step_of(scale))
-        }
-    };
     let n_rows = move || rows.with(Vec::len);
     let n_cols = move || rows.with(|rows| rows.iter().map(Vec::len).max().unwrap_or(0));
     let summary = move || {
@@ -226,8 +193,8 @@ pub fn Heatmap(
             title.get(),
             n_rows(),
             n_cols(),
-            format_tick(abs_max.get(), bar_step_of(abs_max.get())),
-            format_tick(abs_max.get(), bar_step_of(abs_max.get())),
+            format_tick(abs_max.get(), nice_step(2.0 * abs_max.get(), 4)),
+            format_tick(abs_max.get(), nice_step(2.0 * abs_max.get(), 4)),
         )
     };
     // The read-out for a cell, shown next to it (pointer or keyboard).
@@ -333,67 +300,28 @@ pub fn Heatmap(
     });
 
     let on_move = move |event: MouseEvent| {
-        let Some(pointer) = pointer_position(&event) else {
-            return;
-        };
-        let layout = HeatmapLayout {
-            n_rows: n_rows(),
-            n_cols: n_cols(),
-            width_px: pointer.width_px,
-            height_px: pointer.height_px,
-        };
-        let hit = layout.cell_at(pointer.x_px, pointer.y_px);
-        tooltip.set(hit.and_then(|(row, col)| read_out(row, col, pointer.x_px, pointer.y_px)));
+        let hit = cell_under(&event, n_rows(), n_cols());
+        tooltip.set(hit.and_then(|(row, col, x_px, y_px)| read_out(row, col, x_px, y_px)));
     };
-
-    let x_ticks = move || {
-        let n = n_cols();
-        #[allow(clippy::cast_precision_loss)]
-        let last = n.saturating_sub(1) as f64;
-        let step = nice_step(last, 8);
-        nice_ticks(0.0, last, 8)
-            .into_iter()
-            .map(|t| (cell_centre_percent(t, n), format_tick(t, step)))
-            .collect::<Vec<_>>()
-    };
-    let y_ticks = move || {
-        let n = n_rows();
-        #[allow(clippy::cast_precision_loss)]
-        let last = n.saturating_sub(1) as f64;
-        let target = if n <= 10 { n.max(1) } else { 5 };
-        let step = nice_step(last, target);
-        nice_ticks(0.0, last, target)
-            .into_iter()
-            .map(|t| (cell_centre_percent(t, n), format_tick(t, step)))
-            .collect::<Vec<_>>()
-    };
-    let gradient = move || {
-        let stops = chart::colorbar_stops(abs_max.get(), 11);
-        let parts: Vec<String> = stops
-            .iter()
-            .rev()
-            .enumerate()
-            .map(|(i, (_, css))| format!("{css} {}%", i * 10))
-            .collect();
-        format!(
-            "background: linear-gradient(to bottom, {});",
-            parts.join(", ")
-        )
-    };
+    let frame = Memo::new(move |_| {
+        let (n_r, n_c) = (n_rows(), n_cols());
+        let limit = limit.get();
+        CellFrame {
+            x_axis: CellAxis::centred("position", 0.0, n_c, 8),
+            y_axis: CellAxis::centred(
+                "vector index",
+                0.0,
+                n_r,
+                if n_r <= 10 { n_r.max(1) } else { 5 },
+            ),
+            colorbar: ColorBar::new(limit.abs_max, limit.clipped),
+        }
+    });
     let shown = mount_flag(Gate::Results);
     view! {
         <Show when=move || shown.get()>
-        <article class="card chart" node_ref=card>
-            <header class="chart-head">
-                <h3>{move || title.get()}</h3>
-            </header>
-            <div class="heatmap-wrap" class:compact=compact>
-                <div class="y-label">"vector index"</div>
-                <div class="y-ticks">
-                    {move || y_ticks().into_iter().map(|(pct, label)| view! {
-                        <span style=format!("top: {pct:.3}%")>{label}</span>
-                    }).collect_view()}
-                </div>
+        <ChartFrame title=title what=what kind=ChartKind::Heatmap { frame: frame.into() }>
+            <CellPlot frame=frame compact=compact colorbar_testid="colorbar">
                 <div
                     class="heatmap-plot"
                     node_ref=plot_ref
@@ -413,32 +341,9 @@ pub fn Heatmap(
                     <Tooltip content=tooltip/>
                     <p class="visually-hidden" aria-live="polite" data-testid="heatmap-readout">{live_text}</p>
                 </div>
-                <div class="colorbar" data-testid="colorbar" data-abs-max=move || abs_max.get().to_string()>
-                    <div class="colorbar-gradient" style=gradient></div>
-                    <div class="colorbar-labels">
-                        <span>{top_label}</span>
-                        <span>"0"</span>
-                        <span>{bottom_label}</span>
-                    </div>
-                </div>
-                <div class="x-ticks">
-                    {move || x_ticks().into_iter().map(|(pct, label)| view! {
-                        <span style=format!("left: {pct:.3}%")>{label}</span>
-                    }).collect_view()}
-                </div>
-                <div class="x-label">"position"</div>
-            </div>
+            </CellPlot>
             {move || clip_note().map(|note| view! { <p class="clip-note" data-testid="clip-note">{note}</p> })}
-            <ChartToolbar
-                title=title
-                what=what
-                card=card
-                kind=ChartKind::Heatmap {
-                    abs_max: abs_max.into(),
-                    clipped: Signal::derive(is_clipped),
-                }
-            />
-        </article>
+        </ChartFrame>
         </Show>
     }
 }

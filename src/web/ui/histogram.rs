@@ -2,19 +2,15 @@
 //! threshold marked.
 
 use leptos::prelude::*;
-use web_sys::MouseEvent;
 
 use crate::pure::analysis::approx_rank;
-use crate::pure::chart::{self, format_tick, nice_step, Margins, PlotArea};
+use crate::pure::chart::{self, Axis, ChartSize};
 use crate::web::run::state::AppState;
-use crate::web::ui::export_toolbar::{ChartKind, ChartToolbar};
+use crate::web::ui::chart_frame::{ChartFrame, SvgPlot};
 use crate::web::ui::stages::{mount_flag, Gate};
-use crate::web::ui::tooltip::{pointer_position, Tooltip, TooltipContent};
 
-/// The chart's drawing box, in SVG user units.
-const WIDTH_PX: f64 = 560.0;
-/// The chart's drawing box height.
-const HEIGHT_PX: f64 = 300.0;
+/// The chart's drawing box.
+const SIZE: ChartSize = ChartSize::STANDARD.with_left(56.0);
 
 /// A histogram card.
 #[component]
@@ -34,7 +30,6 @@ pub fn Histogram(
     mounted: Option<Signal<bool>>,
 ) -> impl IntoView {
     let state = expect_context::<AppState>();
-    let card = NodeRef::<leptos::html::Article>::new();
     let what = Signal::derive(move || {
         if dropped {
             "S_dropped_histogram".to_owned()
@@ -53,14 +48,7 @@ pub fn Histogram(
         )
     };
     let bins = state.histogram_bins;
-    let tooltip = RwSignal::new(None::<TooltipContent>);
-    let margins = Margins {
-        top_px: 16.0,
-        right_px: 16.0,
-        bottom_px: 48.0,
-        left_px: 56.0,
-    };
-    let area = PlotArea::new(WIDTH_PX, HEIGHT_PX, margins);
+    let area = SIZE.area();
     let is_waiting = move || values.with(Vec::is_empty);
     let geometry = Memo::new(move |_| {
         let values = values.get();
@@ -77,106 +65,71 @@ pub fn Histogram(
         #[allow(clippy::cast_precision_loss)]
         let y_scale = area.y_scale((0.0, hist.max_count().max(1) as f64)).nice(5);
         let bars = hist.bars(&x_scale, &y_scale);
-        let (x_ticks, y_ticks) = if values.is_empty() {
-            (Vec::new(), Vec::new())
-        } else {
-            (x_scale.ticks(6), y_scale.ticks(5))
-        };
-        let x_step = nice_step(hi - lo, 6);
+        let mut axes = vec![
+            Axis::left_counts(&y_scale, 5, "count"),
+            Axis::bottom(&x_scale, 6, "singular value σ"),
+        ];
+        if values.is_empty() {
+            axes = axes.into_iter().map(Axis::without_ticks).collect();
+        }
         let sigma_max = values.iter().copied().fold(0.0_f64, f64::max);
-        (bars, x_scale, y_scale, x_ticks, x_step, y_ticks, sigma_max)
+        (bars, x_scale, axes, sigma_max)
     });
     let threshold_x = move || {
-        geometry
-            .with(|(_, x_scale, _, _, _, _, sigma_max)| x_scale.map(threshold.get() * sigma_max))
+        geometry.with(|(_, x_scale, _, sigma_max)| x_scale.map(threshold.get() * sigma_max))
     };
-    let on_move = move |event: MouseEvent| {
-        let Some(pointer) = pointer_position(&event) else {
-            return;
-        };
-        let scale_x = WIDTH_PX / pointer.width_px.max(1.0);
-        let x = pointer.x_px * scale_x;
+    let hover = Callback::new(move |(x, _): (f64, f64)| {
         let hit = geometry.with(|(bars, ..)| {
             bars.iter()
                 .find(|bar| x >= bar.x_px && x < bar.x_px + bar.width_px.max(0.5))
                 .copied()
         });
-        tooltip.set(hit.map(|bar| TooltipContent {
-            x_px: pointer.x_px,
-            y_px: pointer.y_px,
-            lines: vec![
+        hit.map(|bar| {
+            vec![
                 format!("σ from {} to {}", bar.lower, bar.upper),
                 format!("count: {}", bar.count),
-            ],
-        }));
+            ]
+        })
+    });
+    let bins_input = move || {
+        view! {
+            <label class="inline">
+                "Bins "
+                <input
+                    data-testid="bins"
+                    type="number"
+                    min="1"
+                    max="500"
+                    prop:value=move || bins.get().to_string()
+                    on:change=move |ev| {
+                        if let Ok(n) = event_target_value(&ev).trim().parse::<usize>() {
+                            bins.set(n.clamp(1, 500));
+                        }
+                    }
+                />
+            </label>
+        }
     };
 
     let shown = mounted.unwrap_or_else(|| mount_flag(Gate::Results));
     view! {
         <Show when=move || shown.get()>
-        <article class="card chart" node_ref=card>
-            <header class="chart-head">
-                <h3>{move || title.get()}</h3>
-                <label class="inline">
-                    "Bins "
-                    <input
-                        data-testid="bins"
-                        type="number"
-                        min="1"
-                        max="500"
-                        prop:value=move || bins.get().to_string()
-                        on:change=move |ev| {
-                            if let Ok(n) = event_target_value(&ev).trim().parse::<usize>() {
-                                bins.set(n.clamp(1, 500));
-                            }
-                        }
-                    />
-                </label>
-            </header>
-            <div class="chart-box" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
-                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img" aria-label=summary data-testid="chart-svg">
-                    <g class="grid">
-                        {move || geometry.with(|(_, _, y_scale, _, _, y_ticks, _)| {
-                            y_ticks.iter().map(|&t| {
-                                let y = y_scale.map(t);
-                                view! {
-                                    <line x1=area.left() x2=area.right() y1=y y2=y></line>
-                                    <text x=area.left() - 8.0 y=y + 4.0 text-anchor="end" class="tick">{format_tick(t, 1.0)}</text>
-                                }
-                            }).collect_view()
-                        })}
-                    </g>
-                    <g class="bars" data-testid="histogram-bars">
-                        {move || geometry.with(|(bars, ..)| {
-                            bars.iter().map(|bar| view! {
-                                <rect x=bar.x_px y=bar.y_px width=bar.width_px.max(0.5) height=bar.height_px></rect>
-                            }).collect_view()
-                        })}
-                    </g>
-                    <Show when=is_waiting>
-                        <text x=(area.left() + area.right()) / 2.0 y=(area.top() + area.bottom()) / 2.0 text-anchor="middle" class="waiting">"Computing the singular values…"</text>
-                    </Show>
-                    <line class="threshold-line" class:hidden=is_waiting x1=threshold_x x2=threshold_x y1=area.top() y2=area.bottom()></line>
-                    <g class="axis">
-                        <line x1=area.left() x2=area.right() y1=area.bottom() y2=area.bottom()></line>
-                        {move || geometry.with(|(_, x_scale, _, x_ticks, x_step, _, _)| {
-                            x_ticks.iter().map(|&t| {
-                                let x = x_scale.map(t);
-                                view! {
-                                    <line x1=x x2=x y1=area.bottom() y2=area.bottom() + 5.0></line>
-                                    <text x=x y=area.bottom() + 18.0 text-anchor="middle" class="tick">{format_tick(t, *x_step)}</text>
-                                }
-                            }).collect_view()
-                        })}
-                        <text x=(area.left() + area.right()) / 2.0 y=HEIGHT_PX - 8.0 text-anchor="middle" class="axis-label">"singular value σ"</text>
-                        <text x=14.0 y=(area.top() + area.bottom()) / 2.0 text-anchor="middle" class="axis-label" transform=format!("rotate(-90 14 {})", (area.top() + area.bottom()) / 2.0)>"count"</text>
-                    </g>
-                </svg>
-                <Tooltip content=tooltip/>
-            </div>
+        <ChartFrame title=title what=what controls=bins_input>
+            <SvgPlot size=SIZE summary=Signal::derive(summary) axes=Signal::derive(move || geometry.with(|g| g.2.clone())) hover=hover svg_testid="chart-svg">
+                <g class="bars" data-testid="histogram-bars">
+                    {move || geometry.with(|(bars, ..)| {
+                        bars.iter().map(|bar| view! {
+                            <rect x=bar.x_px y=bar.y_px width=bar.width_px.max(0.5) height=bar.height_px></rect>
+                        }).collect_view()
+                    })}
+                </g>
+                <Show when=is_waiting>
+                    <text x=(area.left() + area.right()) / 2.0 y=(area.top() + area.bottom()) / 2.0 text-anchor="middle" class="waiting">"Computing the singular values…"</text>
+                </Show>
+                <line class="threshold-line" class:hidden=is_waiting x1=threshold_x x2=threshold_x y1=area.top() y2=area.bottom()></line>
+            </SvgPlot>
             <p class="caption">"The dashed line marks the rank threshold (threshold × largest σ)."</p>
-            <ChartToolbar title=title what=what card=card kind=ChartKind::Svg/>
-        </article>
+        </ChartFrame>
         </Show>
     }
 }

@@ -2,7 +2,7 @@
 //! `pure::chart`.
 
 pub mod app;
-pub mod axes;
+pub mod chart_frame;
 pub mod compare_view;
 pub mod cosine_view;
 pub mod download;

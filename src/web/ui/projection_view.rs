@@ -6,22 +6,20 @@ use std::sync::Arc;
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{CanvasRenderingContext2d, KeyboardEvent, MouseEvent};
+use web_sys::{KeyboardEvent, MouseEvent};
 
 use crate::pure::analysis::SvdSummary;
 use crate::pure::chart::orbit::{project_cloud, Orbit, Projected};
 use crate::pure::chart::scatter::{equal_aspect_scales, nearest_point};
 use crate::pure::chart::sequential::{sequential_rgb, sequential_stops};
-use crate::pure::chart::{format_coord, rgb_css, Margins, PlotArea};
+use crate::pure::chart::{format_coord, rgb_css, Axis, ChartSize};
 use crate::pure::views::projection::{plane_projection, space_projection};
-use crate::web::ui::axes::{x_axis, y_axis};
+use crate::web::ui::chart_frame::{ChartFrame, ChartKind, SvgPlot};
+use crate::web::ui::download::context_2d;
 use crate::web::ui::tooltip::{pointer_position, Tooltip, TooltipContent};
 
-/// The scatter's drawing box, in SVG user units.
-const WIDTH_PX: f64 = 560.0;
-/// The scatter's drawing box height.
-const HEIGHT_PX: f64 = 420.0;
+/// The scatter's drawing box.
+const PAIR_SIZE: ChartSize = ChartSize::STANDARD.with_height(420.0).with_left(64.0);
 /// The 3-D canvas size in canvas pixels.
 const ORBIT_PX: u32 = 480;
 /// Radians turned per dragged pixel.
@@ -29,8 +27,9 @@ const RAD_PER_PX: f64 = 0.01;
 /// Radians turned per arrow-key press.
 const RAD_PER_KEY: f64 = 0.1;
 
-/// The colour bar of position order, as a CSS gradient from left (0) to right (last).
-fn position_gradient() -> String {
+/// The colour bar of position order (or of periods), as a CSS gradient from left (first) to
+/// right (last).
+pub fn position_gradient() -> String {
     format!(
         "background: linear-gradient(to right, {});",
         sequential_stops(9).join(", ")
@@ -82,28 +81,15 @@ pub fn PairPlot(
 ) -> impl IntoView {
     let x_dir = RwSignal::new(1_usize);
     let y_dir = RwSignal::new(2_usize);
-    let tooltip = RwSignal::new(None::<TooltipContent>);
     let hover = RwSignal::new(None::<usize>);
     let k = Signal::derive(move || summary.with(|s| s.as_ref().map_or(0, |s| s.u_top_k.len())));
-    let area = PlotArea::new(
-        WIDTH_PX,
-        HEIGHT_PX,
-        Margins {
-            top_px: 16.0,
-            right_px: 16.0,
-            bottom_px: 48.0,
-            left_px: 64.0,
-        },
-    );
+    let area = PAIR_SIZE.area();
     // Directions are numbered from 1 on the page and from 0 in the core.
     let geometry = Memo::new(move |_| {
         let summary = summary.get()?;
-        let plane = plane_projection(
-            &summary,
-            x_dir.get().saturating_sub(1),
-            y_dir.get().saturating_sub(1),
-        )
-        .ok()?;
+        let (x_dir, y_dir) = (x_dir.get(), y_dir.get());
+        let plane =
+            plane_projection(&summary, x_dir.saturating_sub(1), y_dir.saturating_sub(1)).ok()?;
         let (x_scale, y_scale) = equal_aspect_scales(&plane.xs, &plane.ys, &area);
         let points_px: Vec<(f64, f64)> = plane
             .xs
@@ -111,78 +97,82 @@ pub fn PairPlot(
             .zip(&plane.ys)
             .map(|(&x, &y)| (x_scale.map(x), y_scale.map(y)))
             .collect();
-        Some((plane.xs, plane.ys, x_scale, y_scale, points_px))
+        let axes = vec![
+            Axis::left(&y_scale, 6, &format!("σ{y_dir}u{y_dir}")),
+            Axis::bottom(&x_scale, 8, &format!("σ{x_dir}u{x_dir}")),
+        ];
+        Some((plane.xs, plane.ys, axes, points_px))
     });
-    let on_move = move |event: MouseEvent| {
-        let Some(pointer) = pointer_position(&event) else {
-            return;
-        };
-        let scale = WIDTH_PX / pointer.width_px.max(1.0);
-        let (x, y) = (pointer.x_px * scale, pointer.y_px * scale);
+    let hover_at = Callback::new(move |(x, y): (f64, f64)| {
         let hit = geometry.with(|g| {
-            let (xs, ys, _, _, points) = g.as_ref()?;
+            let (xs, ys, _, points) = g.as_ref()?;
             let p = nearest_point(points, x, y, 12.0)?;
             Some((p, *xs.get(p)?, *ys.get(p)?))
         });
         hover.set(hit.map(|(p, ..)| p));
-        tooltip.set(hit.map(|(p, vx, vy)| TooltipContent {
-            x_px: pointer.x_px,
-            y_px: pointer.y_px,
-            lines: vec![
+        hit.map(|(p, vx, vy)| {
+            vec![
                 format!("position {p}"),
                 format!("σ{0}u{0} = {vx}", x_dir.get_untracked()),
                 format!("σ{0}u{0} = {vy}", y_dir.get_untracked()),
-            ],
-        }));
+            ]
+        })
+    });
+    let title = Signal::derive(move || {
+        format!(
+            "Positions in the plane of directions {} and {}",
+            x_dir.get(),
+            y_dir.get()
+        )
+    });
+    let what = Signal::derive(move || format!("pair_{}_{}", x_dir.get(), y_dir.get()));
+    let controls = move || {
+        view! {
+            <div class="view-controls">
+                <label class="inline">"x " {direction_select("pair-x", x_dir, k)}</label>
+                <label class="inline">"y " {direction_select("pair-y", y_dir, k)}</label>
+            </div>
+        }
     };
     view! {
-        <article class="card chart">
-            <header class="chart-head">
-                <h3>{move || format!("Positions in the plane of directions {} and {}", x_dir.get(), y_dir.get())}</h3>
-                <div class="view-controls">
-                    <label class="inline">"x " {direction_select("pair-x", x_dir, k)}</label>
-                    <label class="inline">"y " {direction_select("pair-y", y_dir, k)}</label>
-                </div>
-            </header>
-            <div class="chart-box" data-testid="pair-plot" data-x=move || x_dir.get().to_string() data-y=move || y_dir.get().to_string()
-                on:mousemove=on_move on:mouseleave=move |_| { tooltip.set(None); hover.set(None); }>
-                <svg viewBox=format!("0 0 {WIDTH_PX} {HEIGHT_PX}") class="chart-svg" role="img" aria-label="Positions projected on two singular directions, coloured by position index">
-                    {move || geometry.with(|g| g.as_ref().map(|(_, _, x_scale, y_scale, points)| {
-                        let n = points.len().max(2) as f64;
-                        let path: String = points.iter().enumerate().map(|(i, (x, y))| {
-                            format!("{}{} {}", if i == 0 { "M" } else { " L" }, format_coord(*x), format_coord(*y))
-                        }).collect();
-                        view! {
-                            {y_axis(area, *y_scale, 6, format!("σ{0}u{0}", y_dir.get_untracked()))}
-                            {x_axis(area, *x_scale, 8, format!("σ{0}u{0}", x_dir.get_untracked()))}
-                            <path d=path class="trajectory"></path>
-                            <g inner_html=dots_svg(points, n)></g>
-                        }
-                    }))}
-                    {move || hover.get().and_then(|p| geometry.with(|g| g.as_ref().and_then(|g| g.4.get(p).copied()))).map(|(x, y)| view! {
-                        <circle class="hover-ring" cx=x cy=y r="6"></circle>
-                    })}
-                </svg>
-                <Tooltip content=tooltip/>
-            </div>
-            <div class="position-bar">
-                <span>"position 0"</span>
-                <div class="position-gradient" style=position_gradient()></div>
-                <span>{move || format!("{}", summary.with(|s| s.as_ref().map_or(0, |s| s.n_rows.saturating_sub(1))))}</span>
-            </div>
+        <ChartFrame title=title what=what controls=controls>
+            <SvgPlot size=PAIR_SIZE summary="Positions projected on two singular directions, coloured by position index".to_owned()
+                axes=Signal::derive(move || geometry.with(|g| g.as_ref().map(|g| g.2.clone()).unwrap_or_default()))
+                hover=hover_at on_leave=Callback::new(move |()| hover.set(None)) attr:data-testid="pair-plot" attr:data-x=move || x_dir.get().to_string() attr:data-y=move || y_dir.get().to_string()>
+                {move || geometry.with(|g| g.as_ref().map(|(_, _, _, points)| {
+                    let n = points.len().max(2) as f64;
+                    let path: String = points.iter().enumerate().map(|(i, (x, y))| {
+                        format!("{}{} {}", if i == 0 { "M" } else { " L" }, format_coord(*x), format_coord(*y))
+                    }).collect();
+                    view! {
+                        <path d=path class="trajectory"></path>
+                        <g inner_html=dots_svg(points, n)></g>
+                    }
+                }))}
+                {move || hover.get().and_then(|p| geometry.with(|g| g.as_ref().and_then(|g| g.3.get(p).copied()))).map(|(x, y)| view! {
+                    <circle class="hover-ring" cx=x cy=y r="6"></circle>
+                })}
+            </SvgPlot>
+            {position_bar(summary)}
             <p class="caption">"Each dot is a position at its coordinates σᵢuᵢ along two singular directions (1 is the largest σ), joined in position order. Both axes use the same scale."</p>
-        </article>
+        </ChartFrame>
+    }
+}
+
+/// The colour bar of position order under a chart, from position 0 to the last.
+fn position_bar(summary: Signal<Option<Arc<SvdSummary>>>) -> impl IntoView {
+    view! {
+        <div class="position-bar">
+            <span>"position 0"</span>
+            <div class="position-gradient" style=position_gradient()></div>
+            <span>{move || format!("{}", summary.with(|s| s.as_ref().map_or(0, |s| s.n_rows.saturating_sub(1))))}</span>
+        </div>
     }
 }
 
 /// Draws the projected cloud: segments between neighbouring positions and dots, far first.
 fn paint_orbit(canvas: &web_sys::HtmlCanvasElement, projected: &[Projected], orbit: &Orbit) {
-    let Some(context) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|context| context.dyn_into::<CanvasRenderingContext2d>().ok())
-    else {
+    let Ok(context) = context_2d(canvas) else {
         return;
     };
     let size = f64::from(ORBIT_PX);
@@ -315,12 +305,11 @@ pub fn OrbitPlot(
         event.prevent_default();
         orbit.update(|o| *o = o.rotated(d_yaw, d_pitch));
     };
+    let controls = move || {
+        view! { <button data-testid="orbit-reset" on:click=move |_| orbit.set(Orbit::default())>"Reset view"</button> }
+    };
     view! {
-        <article class="card chart">
-            <header class="chart-head">
-                <h3>"The top three directions in 3-D"</h3>
-                <button data-testid="orbit-reset" on:click=move |_| orbit.set(Orbit::default())>"Reset view"</button>
-            </header>
+        <ChartFrame title="The top three directions in 3-D".to_owned() what="orbit_3d".to_owned() kind=ChartKind::Canvas controls=controls>
             <div class="chart-box orbit-box" on:mousemove=on_move on:mousedown=on_down
                 on:mouseup=move |_| dragging.set(None) on:mouseleave=move |_| { dragging.set(None); tooltip.set(None); }>
                 <canvas node_ref=canvas_ref class="orbit-canvas" data-testid="orbit-3d" tabindex="0"
@@ -330,12 +319,8 @@ pub fn OrbitPlot(
                     on:keydown=on_key></canvas>
                 <Tooltip content=tooltip/>
             </div>
-            <div class="position-bar">
-                <span>"position 0"</span>
-                <div class="position-gradient" style=position_gradient()></div>
-                <span>{move || format!("{}", summary.with(|s| s.as_ref().map_or(0, |s| s.n_rows.saturating_sub(1))))}</span>
-            </div>
+            {position_bar(summary)}
             <p class="caption">"Positions at (σ1u1, σ2u2, σ3u3), joined in order. Drag to rotate, or focus the view and use the arrow keys."</p>
-        </article>
+        </ChartFrame>
     }
 }

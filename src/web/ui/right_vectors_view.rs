@@ -5,10 +5,11 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 use web_sys::MouseEvent;
 
-use crate::pure::chart::{self, format_tick, nice_step, HeatmapLayout};
+use crate::pure::chart::{self, CellAxis, CellFrame, ColorBar};
 use crate::pure::views::right_vectors::RightVectors;
+use crate::web::ui::chart_frame::{cell_under, CellPlot, ChartFrame, ChartKind};
 use crate::web::ui::heatmap::paint;
-use crate::web::ui::tooltip::{pointer_position, Tooltip, TooltipContent};
+use crate::web::ui::tooltip::{Tooltip, TooltipContent};
 
 /// The Vᵀ heatmap and the 90%-mass table.
 #[component]
@@ -42,28 +43,17 @@ pub fn RightVectorsView(
         })
     };
     let on_move = move |event: MouseEvent| {
-        let Some(pointer) = pointer_position(&event) else {
-            return;
-        };
         let (n_rows, n_cols) = shape();
-        let layout = HeatmapLayout {
-            n_rows,
-            n_cols,
-            width_px: pointer.width_px,
-            height_px: pointer.height_px,
-        };
-        let hit = layout
-            .cell_at(pointer.x_px, pointer.y_px)
-            .and_then(|(row, col)| {
-                right.with(|r| {
-                    r.as_ref()
-                        .and_then(|r| r.rows.get(row).and_then(|v| v.get(col)).copied())
-                        .map(|value| (row, col, value))
-                })
-            });
-        tooltip.set(hit.map(|(row, col, value)| TooltipContent {
-            x_px: pointer.x_px,
-            y_px: pointer.y_px,
+        let hit = cell_under(&event, n_rows, n_cols).and_then(|(row, col, x_px, y_px)| {
+            right.with(|r| {
+                r.as_ref()
+                    .and_then(|r| r.rows.get(row).and_then(|v| v.get(col)).copied())
+                    .map(|value| (row, col, value, x_px, y_px))
+            })
+        });
+        tooltip.set(hit.map(|(row, col, value, x_px, y_px)| TooltipContent {
+            x_px,
+            y_px,
             lines: vec![
                 format!("v{row}"),
                 format!("model dimension {col}"),
@@ -71,33 +61,23 @@ pub fn RightVectorsView(
             ],
         }));
     };
-    let bar_label = move || format_tick(abs_max.get(), nice_step(2.0 * abs_max.get(), 4));
-    let gradient = move || {
-        let stops = chart::colorbar_stops(abs_max.get(), 11);
-        let parts: Vec<String> = stops
-            .iter()
-            .rev()
-            .enumerate()
-            .map(|(i, (_, css))| format!("{css} {}%", i * 10))
-            .collect();
-        format!(
-            "background: linear-gradient(to bottom, {});",
-            parts.join(", ")
-        )
-    };
+    let frame = Memo::new(move |_| {
+        let (n_rows, n_cols) = shape();
+        let bar = ColorBar::new(abs_max.get(), false);
+        let limit = bar.labels.first().cloned().unwrap_or_default();
+        CellFrame {
+            x_axis: CellAxis::ends("model dimension", n_cols),
+            y_axis: CellAxis::ends("vector index", n_rows),
+            colorbar: ColorBar::labelled(bar.abs_max, [&limit, "0", &format!("−{limit}")]),
+        }
+    });
     let d_model = move || shape().1;
+    let title =
+        Signal::derive(move || format!("First {} right singular vectors (rows of Vᵀ)", shape().0));
     view! {
         <section class="pair">
-            <article class="card chart">
-                <header class="chart-head">
-                    <h3>{move || format!("First {} right singular vectors (rows of Vᵀ)", shape().0)}</h3>
-                </header>
-                <div class="heatmap-wrap">
-                    <div class="y-label">"vector index"</div>
-                    <div class="y-ticks">
-                        <span style="top: 0%">"0"</span>
-                        <span style="top: 100%">{move || shape().0.saturating_sub(1).to_string()}</span>
-                    </div>
+            <ChartFrame title=title what=Signal::derive(move || format!("Vt{}_heatmap", shape().0)) kind=ChartKind::Heatmap { frame: frame.into() }>
+                <CellPlot frame=frame>
                     <div class="heatmap-plot" on:mousemove=on_move on:mouseleave=move |_| tooltip.set(None)>
                         <canvas node_ref=canvas_ref class="heatmap-canvas" data-testid="vt-heatmap" role="img"
                             aria-label="Right singular vectors: the first rows of Vᵀ over the model dimensions"
@@ -105,22 +85,9 @@ pub fn RightVectorsView(
                             data-rows=move || shape().0.to_string() data-cols=move || shape().1.to_string()></canvas>
                         <Tooltip content=tooltip/>
                     </div>
-                    <div class="colorbar">
-                        <div class="colorbar-gradient" style=gradient></div>
-                        <div class="colorbar-labels">
-                            <span>{bar_label}</span>
-                            <span>"0"</span>
-                            <span>{move || format!("−{}", bar_label())}</span>
-                        </div>
-                    </div>
-                    <div class="x-ticks">
-                        <span style="left: 0%">"0"</span>
-                        <span style="left: 100%">{move || d_model().saturating_sub(1).to_string()}</span>
-                    </div>
-                    <div class="x-label">"model dimension"</div>
-                </div>
+                </CellPlot>
                 <p class="caption">"vᵢ = W_posᵀ uᵢ / σᵢ: the direction in d_model that singular direction i reads from. Colours run from −max to +max |value| around 0."</p>
-            </article>
+            </ChartFrame>
             <article class="card">
                 <h3>{move || format!("Model dimensions holding 90% of each vᵢ (of {})", d_model())}</h3>
                 <div class="table-scroll" tabindex="0" role="region" aria-label="Model dimensions holding 90% of each right singular vector">
