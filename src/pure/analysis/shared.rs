@@ -578,6 +578,26 @@ mod tests {
     }
 
     #[test]
+    fn the_sharing_follows_the_drop_and_the_shape() {
+        let sharing = |n_rows, n_cols, drop_axis| {
+            let options = AnalysisOptions {
+                drop_axis,
+                drop_count: 3,
+                skip_offset_rows: 2,
+                ..AnalysisOptions::default()
+            };
+            SharedGram::new(n_rows, n_cols, &options).unwrap().sharing
+        };
+        // Columns of a tall matrix and rows of a wide one are its Gram matrix's side.
+        let block = GramSharing::TrailingBlock { count: 3 };
+        let samples = GramSharing::PlusLeadingSamples { count: 3 };
+        assert_eq!(sharing(60, 24, DropAxis::Cols), block);
+        assert_eq!(sharing(24, 60, DropAxis::Rows), block);
+        assert_eq!(sharing(60, 24, DropAxis::Rows), samples);
+        assert_eq!(sharing(24, 60, DropAxis::Cols), samples);
+    }
+
+    #[test]
     fn parts_share_a_gram_matrix_only_when_one_serves_both() {
         let tall = test_matrix(40, 30);
         let share = |w: &DMatrix<f64>, options: AnalysisOptions| {

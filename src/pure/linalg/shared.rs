@@ -160,3 +160,61 @@ impl GramSharing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use std::ops::ControlFlow;
+
+    use super::super::gram::gram_lower;
+    use super::*;
+
+    #[test]
+    fn each_block_takes_its_gram_matrix_from_the_shared_one() {
+        let go = &mut |_share: f64| ControlFlow::Continue(());
+        for (n_rows, n_cols) in [(40, 13), (13, 40)] {
+            let m = DMatrix::from_fn(n_rows, n_cols, |r, c| {
+                ((r * 31 + c * 17) % 23) as f64 - 11.0 + 0.25 * (r as f64 + 1.0).ln()
+            });
+            let full = MatrixWindow::whole(&m);
+            let is_tall = n_rows >= n_cols;
+            for drops_cols in [true, false] {
+                let label = format!("{n_rows} × {n_cols}, drop columns: {drops_cols}");
+                let dropped = if drops_cols {
+                    full.without_leading_cols(3).unwrap()
+                } else {
+                    full.without_leading_rows(3).unwrap()
+                };
+                let sharing =
+                    GramSharing::between((n_rows, n_cols), (dropped.n_rows(), dropped.n_cols()))
+                        .unwrap();
+                // Columns of a tall block and rows of a wide one are its Gram matrix's side.
+                let expected = if drops_cols == is_tall {
+                    GramSharing::TrailingBlock { count: 3 }
+                } else {
+                    GramSharing::PlusLeadingSamples { count: 3 }
+                };
+                assert_eq!(sharing, expected, "{label}");
+                let shared = gram_lower(&sharing.shared_window(full, dropped), None, go).unwrap();
+                let want_full = gram_lower(&full, None, go).unwrap();
+                let want_dropped = gram_lower(&dropped, None, go).unwrap();
+                let got_full = sharing.full_gram(shared.clone(), &full);
+                let got_dropped = sharing.dropped_gram(shared);
+                assert_eq!(got_full.shape(), want_full.shape(), "{label}");
+                assert_eq!(got_dropped.shape(), want_dropped.shape(), "{label}");
+                let scale = want_full.amax();
+                assert!((got_full - want_full).amax() <= 1e-13 * scale, "{label}");
+                assert!(
+                    (got_dropped - want_dropped).amax() <= 1e-13 * scale,
+                    "{label}"
+                );
+            }
+        }
+        // A drop that turns a tall block wide, one of both sides, none, or one leaving nothing.
+        assert_eq!(GramSharing::between((30, 29), (28, 29)), None);
+        assert_eq!(GramSharing::between((30, 20), (28, 18)), None);
+        assert_eq!(GramSharing::between((30, 20), (30, 20)), None);
+        assert_eq!(GramSharing::between((30, 20), (0, 20)), None);
+    }
+}
