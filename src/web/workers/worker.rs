@@ -511,7 +511,7 @@ impl PartRun {
     fn finish(&self, outbox: &Outbox<'_>, outcome: Result<Option<SvdSummary>, AnalysisError>) {
         let analysis_ms = now_ms() - self.analysis_start_ms;
         let message = match outcome {
-            Err(AnalysisError::Cancelled) => return,
+            Err(AnalysisError::Svd(crate::pure::linalg::svd::SvdError::Cancelled)) => return,
             Ok(summary) => WorkerMessage::Done {
                 job_id: self.job_id,
                 part: self.part,
