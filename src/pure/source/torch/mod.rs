@@ -27,15 +27,19 @@
 //! Every read and allocation is bounded by a constant, never by a count from the file.
 
 pub mod legacy;
+mod location;
 pub mod pickle;
+mod plans;
 pub mod zip;
 
-use std::borrow::Cow;
+pub use location::{Layout, TensorLocation};
+pub use plans::{IndexPlan, LocatePlan};
+
 use std::ops::Range;
 use std::rc::Rc;
 
-use crate::pure::common::{shorten, size_label, ErrorKind, MAX_TENSOR_BYTES};
-use crate::pure::source::detect::{self, DetectError, MatrixView};
+use crate::pure::common::{shorten, size_label, ErrorKind};
+use crate::pure::source::detect::{self, DetectError};
 use crate::pure::source::format::{shape_label, Dtype, Header, TensorEntry};
 
 use self::pickle::{PickleError, StorageRef, TensorRecord};
@@ -257,11 +261,11 @@ impl TorchError {
 }
 
 /// The size of one element of `dtype`, in bytes.
-fn element_bytes(dtype: Dtype) -> u64 {
+pub(super) fn element_bytes(dtype: Dtype) -> u64 {
     u64::try_from(dtype.bitsize() / 8).unwrap_or(1).max(1)
 }
 
-fn to_u64(n: usize) -> u64 {
+pub(super) fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
@@ -317,7 +321,7 @@ pub fn run_in_memory<P: RangePlan>(
 
 /// The bytes read so far, as non-overlapping chunks (adjacent chunks are merged).
 #[derive(Debug, Clone, Default)]
-struct Chunks {
+pub(super) struct Chunks {
     chunks: Vec<(u64, Vec<u8>)>,
 }
 
@@ -352,7 +356,7 @@ impl Chunks {
 }
 
 /// One step of a plan: more bytes needed, or done.
-enum Step<T> {
+pub(super) enum Step<T> {
     Need(Range<u64>),
     Done(T),
 }
@@ -516,246 +520,9 @@ pub fn detect_positional(index: &TorchIndex) -> Result<&TensorInfo, DetectError>
         })
 }
 
-/// How a located tensor's bytes map to a row-major array.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Layout {
-    /// The bytes are the tensor, row-major.
-    Contiguous,
-    /// A 2-D matrix (after dropping 1-sized dimensions) with these strides in elements,
-    /// relative to the start of the byte range: element (i, j) is at `i·row_stride +
-    /// j·col_stride`.
-    Strided {
-        /// Rows.
-        rows: u64,
-        /// Columns.
-        cols: u64,
-        /// Elements between rows.
-        row_stride: u64,
-        /// Elements between columns.
-        col_stride: u64,
-    },
-}
-
-/// Where one tensor's bytes are in the file, and how to read them.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TensorLocation {
-    /// The tensor's name.
-    pub name: String,
-    /// The element type.
-    pub dtype: Dtype,
-    /// The shape.
-    pub shape: Vec<u64>,
-    /// The strides, in elements.
-    pub strides: Vec<u64>,
-    /// The bytes to read: from the tensor's first element to its last (exactly the tensor's
-    /// bytes for a contiguous one).
-    pub byte_range: Range<u64>,
-    /// How those bytes map to the row-major tensor.
-    pub layout: Layout,
-}
-
-impl TensorLocation {
-    /// The size of the row-major tensor, in bytes.
-    pub fn len_bytes(&self) -> u64 {
-        self.shape
-            .iter()
-            .fold(element_bytes(self.dtype), |n, &d| n.saturating_mul(d))
-    }
-
-    /// Turns the bytes of [`TensorLocation::byte_range`] into the tensor's row-major
-    /// little-endian bytes (borrowed as they are when the tensor is contiguous), ready for
-    /// the decoder as a safetensors tensor's bytes would be.
-    ///
-    /// # Errors
-    /// [`TorchError::BadRead`] when `bytes` is not as long as the byte range.
-    pub fn row_major_bytes<'a>(&self, bytes: &'a [u8]) -> Result<Cow<'a, [u8]>, TorchError> {
-        let want = self.byte_range.end.saturating_sub(self.byte_range.start);
-        if to_u64(bytes.len()) != want {
-            return Err(TorchError::BadRead {
-                want: format!("{want} bytes of tensor `{}`", self.name),
-                got: format!("{} bytes", bytes.len()),
-            });
-        }
-        let Layout::Strided {
-            rows,
-            cols,
-            row_stride,
-            col_stride,
-        } = self.layout
-        else {
-            return Ok(Cow::Borrowed(bytes));
-        };
-        let size = element_bytes(self.dtype);
-        // `locate` capped rows·cols·size at MAX_TENSOR_BYTES, so this allocation is bounded.
-        let mut out = Vec::with_capacity(usize::try_from(self.len_bytes()).unwrap_or(0));
-        for row in 0..rows {
-            for col in 0..cols {
-                let at = row
-                    .saturating_mul(row_stride)
-                    .saturating_add(col.saturating_mul(col_stride))
-                    .saturating_mul(size);
-                let element = usize::try_from(at)
-                    .ok()
-                    .zip(usize::try_from(at.saturating_add(size)).ok())
-                    .and_then(|(from, to)| bytes.get(from..to))
-                    .ok_or_else(|| TorchError::BadRead {
-                        want: format!("element ({row}, {col}) of tensor `{}`", self.name),
-                        got: format!("{} bytes", bytes.len()),
-                    })?;
-                out.extend_from_slice(element);
-            }
-        }
-        Ok(Cow::Owned(out))
-    }
-
-    /// The tensor as the [`MatrixView`] the decoder and the analysis use, with the same
-    /// rules as for safetensors (float, 2-D after dropping leading 1-sized dimensions, row
-    /// offsets by name). Its `byte_range` is [`TensorLocation::byte_range`]: pass the bytes
-    /// read there through [`TensorLocation::row_major_bytes`] before decoding.
-    ///
-    /// # Errors
-    /// The [`DetectError`]s of [`detect::matrix_view`].
-    pub fn matrix_view(&self) -> Result<MatrixView, DetectError> {
-        let header = Header {
-            header_len_bytes: 0,
-            data_start_byte: 0,
-            tensors: vec![TensorEntry {
-                name: self.name.clone(),
-                dtype: self.dtype,
-                shape: self.shape.clone(),
-                byte_range: self.byte_range.clone(),
-            }],
-            metadata: std::collections::BTreeMap::new(),
-            file_len_bytes: None,
-        };
-        detect::matrix_view(&header, &self.name)
-    }
-}
-
-/// Works out a tensor's location from where its storage's data starts.
-fn tensor_location(
-    tensor: &TensorInfo,
-    storage: &StorageInfo,
-    data_start: u64,
-    data_limit: u64,
-) -> Result<TensorLocation, TorchError> {
-    let size = element_bytes(tensor.dtype);
-    let overflow = || TorchError::TooLarge {
-        what: format!("tensor `{}`", tensor.name),
-        len: u64::MAX,
-        max: MAX_TENSOR_BYTES,
-    };
-    let n_elements = tensor
-        .shape
-        .iter()
-        .try_fold(1_u64, |n, &d| n.checked_mul(d))
-        .ok_or_else(overflow)?;
-    let len_bytes = n_elements.checked_mul(size).ok_or_else(overflow)?;
-    // The elements from the first to the last one the tensor uses.
-    let span_elements = if n_elements == 0 {
-        0
-    } else {
-        tensor
-            .shape
-            .iter()
-            .zip(&tensor.strides)
-            .try_fold(1_u64, |span, (&d, &s)| {
-                span.checked_add((d - 1).checked_mul(s)?)
-            })
-            .ok_or_else(overflow)?
-    };
-    let span_bytes = span_elements.checked_mul(size).ok_or_else(overflow)?;
-    for (what, len) in [("tensor", len_bytes), ("byte span of tensor", span_bytes)] {
-        if len > MAX_TENSOR_BYTES {
-            return Err(TorchError::TooLarge {
-                what: format!("{what} `{}`", tensor.name),
-                len,
-                max: MAX_TENSOR_BYTES,
-            });
-        }
-    }
-    let end_element = tensor
-        .storage_offset
-        .checked_add(span_elements)
-        .ok_or_else(overflow)?;
-    if end_element > storage.numel {
-        return Err(TorchError::OutsideFile {
-            what: format!(
-                "Tensor `{}` (elements {}..{end_element} of storage `{}`)",
-                tensor.name, tensor.storage_offset, storage.key
-            ),
-            end: end_element,
-            limit: storage.numel,
-        });
-    }
-    let start = tensor
-        .storage_offset
-        .checked_mul(size)
-        .and_then(|offset| data_start.checked_add(offset))
-        .ok_or_else(overflow)?;
-    let end = start.checked_add(span_bytes).ok_or_else(overflow)?;
-    if end > data_limit {
-        return Err(TorchError::OutsideFile {
-            what: format!("Tensor `{}`", tensor.name),
-            end,
-            limit: data_limit,
-        });
-    }
-    Ok(TensorLocation {
-        name: tensor.name.clone(),
-        dtype: tensor.dtype,
-        shape: tensor.shape.clone(),
-        strides: tensor.strides.clone(),
-        byte_range: start..end,
-        layout: layout_of(tensor)?,
-    })
-}
-
-/// Contiguous row-major, a 2-D strided matrix, or refused.
-fn layout_of(tensor: &TensorInfo) -> Result<Layout, TorchError> {
-    let mut expected = 1_u64;
-    let mut contiguous = true;
-    for (&d, &s) in tensor.shape.iter().zip(&tensor.strides).rev() {
-        if d != 1 && s != expected {
-            contiguous = false;
-            break;
-        }
-        expected = expected.saturating_mul(d);
-    }
-    if contiguous || tensor.n_elements() == 0 {
-        return Ok(Layout::Contiguous);
-    }
-    let kept: Vec<(u64, u64)> = tensor
-        .shape
-        .iter()
-        .zip(&tensor.strides)
-        .filter(|(&d, _)| d != 1)
-        .map(|(&d, &s)| (d, s))
-        .collect();
-    match kept.as_slice() {
-        [(rows, row_stride), (cols, col_stride)] => Ok(Layout::Strided {
-            rows: *rows,
-            cols: *cols,
-            row_stride: *row_stride,
-            col_stride: *col_stride,
-        }),
-        [(n, stride)] => Ok(Layout::Strided {
-            rows: *n,
-            cols: 1,
-            row_stride: *stride,
-            col_stride: 0,
-        }),
-        _ => Err(TorchError::UnsupportedStrides {
-            name: tensor.name.clone(),
-            shape: tensor.shape.clone(),
-            strides: tensor.strides.clone(),
-        }),
-    }
-}
-
 /// Turns the pickle's tensors into the index's tensors and storages; `place` says where
 /// each storage key is.
-fn build_index(
+pub(super) fn build_index(
     format: TorchFormat,
     file_len: u64,
     records: Vec<(String, Rc<TensorRecord>)>,
@@ -812,7 +579,7 @@ fn build_index(
 }
 
 /// Checks that fed bytes are those asked for.
-fn check_feed(
+pub(super) fn check_feed(
     pending: Option<&Range<u64>>,
     range: &Range<u64>,
     bytes: &[u8],
@@ -828,350 +595,5 @@ fn check_feed(
             want: "nothing (the plan is done or failed)".to_owned(),
             got: format!("bytes {}..{}", range.start, range.end),
         }),
-    }
-}
-
-/// The first step of reading a checkpoint: every tensor's name, dtype, shape and strides.
-#[derive(Debug, Clone)]
-pub struct IndexPlan {
-    file_len: u64,
-    chunks: Chunks,
-    pending: Option<Range<u64>>,
-}
-
-impl IndexPlan {
-    /// A plan for a file of `file_len` bytes; it first asks for the file's first bytes
-    /// (the empty range `0..0` for an empty file, which it then refuses).
-    pub fn new(file_len: u64) -> IndexPlan {
-        IndexPlan {
-            file_len,
-            chunks: Chunks::default(),
-            pending: Some(0..file_len.min(HEAD_READ_BYTES)),
-        }
-    }
-
-    fn step(&self) -> Result<Step<TorchIndex>, TorchError> {
-        let head = self.chunks.head();
-        let sniff = head.get(..LEGACY_MAGIC.len()).unwrap_or(head);
-        match sniff_format(sniff) {
-            Some(TorchFormat::Zip) => zip_index_step(&self.chunks, self.file_len),
-            Some(TorchFormat::Legacy) => legacy::index_step(head, self.file_len),
-            None if sniff.is_empty() => Err(TorchError::UnknownFormat {
-                first_bytes: "no bytes at all (it is empty)".to_owned(),
-            }),
-            None => Err(TorchError::UnknownFormat {
-                first_bytes: format!("`{}`", shorten(&String::from_utf8_lossy(sniff), 16)),
-            }),
-        }
-    }
-}
-
-impl RangePlan for IndexPlan {
-    type Output = TorchIndex;
-
-    fn next_read(&self) -> Option<Range<u64>> {
-        self.pending.clone()
-    }
-
-    fn feed(&mut self, range: Range<u64>, bytes: &[u8]) -> Result<Option<TorchIndex>, TorchError> {
-        let checked = check_feed(self.pending.as_ref(), &range, bytes);
-        self.pending = None;
-        checked?;
-        self.chunks.insert(range.start, bytes);
-        match self.step()? {
-            Step::Need(need) => {
-                if need == range {
-                    // Never ask twice for the same bytes.
-                    return Err(TorchError::BadRead {
-                        want: format!("bytes {}..{}", need.start, need.end),
-                        got: "bytes that did not complete the structure there".to_owned(),
-                    });
-                }
-                let range = need;
-                if range.end > self.file_len || range.start >= range.end {
-                    return Err(TorchError::OutsideFile {
-                        what: "A structure of the checkpoint".to_owned(),
-                        end: range.end,
-                        limit: self.file_len,
-                    });
-                }
-                self.pending = Some(range);
-                Ok(None)
-            }
-            Step::Done(index) => Ok(Some(index)),
-        }
-    }
-}
-
-/// One step of reading a zip checkpoint's index from the bytes read so far.
-fn zip_index_step(chunks: &Chunks, file_len: u64) -> Result<Step<TorchIndex>, TorchError> {
-    // 1. The end records, from a short tail, then from the longest tail that can hold them.
-    let short_tail = file_len.saturating_sub(TAIL_READ_BYTES)..file_len;
-    let Some(tail) = chunks.get(&short_tail) else {
-        return Ok(Step::Need(short_tail));
-    };
-    let mut end = zip::find_end_records(tail, short_tail.start)?;
-    if end.is_none() && short_tail.start > 0 {
-        let long_tail =
-            file_len.saturating_sub(zip::MAX_EOCD_SPAN + zip::ZIP64_LOCATOR_LEN)..file_len;
-        let Some(tail) = chunks.get(&long_tail) else {
-            return Ok(Step::Need(long_tail));
-        };
-        end = zip::find_end_records(tail, long_tail.start)?;
-    }
-    let place = match end.ok_or(TorchError::NoEndRecord)? {
-        zip::EndRecords::Directory(place) => place,
-        zip::EndRecords::Zip64At(at) => {
-            let range = at..at.saturating_add(zip::ZIP64_EOCD_LEN);
-            let Some(bytes) = chunks.get(&range) else {
-                return Ok(Step::Need(range));
-            };
-            zip::parse_zip64_record(bytes)?
-        }
-    };
-    // 2. The central directory.
-    if place.size > MAX_DIRECTORY_BYTES {
-        return Err(TorchError::TooLarge {
-            what: "zip central directory".to_owned(),
-            len: place.size,
-            max: MAX_DIRECTORY_BYTES,
-        });
-    }
-    let directory_end = place
-        .offset
-        .checked_add(place.size)
-        .filter(|&end| end <= file_len)
-        .ok_or(TorchError::OutsideFile {
-            what: "The zip central directory".to_owned(),
-            end: place.offset.saturating_add(place.size),
-            limit: file_len,
-        })?;
-    let directory_range = place.offset..directory_end;
-    let Some(directory) = chunks.get(&directory_range) else {
-        return Ok(Step::Need(directory_range));
-    };
-    let entries = zip::parse_directory(directory, &place)?;
-    // 3. The prefix from the first entry, and `<prefix>/data.pkl`.
-    let first = entries.first().ok_or_else(|| TorchError::BadZip {
-        detail: "the archive has no entries".to_owned(),
-    })?;
-    let prefix = match first.name.split_once('/') {
-        Some((prefix, _)) if !prefix.is_empty() => prefix.to_owned(),
-        _ => {
-            return Err(TorchError::NoDataPkl {
-                prefix: shorten(&first.name, 60),
-            })
-        }
-    };
-    let pkl_name = format!("{prefix}/data.pkl");
-    let pkl = entries
-        .iter()
-        .find(|entry| entry.name == pkl_name)
-        .ok_or_else(|| TorchError::NoDataPkl {
-            prefix: shorten(&prefix, 60),
-        })?;
-    pkl.check_stored()?;
-    if pkl.size > MAX_PICKLE_BYTES {
-        return Err(TorchError::TooLarge {
-            what: "data.pkl".to_owned(),
-            len: pkl.size,
-            max: MAX_PICKLE_BYTES,
-        });
-    }
-    // 4. Its local header and bytes, in one read when the header is the usual size.
-    let header_len = zip::LOCAL_LEN + to_u64(pkl.name.len());
-    let guess_end = pkl
-        .local_header_offset
-        .saturating_add(header_len + LOCAL_EXTRA_READ_BYTES)
-        .saturating_add(pkl.size)
-        .min(file_len);
-    let header_range = pkl.local_header_offset..guess_end;
-    let header_bytes = match chunks.get(&header_range) {
-        Some(bytes) => bytes,
-        None => {
-            let exact = pkl.local_header_offset..pkl.local_header_offset.saturating_add(header_len);
-            match chunks.get(&exact) {
-                Some(bytes) => bytes,
-                None => return Ok(Step::Need(header_range)),
-            }
-        }
-    };
-    let data_start =
-        zip::local_data_start(header_bytes, pkl)?.ok_or_else(|| TorchError::BadZip {
-            detail: format!("entry `{pkl_name}`'s local header is cut off by the end of the file"),
-        })?;
-    let data_range = data_start..data_start.saturating_add(pkl.size);
-    if data_range.end > file_len {
-        return Err(TorchError::OutsideFile {
-            what: format!("Entry `{}`", shorten(&pkl_name, 60)),
-            end: data_range.end,
-            limit: file_len,
-        });
-    }
-    let Some(pickle_bytes) = chunks.get(&data_range) else {
-        return Ok(Step::Need(data_range));
-    };
-    // 5. The state dict, and each storage's entry.
-    let (value, _) = pickle::interpret(pickle_bytes, 0)
-        .map_err(|error| TorchError::from_pickle(error, "data.pkl"))?;
-    let records = pickle::collect_tensors(&value)
-        .map_err(|error| TorchError::from_pickle(error, "data.pkl"))?;
-    let index = build_index(TorchFormat::Zip, file_len, records, |storage| {
-        let name = format!("{prefix}/data/{}", storage.key);
-        let entry = entries
-            .iter()
-            .find(|entry| entry.name == name)
-            .ok_or_else(|| TorchError::BadZip {
-                detail: format!(
-                    "the state dict uses storage `{}`, but the archive has no entry `{}`",
-                    shorten(&storage.key, 40),
-                    shorten(&name, 80)
-                ),
-            })?;
-        entry.check_stored()?;
-        let needed = storage.numel.saturating_mul(element_bytes(storage.dtype));
-        if needed > entry.size {
-            return Err(TorchError::OutsideFile {
-                what: format!(
-                    "Storage `{}` ({} elements)",
-                    shorten(&storage.key, 40),
-                    storage.numel
-                ),
-                end: needed,
-                limit: entry.size,
-            });
-        }
-        Ok(StoragePlace::Zip(entry.clone()))
-    })?;
-    Ok(Step::Done(index))
-}
-
-/// The second step: where one tensor's bytes are.
-#[derive(Debug, Clone)]
-pub struct LocatePlan {
-    file_len: u64,
-    tensor: TensorInfo,
-    storage: StorageInfo,
-    pending: Option<Range<u64>>,
-    chunks: Chunks,
-    failed: bool,
-}
-
-impl LocatePlan {
-    /// The read that finds the storage's data start.
-    fn first_read(&self) -> Range<u64> {
-        match &self.storage.place {
-            StoragePlace::Zip(entry) => {
-                let start = entry.local_header_offset;
-                let end = start
-                    .saturating_add(
-                        zip::LOCAL_LEN + to_u64(entry.name.len()) + LOCAL_EXTRA_READ_BYTES,
-                    )
-                    .min(self.file_len);
-                start..end
-            }
-            StoragePlace::Legacy { count_at } => *count_at..count_at.saturating_add(8),
-        }
-    }
-
-    fn start(mut self) -> Result<LocatePlan, TorchError> {
-        let range = self.first_read();
-        if range.start >= range.end || range.end > self.file_len {
-            return Err(TorchError::OutsideFile {
-                what: format!("Storage `{}`", shorten(&self.storage.key, 40)),
-                end: range.end,
-                limit: self.file_len,
-            });
-        }
-        self.pending = Some(range);
-        Ok(self)
-    }
-
-    fn step(&self) -> Result<Step<TensorLocation>, TorchError> {
-        let range = self.first_read();
-        if range.end > self.file_len || range.start >= range.end {
-            return Err(TorchError::OutsideFile {
-                what: format!("Storage `{}`", shorten(&self.storage.key, 40)),
-                end: range.end,
-                limit: self.file_len,
-            });
-        }
-        let Some(bytes) = self.chunks.get(&range) else {
-            return Ok(Step::Need(range));
-        };
-        match &self.storage.place {
-            StoragePlace::Zip(entry) => {
-                let data_start =
-                    zip::local_data_start(bytes, entry)?.ok_or_else(|| TorchError::BadZip {
-                        detail: format!(
-                            "entry `{}`'s local header is cut off by the end of the file",
-                            shorten(&entry.name, 80)
-                        ),
-                    })?;
-                let data_end = data_start
-                    .checked_add(entry.size)
-                    .filter(|&end| end <= self.file_len);
-                let Some(data_end) = data_end else {
-                    return Err(TorchError::OutsideFile {
-                        what: format!("Entry `{}`", shorten(&entry.name, 80)),
-                        end: data_start.saturating_add(entry.size),
-                        limit: self.file_len,
-                    });
-                };
-                tensor_location(&self.tensor, &self.storage, data_start, data_end).map(Step::Done)
-            }
-            StoragePlace::Legacy { count_at } => {
-                let count = bytes
-                    .get(..8)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(u64::from_le_bytes)
-                    .unwrap_or(u64::MAX);
-                if count != self.storage.numel {
-                    return Err(TorchError::BadLegacy {
-                        detail: format!(
-                            "storage `{}` should hold {} elements, but its count at byte {count_at} says {count}",
-                            shorten(&self.storage.key, 40),
-                            self.storage.numel
-                        ),
-                    });
-                }
-                let data_start = count_at + 8;
-                tensor_location(&self.tensor, &self.storage, data_start, self.file_len)
-                    .map(Step::Done)
-            }
-        }
-    }
-}
-
-impl RangePlan for LocatePlan {
-    type Output = TensorLocation;
-
-    fn next_read(&self) -> Option<Range<u64>> {
-        if self.failed {
-            return None;
-        }
-        self.pending.clone()
-    }
-
-    fn feed(
-        &mut self,
-        range: Range<u64>,
-        bytes: &[u8],
-    ) -> Result<Option<TensorLocation>, TorchError> {
-        let checked = check_feed(self.pending.as_ref(), &range, bytes);
-        self.pending = None;
-        checked?;
-        self.chunks.insert(range.start, bytes);
-        match self.step() {
-            Ok(Step::Need(range)) => {
-                self.pending = Some(range);
-                Ok(None)
-            }
-            Ok(Step::Done(location)) => Ok(Some(location)),
-            Err(error) => {
-                self.failed = true;
-                Err(error)
-            }
-        }
     }
 }
