@@ -1,9 +1,5 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)]
+// a test may unwrap, index and panic
 // These are native tests of the pure core; the wasm32 build only lints the app.
 #![cfg(not(target_arch = "wasm32"))]
 //! The export writers on the real all-MiniLM-L6-v2 positional embedding (512 × 384).

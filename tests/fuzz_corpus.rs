@@ -1,9 +1,4 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)] // a test may unwrap, index and panic
 #![cfg(not(target_arch = "wasm32"))]
 //! Replays fuzz inputs natively through the fuzz targets' own checks (`fuzz/checks.rs`, the
 //! very functions the targets in `fuzz/fuzz_targets/` call), so that `cargo test` fails on

@@ -1,9 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 #![cfg(not(target_arch = "wasm32"))]
 //! Hostile and odd input, case by case: duplicate names, overlapping ranges, zero-sized
 //! dimensions, unknown dtypes, non-UTF-8 headers, non-string metadata, shard indexes that name

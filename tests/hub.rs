@@ -1,9 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 // These are native tests of the pure core; the wasm32 build only lints the app.
 #![cfg(not(target_arch = "wasm32"))]
 //! Tests for Hub URL building and response interpretation.

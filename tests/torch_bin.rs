@@ -1,9 +1,4 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::restriction)] // a test may unwrap, index and panic
 #![cfg(not(target_arch = "wasm32"))]
 //! PyTorch `.bin` checkpoints read by byte ranges (`pure::source::torch`): the real
 //! `torch.save` fixtures of `tests/fixtures/torch/` (both formats) read back to the bit, with

@@ -1,11 +1,5 @@
 //! The transfer decisions: retryable statuses, backoff with jitter, `Retry-After`, resume
 //! planning, file-version checks, the tensor size cap, and error kinds.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use poslens::pure::source::format::{self, FormatError, TensorEntry};
 use poslens::pure::source::hub::{self, HubError};

@@ -423,12 +423,6 @@ pub fn matrix_view(header: &Header, tensor_name: &str) -> Result<MatrixView, Det
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 

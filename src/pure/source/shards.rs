@@ -227,12 +227,6 @@ pub fn parse_shard_index(json_bytes: &[u8]) -> Result<ShardIndex, ShardError> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 mod tests {
     use super::*;
 
