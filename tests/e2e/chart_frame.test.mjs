@@ -4,26 +4,22 @@
 // canvas heatmap, the 3-D canvas, the comparison chart), download a valid SVG and PNG.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ARTIFACTS_DIR, MINILM_REPO, SETTLE_TIMEOUT_MS, TEST_TIMEOUT_MS, startSuite } from './lib/harness.mjs';
+import {
+  ARTIFACTS_DIR,
+  MINILM_REPO,
+  SETTLE_TIMEOUT_MS,
+  TEST_TIMEOUT_MS,
+  downloadFrom,
+  parseSvgText,
+  startSuite,
+} from './lib/harness.mjs';
 
 const EXPORT_DIR = path.join(ARTIFACTS_DIR, 'chart-frame-exports');
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-/** Click a button and return the download it starts: its suggested name and bytes. */
-async function download(page, locator) {
-  // Chromium drops a download that starts while the previous (asynchronous PNG) one is still
-  // being handed over; pace the clicks like a person.
-  await page.waitForTimeout(400);
-  const [event] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), locator.click()]);
-  const name = event.suggestedFilename();
-  fs.mkdirSync(EXPORT_DIR, { recursive: true });
-  const file = path.join(EXPORT_DIR, name);
-  await event.saveAs(file);
-  return { name, bytes: fs.readFileSync(file) };
-}
+const download = (page, locator) => downloadFrom(page, locator, EXPORT_DIR);
 
 describe('one chart frame for every chart', { timeout: TEST_TIMEOUT_MS }, () => {
   let suite;
@@ -90,20 +86,7 @@ describe('one chart frame for every chart', { timeout: TEST_TIMEOUT_MS }, () => 
       const title = (await card.locator('h3').first().textContent()).trim();
       const svg = await download(page, card.getByTestId('export-svg'));
       assert.match(svg.name, /\.svg$/);
-      const parsed = await page.evaluate((text) => {
-        const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
-        const root = doc.documentElement;
-        return {
-          error: doc.querySelector('parsererror')?.textContent ?? null,
-          rootName: root.localName,
-          namespace: root.namespaceURI,
-          title: root.querySelector('title')?.textContent ?? null,
-          width: Number(root.getAttribute('width')),
-          height: Number(root.getAttribute('height')),
-          images: root.querySelectorAll('image').length,
-          ticks: [...root.querySelectorAll('text')].length,
-        };
-      }, svg.bytes.toString('utf8'));
+      const parsed = await parseSvgText(page, svg.bytes.toString('utf8'));
       assert.equal(parsed.error, null, `${svg.name} is well-formed XML`);
       assert.equal(parsed.rootName, 'svg');
       assert.equal(parsed.namespace, 'http://www.w3.org/2000/svg');

@@ -15,8 +15,10 @@ import {
   MINILM_REPO,
   REPO_ROOT,
   TEST_TIMEOUT_MS,
+  downloadFrom,
   loadGolden,
   parseIntegerText,
+  parseSvgText,
   useSuite,
 } from './lib/harness.mjs';
 
@@ -24,18 +26,7 @@ const EXPORT_DIR = path.join(ARTIFACTS_DIR, 'exports');
 /** File names start with the repo, the short commit and the tensor. */
 const NAME_PREFIX = /^sentence-transformers--all-MiniLM-L6-v2@[0-9a-f]{7}_embeddings\.position_embeddings_/;
 
-/** Click a button and return the download it starts: its suggested name and bytes (also kept in test-artifacts/exports/). */
-async function download(page, locator) {
-  // Chromium drops a download that starts while the previous one (here an asynchronous PNG export)
-  // is still being handed over; a person cannot click that fast, so pace the clicks like one.
-  await page.waitForTimeout(400);
-  const [event] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), locator.click()]);
-  const name = event.suggestedFilename();
-  fs.mkdirSync(EXPORT_DIR, { recursive: true });
-  const file = path.join(EXPORT_DIR, name);
-  await event.saveAs(file);
-  return { name, file, bytes: fs.readFileSync(file) };
-}
+const download = (page, locator) => downloadFrom(page, locator, EXPORT_DIR);
 
 describe('exports of the MiniLM analysis', { timeout: TEST_TIMEOUT_MS }, () => {
   const suite = useSuite();
@@ -64,22 +55,7 @@ describe('exports of the MiniLM analysis', { timeout: TEST_TIMEOUT_MS }, () => {
       assert.match(svg.name, NAME_PREFIX, `SVG name ${svg.name}`);
       assert.match(svg.name, /\.svg$/);
       names.add(svg.name);
-      const parsed = await page.evaluate((text) => {
-        const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
-        const root = doc.documentElement;
-        return {
-          error: doc.querySelector('parsererror')?.textContent ?? null,
-          rootName: root.localName,
-          namespace: root.namespaceURI,
-          title: root.querySelector('title')?.textContent ?? null,
-          width: Number(root.getAttribute('width')),
-          height: Number(root.getAttribute('height')),
-          images: root.querySelectorAll('image').length,
-          gradients: root.querySelectorAll('linearGradient').length,
-          styled: root.querySelectorAll('[style*="fill"]').length,
-          classes: root.querySelectorAll('[class]').length,
-        };
-      }, svg.bytes.toString('utf8'));
+      const parsed = await parseSvgText(page, svg.bytes.toString('utf8'));
       assert.equal(parsed.error, null, `${svg.name} is not well-formed XML: ${parsed.error}`);
       assert.equal(parsed.rootName, 'svg');
       assert.equal(parsed.namespace, 'http://www.w3.org/2000/svg');

@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TEST_TIMEOUT_MS, standardRepos, useSuite } from './lib/harness.mjs';
 import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
+import { TRACE_CATEGORIES, mainThreadTasks } from './lib/main_thread_trace.mjs';
 
 /** A wide matrix (more columns than rows): its two SVDs take long enough to watch the main thread. */
 const SHAPE = { rows: 1024, cols: 1600, dtype: 'F32' };
@@ -28,12 +29,6 @@ const REPO = 'test/wide-w-pos';
 const MIN_WINDOW_MS = 300;
 /** The most the main thread may work (CPU time) without running a frame or a timer while the workers compute. */
 const MAX_BUSY_GAP_MS = 100;
-/**
- * The trace's top-level slices of every thread (tasks, and the microtask checkpoints Blink runs
- * after them, where the app's WebAssembly futures run), each with its wall (`dur`) and CPU
- * (`tdur`) time, and the page's marks.
- */
-const TRACE_CATEGORIES = ['toplevel', 'blink.user_timing', '__metadata'];
 const TIME_MARK = 'poslens-off-main-thread';
 
 /** Runs in the page before its scripts: stamps the main thread's frames and timers, records worker messages. */
@@ -80,30 +75,6 @@ function watchMainThreadAndWorkers() {
     }
   };
   new MutationObserver(check).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
-}
-
-/**
- * The main thread's work in a Chromium trace, as `{ start, end, cpu }` in the page's
- * performance.now() milliseconds: the outermost `toplevel` slices of the thread that recorded the
- * page's mark.
- */
-function mainThreadTasks(trace, markAt) {
-  const events = trace.traceEvents ?? trace;
-  const mark = events.find((event) => event.name === TIME_MARK);
-  assert.ok(mark, 'the trace holds the page\'s time mark');
-  const offsetMs = mark.ts / 1000 - markAt;
-  const tasks = events
-    .filter((event) => event.ph === 'X' && event.pid === mark.pid && event.tid === mark.tid && event.cat.split(',').includes('toplevel'))
-    .map((event) => ({ start: event.ts / 1000 - offsetMs, end: (event.ts + event.dur) / 1000 - offsetMs, cpu: (event.tdur ?? event.dur) / 1000 }))
-    .sort((a, b) => a.start - b.start || b.end - a.end);
-  // Only the outermost of nested tasks.
-  const outer = [];
-  for (const task of tasks) {
-    const last = outer.at(-1);
-    if (last && task.end <= last.end) continue;
-    outer.push(task);
-  }
-  return outer;
 }
 
 /** The main thread's CPU time (ms) between `from` and `to`: each task's, in the share of its wall time that falls there. */
@@ -153,7 +124,7 @@ describe('analysis off the main thread', { timeout: TEST_TIMEOUT_MS }, () => {
     await t.test('the main thread never works over 100 ms without running a frame or a timer', () => {
       const inWindow = allStamps.filter((at) => at > start && at <= watch.end);
       const stamps = [start, ...inWindow, watch.end];
-      const tasks = mainThreadTasks(trace, watch.markAt);
+      const tasks = mainThreadTasks(trace, TIME_MARK, watch.markAt);
       const gaps = stamps.slice(1).map((at, i) => ({ ms: at - stamps[i], at: stamps[i] - start, busy: busyBetween(tasks, stamps[i], at) }));
       const longest = gaps.reduce((a, b) => (b.ms > a.ms ? b : a), { ms: 0, at: 0, busy: 0 });
       const busiest = gaps.reduce((a, b) => (b.busy > a.busy ? b : a), { ms: 0, at: 0, busy: 0 });

@@ -679,3 +679,39 @@ export function numpyAnswers(file, tensor, queries) {
   if (result.status !== 0) throw new Error(`views_numpy.py failed: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }
+
+/**
+ * Clicks `locator` and returns the download it starts: `{ name, file, bytes }`, kept in `dir`.
+ * Chromium drops a download that starts while the previous one (an asynchronous PNG export) is still
+ * being handed over; a person cannot click that fast, so the clicks are paced like one.
+ */
+export async function downloadFrom(page, locator, dir) {
+  await page.waitForTimeout(400);
+  const [event] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), locator.click()]);
+  const name = event.suggestedFilename();
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, name);
+  await event.saveAs(file);
+  return { name, file, bytes: fs.readFileSync(file) };
+}
+
+/** Parses an SVG document's text in the page (DOMParser) and returns what the export tests check. */
+export async function parseSvgText(page, text) {
+  return page.evaluate((svgText) => {
+    const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
+    const root = doc.documentElement;
+    return {
+      error: doc.querySelector('parsererror')?.textContent ?? null,
+      rootName: root.localName,
+      namespace: root.namespaceURI,
+      title: root.querySelector('title')?.textContent ?? null,
+      width: Number(root.getAttribute('width')),
+      height: Number(root.getAttribute('height')),
+      images: root.querySelectorAll('image').length,
+      gradients: root.querySelectorAll('linearGradient').length,
+      styled: root.querySelectorAll('[style*="fill"]').length,
+      classes: root.querySelectorAll('[class]').length,
+      ticks: root.querySelectorAll('text').length,
+    };
+  }, text);
+}
