@@ -267,9 +267,11 @@ mod tests {
     fn summary() -> SvdSummary {
         let matrix = DMatrix::from_fn(9, 8, |row, col| ((row * 8 + col) as f64 * 0.7).sin());
         let analysis = analyse(&matrix, &AnalysisOptions::default());
-        analysis.map(|analysis| analysis.full).unwrap_or_else(|err| {
-            unreachable!("a small finite matrix is analysed: {err}");
-        })
+        analysis
+            .map(|analysis| analysis.full)
+            .unwrap_or_else(|err| {
+                unreachable!("a small finite matrix is analysed: {err}");
+            })
     }
 
     fn round_trip_to(message: &ToWorker) {

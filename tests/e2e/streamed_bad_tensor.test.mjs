@@ -79,7 +79,7 @@ describe('bad values and cuts in streamed bytes', { timeout: TEST_TIMEOUT_MS }, 
     const state = await app.waitSettled();
     const r = await app.results();
     assert.equal(state, 'error', `expected an error, got ${state}`);
-    assert.equal(await app.errorKind(), 'analysis', `error kind (message "${r.error}")`);
+    assert.equal(await app.errorKind(), 'bad-tensor', `error kind (message "${r.error}")`);
     assert.match(r.error, new RegExp(`NaN at row ${NAN_ROW}, column ${NAN_COL}`), `the message names the value: "${r.error}"`);
     assert.deepEqual(r.singularValues, [], 'no singular values are left on the page');
     await thenGoodAnalysis(app, r.error);

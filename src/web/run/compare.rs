@@ -17,7 +17,7 @@ use crate::web::io::source::{self, HubRequest, RunContext, SourceError};
 use crate::web::platform::offline;
 use crate::web::run::state::{analysis_options, AppState, CompareRow, CompareState, Status};
 use crate::web::workers::bridge::{self, WorkerError};
-use crate::web::workers::protocol::JobSpec;
+use crate::web::workers::protocol::{JobId, JobSpec};
 
 thread_local! {
     /// Whether the compare queue is running.
@@ -190,16 +190,16 @@ pub(super) async fn analyse_compared(
         COMPARE_JOB_BASE.wrapping_add(next)
     });
     let spec = JobSpec {
-        job_id,
+        job_id: JobId(job_id),
         tensor_name: view.tensor_name.clone(),
         dtype: view.dtype,
         n_rows: view.n_rows,
         n_cols: view.n_cols,
         options,
     };
-    match bridge::run_job(&spec, &bytes, Rc::new(|_: String| {}), Rc::new(|_| {})).await {
+    match bridge::run_compare_job(&spec, &bytes).await {
         Ok(output) => Ok((opened.commit_sha, view.tensor_name, output.analysis.full)),
-        Err(WorkerError::Cancelled) => Err(CompareFailure::Deferred),
+        Err(WorkerError::Cancelled(_)) => Err(CompareFailure::Deferred),
         Err(err) => Err(CompareFailure::Failed(capitalise(&err.to_string()))),
     }
 }

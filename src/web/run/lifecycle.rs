@@ -117,7 +117,7 @@ pub fn start_run(state: AppState, run_source: RunSource) {
                     note: Some("Cancelled. Press Analyse to start again.".to_owned()),
                 });
             }
-            Err(RunError::Worker(WorkerError::Cancelled)) => {
+            Err(RunError::Worker(WorkerError::Cancelled(_))) => {
                 state.status.set(Status::Idle {
                     note: Some("Cancelled. Press Analyse to start again.".to_owned()),
                 });
@@ -128,9 +128,13 @@ pub fn start_run(state: AppState, run_source: RunSource) {
                 &settings,
             ))),
             Err(RunError::Worker(err)) => state.status.set(Status::Error(ErrorInfo {
-                kind: err.kind().as_str().to_owned(),
+                kind: err
+                    .kind()
+                    .unwrap_or(ErrorKind::Analysis)
+                    .as_str()
+                    .to_owned(),
                 title: match err.kind() {
-                    ErrorKind::WorkerDied => "An analysis worker stopped",
+                    Some(ErrorKind::WorkerDied) => "An analysis worker stopped",
                     _ => "The analysis failed",
                 }
                 .to_owned(),

@@ -20,7 +20,7 @@ use crate::web::run::state::{
     analysis_options, AppState, CachedTensor, FileInfo, ResultInfo, SourceKind, Status, RUNTIME,
 };
 use crate::web::workers::bridge::{self, WorkerError};
-use crate::web::workers::protocol::JobSpec;
+use crate::web::workers::protocol::{JobId, JobSpec};
 
 /// What the page shows as its first chart: the singular-value histogram's bars and the
 /// approximate rank (their cards stand on the page, empty, before the values arrive).
@@ -208,7 +208,7 @@ pub(super) fn remember_opened(
 /// The workers' job for run `generation`: analyse `view`'s tensor with `options`.
 pub(super) fn job_spec(generation: u32, view: &MatrixView, options: AnalysisOptions) -> JobSpec {
     JobSpec {
-        job_id: generation,
+        job_id: JobId(generation),
         tensor_name: view.tensor_name.clone(),
         dtype: view.dtype,
         n_rows: view.n_rows,

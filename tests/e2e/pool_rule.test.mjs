@@ -1,0 +1,104 @@
+// One worker pool for the main run and the compare queue, under the bridge's rule: a main run
+// pre-empts a running compare job, which the compare queue analyses again after the main run.
+// Here a large compared model is being analysed when a main run starts: the main run finishes
+// first (it did not wait for the compare job) with the golden numbers, and the compared model
+// then finishes too, with numpy's.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  GPT2_LIKE_REPO,
+  MINILM_REPO,
+  SETTLE_TIMEOUT_MS,
+  TEST_TIMEOUT_MS,
+  assertSingularValuesClose,
+  loadGolden,
+  parseIntegerText,
+  rankAt,
+  standardRepos,
+  startSuite,
+} from './lib/harness.mjs';
+import { numpyAnswers } from './lib/numpy.mjs';
+import { ensureSyntheticWPos } from './lib/synthetic_w_pos.mjs';
+
+/** A compared model whose analysis takes long enough to be running when the main run starts. */
+const BIG = { rows: 1024, cols: 1600, dtype: 'F32' };
+const BIG_REPO = 'pool/w-pos-1024x1600';
+const BIG_PATH = ensureSyntheticWPos(BIG);
+
+/** The compared model's row. */
+async function bigRow(page) {
+  return page.locator(`[data-testid="compare-row"][data-repo="${BIG_REPO}"]`).evaluate((row) => ({
+    state: row.getAttribute('data-state'),
+    rank: row.getAttribute('data-rank'),
+    s0: row.getAttribute('data-s0'),
+    text: row.textContent,
+  }));
+}
+
+/** Waits until the main run is ready, cancelled (idle) or failed, and returns that state. */
+async function waitMainSettled(page, previousError) {
+  await page.waitForFunction(
+    (previous) => {
+      const state = document.querySelector('[data-testid="status"]')?.getAttribute('data-state');
+      const error = document.querySelector('[data-testid="error"]')?.textContent?.trim() ?? '';
+      return state === 'ready' || state === 'idle' || (state === 'error' && error !== previous);
+    },
+    previousError,
+    { timeout: SETTLE_TIMEOUT_MS, polling: 50 },
+  );
+  return page.getByTestId('status').getAttribute('data-state');
+}
+
+describe('one worker pool for the main run and the compare queue', { timeout: TEST_TIMEOUT_MS }, () => {
+  let suite;
+  const minilm = loadGolden('minilm');
+
+  before(async () => {
+    suite = await startSuite({ repos: standardRepos({ [BIG_REPO]: { files: { 'model.safetensors': BIG_PATH } } }) });
+  });
+  after(async () => {
+    await suite?.close();
+  });
+
+  it('a main run pre-empts a running compare job; both then finish with numpy\'s numbers', async () => {
+    const app = await suite.newAppPage({ viewport: { width: 1400, height: 1000 } });
+    await app.open(suite.hubQuery(GPT2_LIKE_REPO));
+    await app.waitReady();
+    const page = app.page;
+    suite.hub.clearLog();
+    await page.getByTestId('compare-input').fill(BIG_REPO);
+    await page.getByTestId('compare-add').click();
+    // The compared tensor has arrived (its one large range): its job goes to the workers now.
+    const tensorBytes = BIG.rows * BIG.cols * 4;
+    const deadline = Date.now() + 60_000;
+    const received = () => suite.hub.requests({ repo: BIG_REPO }).filter((entry) => !entry.aborted).reduce((sum, entry) => sum + (entry.bytes ?? 0), 0);
+    while (received() < tensorBytes) {
+      assert.ok(Date.now() < deadline, `the compared tensor was not read: ${JSON.stringify(suite.hub.requests({ repo: BIG_REPO }))}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal((await bigRow(page)).state, 'loading', 'precondition: the compare job is still running when the main run starts');
+
+    await app.analyseRepo(MINILM_REPO);
+    const state = await waitMainSettled(page, null);
+    assert.equal(state, 'ready', `the main run ended ${state}: "${await app.errorText()}"`);
+    const row = await bigRow(page);
+    assert.equal(row.state, 'loading', `the main run did not wait for the compare job, which is analysed again after it: ${row.text}`);
+    const main = await app.results();
+    assert.equal(parseIntegerText(main.rank, 'rank'), minilm.full.rank_at_threshold, 'the main run\'s rank');
+    assertSingularValuesClose(main.singularValues, minilm.full.singular_values);
+
+    await page.waitForFunction(
+      (repo) => document.querySelector(`[data-testid="compare-row"][data-repo="${repo}"]`)?.getAttribute('data-state') !== 'loading',
+      BIG_REPO,
+      { timeout: SETTLE_TIMEOUT_MS, polling: 100 },
+    );
+    const done = await bigRow(page);
+    assert.equal(done.state, 'ready', done.text);
+    const sigmas = numpyAnswers(BIG_PATH, 'wpe.weight', Array.from({ length: BIG.rows }, (_, i) => ({ kind: 'sigma', i })));
+    assert.equal(Number(done.rank), rankAt(sigmas, 0.01), 'the compared model\'s rank (numpy)');
+    assert.ok(Math.abs(Number(done.s0) / sigmas[0] - 1) < 1e-9, `σ₀: page ${done.s0}, numpy ${sigmas[0]}`);
+    assert.equal(await app.state(), 'ready', 'the main results stay');
+  });
+});
