@@ -108,7 +108,7 @@ impl JobFailure {
 
 /// One message from the page to a worker.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ToWorker {
     /// The memory blocks the next job's part will allocate: the worker allocates the same
     /// blocks in the same order while the tensor downloads, and answers nothing.
@@ -142,7 +142,7 @@ pub enum ToWorker {
 
 /// One message from a worker to the page.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FromWorker {
     /// The worker's WebAssembly is running and it accepts jobs.
     Ready {
@@ -366,7 +366,7 @@ mod tests {
         .to_json();
         assert!(text.contains("\"job_id\":null"), "{text}");
         let text = ToWorker::Chunk { job_id: JobId(9) }.to_json();
-        assert_eq!(text.ok().as_deref(), Some(r#"{"type":"chunk","job_id":9}"#));
+        assert_eq!(text.ok().as_deref(), Some(r#"{"kind":"chunk","job_id":9}"#));
     }
 
     #[test]
