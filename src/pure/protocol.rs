@@ -228,6 +228,43 @@ impl FromWorker {
     }
 }
 
+/// Whose job the shared worker pool runs: the pool's rule ([`admit`]) tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOwner {
+    /// The main run's analysis.
+    Main,
+    /// A compared model's analysis.
+    Compare,
+}
+
+/// What the pool does with the job in flight (or being prepared) when a new job arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The new job is not run: it ends as cancelled at once.
+    Refuse,
+    /// The job in flight, and any being prepared, belong to an abandoned run: stop them (their
+    /// workers are terminated).
+    CancelRunning,
+    /// The job in flight ends as cancelled, and its owner runs it again later; its workers stop
+    /// by themselves (its cancel token is revoked) and take the new job next.
+    PreemptRunning,
+}
+
+/// The pool's rule: one job at a time; a main job pre-empts a compare job (which the compare
+/// queue runs again after the main run) and cancels an older main job; a compare job never
+/// pre-empts a main job, whether it runs (`running`) or is being prepared (`main_preparing`),
+/// and supersedes an older compare job.
+pub fn admit(owner: JobOwner, running: Option<JobOwner>, main_preparing: bool) -> Admission {
+    match (owner, running) {
+        (JobOwner::Compare, Some(JobOwner::Main)) => Admission::Refuse,
+        (JobOwner::Compare, _) if main_preparing => Admission::Refuse,
+        (JobOwner::Compare, _) | (JobOwner::Main, Some(JobOwner::Compare)) => {
+            Admission::PreemptRunning
+        }
+        (JobOwner::Main, _) => Admission::CancelRunning,
+    }
+}
+
 impl ToWorker {
     /// The JSON text of this message.
     ///
@@ -367,6 +404,22 @@ mod tests {
         assert!(text.contains("\"job_id\":null"), "{text}");
         let text = ToWorker::Chunk { job_id: JobId(9) }.to_json();
         assert_eq!(text.ok().as_deref(), Some(r#"{"kind":"chunk","job_id":9}"#));
+    }
+
+    #[test]
+    fn the_pool_rule_lets_a_main_job_pre_empt_a_compare_job_and_never_the_reverse() {
+        use Admission::{CancelRunning, PreemptRunning, Refuse};
+        use JobOwner::{Compare, Main};
+        for preparing in [false, true] {
+            assert_eq!(admit(Main, Some(Compare), preparing), PreemptRunning);
+            assert_eq!(admit(Main, Some(Main), preparing), CancelRunning);
+            assert_eq!(admit(Main, None, preparing), CancelRunning);
+            assert_eq!(admit(Compare, Some(Main), preparing), Refuse);
+        }
+        assert_eq!(admit(Compare, None, true), Refuse);
+        assert_eq!(admit(Compare, Some(Compare), true), Refuse);
+        assert_eq!(admit(Compare, None, false), PreemptRunning);
+        assert_eq!(admit(Compare, Some(Compare), false), PreemptRunning);
     }
 
     #[test]

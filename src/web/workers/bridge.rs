@@ -25,7 +25,9 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use crate::pure::analysis::{assemble, Analysis, AnalysisPart, PartMemory};
 use crate::pure::common::{Cancelled, ErrorKind};
-use crate::web::workers::protocol::{Envelope, JobFailure, JobSpec, PartJob, ToWorker};
+use crate::web::workers::protocol::{
+    admit, Admission, Envelope, JobFailure, JobOwner, JobSpec, PartJob, ToWorker,
+};
 
 mod buffers;
 mod pool;
@@ -83,15 +85,6 @@ impl WorkerError {
             WorkerError::Cancelled(_) => None,
         }
     }
-}
-
-/// Whose job it is, for the pool's rule (see the module's documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum JobOwner {
-    /// The main run's analysis.
-    Main,
-    /// A compared model's analysis.
-    Compare,
 }
 
 /// A finished job's results.
@@ -185,30 +178,24 @@ pub fn cancel() {
     }
 }
 
-/// Makes way for a new job of `owner`, by the pool's rule.
+/// Makes way for a new job of `owner`, by the pool's rule ([`admit`]).
 ///
 /// # Errors
 /// [`Cancelled`] for a compare job while a main job is being prepared or runs.
 fn make_way(owner: JobOwner) -> Result<(), Cancelled> {
     let running = POOL.with(|cell| cell.borrow().job.as_ref().map(|job| job.owner));
-    match (owner, running) {
-        (JobOwner::Compare, Some(JobOwner::Main)) => Err(Cancelled),
-        (JobOwner::Compare, _) if MAIN_PREPARING.with(Cell::get) > 0 => Err(Cancelled),
-        (JobOwner::Main, Some(JobOwner::Compare)) => {
-            // Pre-empted: its workers stop once they see its token revoked, and take this job
-            // next, with the bytes streamed to them meanwhile.
-            PREEMPTIONS.with(|count| count.set(count.get().wrapping_add(1)));
-            if let Some(job) = POOL.with(|cell| cell.borrow_mut().job.take()) {
-                job.end(JobEnd::Cancelled);
-            }
-            Ok(())
-        }
-        // An older job of the same owner belongs to an abandoned run: stop it.
-        (JobOwner::Main, _) => {
+    match admit(owner, running, MAIN_PREPARING.with(Cell::get) > 0) {
+        Admission::Refuse => Err(Cancelled),
+        Admission::CancelRunning => {
             cancel();
             Ok(())
         }
-        (JobOwner::Compare, _) => {
+        Admission::PreemptRunning => {
+            // Its workers stop once they see its token revoked, and take this job next, with
+            // the bytes streamed to them meanwhile. A compare job being prepared stops too.
+            if owner == JobOwner::Main {
+                PREEMPTIONS.with(|count| count.set(count.get().wrapping_add(1)));
+            }
             if let Some(job) = POOL.with(|cell| cell.borrow_mut().job.take()) {
                 job.end(JobEnd::Cancelled);
             }
@@ -348,12 +335,8 @@ async fn run(
         if pool.serials(parts.len()) != serials {
             return;
         }
-        if owner == JobOwner::Compare
-            && pool
-                .job
-                .as_ref()
-                .is_some_and(|job| job.owner == JobOwner::Main)
-        {
+        let running = pool.job.as_ref().map(|job| job.owner);
+        if admit(owner, running, false) == Admission::Refuse {
             posted = Err(Cancelled.into());
             return;
         }

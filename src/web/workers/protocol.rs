@@ -15,7 +15,9 @@ use js_sys::{Array, ArrayBuffer, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::MessagePort;
 
-pub use crate::pure::protocol::{FromWorker, JobFailure, JobId, JobSpec, PartJob, ToWorker};
+pub use crate::pure::protocol::{
+    admit, Admission, FromWorker, JobFailure, JobId, JobOwner, JobSpec, PartJob, ToWorker,
+};
 
 /// The property of the envelope that holds the JSON text of the [`ToWorker`] message.
 const MESSAGE_KEY: &str = "message";

@@ -11,10 +11,12 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{MessageEvent, Worker};
 
 use super::buffers::CancelToken;
-use super::{streaming, JobOwner, OnStage, OnValues, WorkerError, POOL_SIZE, WORKER_SCRIPT_URL};
+use super::{streaming, OnStage, OnValues, WorkerError, POOL_SIZE, WORKER_SCRIPT_URL};
 use crate::pure::analysis::{assemble, Analysis, AnalysisOptions, AnalysisPart, SvdSummary};
 use crate::web::platform::js::js_error_text;
-use crate::web::workers::protocol::{reply_from_js, Envelope, FromWorker, JobFailure, JobId};
+use crate::web::workers::protocol::{
+    reply_from_js, Envelope, FromWorker, JobFailure, JobId, JobOwner,
+};
 
 /// How a job ended: the one value its caller receives.
 pub(super) enum JobEnd {
