@@ -112,6 +112,28 @@ for a, targets in edges.items():
             if (a == src or a.startswith(src + "::")) and (b == dst or b.startswith(dst + "::")):
                 offences.append(f"{a} -> {b}: {why}")
 
+# The protocol (pure::protocol, its envelope web::workers::protocol) is the only page<->worker
+# surface: the worker side uses of the shell only the envelope, platform::js and itself, and only
+# the bridge spawns the analysis workers and posts to them (besides the worker side's replies and
+# the platform's own channels: the service worker, the yield port).
+WORKER_SIDE = {"web::workers::worker", "web::workers::stream"}
+WORKER_SIDE_USES = WORKER_SIDE | {"web::workers::protocol", "web::platform::js"}
+for a in sorted(WORKER_SIDE):
+    for b in sorted(edges.get(a, ())):
+        if b.startswith("web::") and b not in WORKER_SIDE_USES:
+            offences.append(f"{a} -> {b}: the worker side uses of the shell only web::workers::protocol and web::platform::js")
+POSTERS = {"web::workers::bridge", "web::workers::worker", "web::run::offline", "web::platform::js"}
+for f, parts in units.items():
+    me = unit_of(parts)
+    if not me.startswith("web"):
+        continue
+    text = strip(f.read_text())
+    body = text[: test_start(text)]
+    if me not in POSTERS and re.search(r"\.post_message(?:_with_transfer)?\s*\(", body):
+        offences.append(f"{f.relative_to(ROOT)}: only web::workers::bridge posts to the analysis workers (post_message)")
+    if me != "web::workers::bridge" and re.search(r"web_sys::(?:Worker\b|\{[^}]*\bWorker\b)|\bWorker::new\s*\(", body):
+        offences.append(f"{f.relative_to(ROOT)}: only web::workers::bridge spawns and holds the analysis workers (web_sys::Worker)")
+
 # Cycles: strongly connected components of more than one unit.
 index, low, on, stack, sccs, counter = {}, {}, set(), [], [], [0]
 sys.setrecursionlimit(10000)

@@ -10,6 +10,7 @@ pub mod chart;
 pub mod common;
 pub mod export;
 pub mod linalg;
+pub mod protocol;
 pub mod source;
 pub mod url_state;
 pub mod views;

@@ -67,7 +67,7 @@ describe('bad values and cuts in streamed bytes', { timeout: TEST_TIMEOUT_MS }, 
   it('a NaN in the last rows is named by row and column, and nothing is left on the page', async () => {
     const { app, state, r } = await suite.settledPage('streamed/nan');
     assert.equal(state, 'error', `expected an error, got ${state}`);
-    assert.equal(await app.errorKind(), 'analysis', `error kind (message "${r.error}")`);
+    assert.equal(await app.errorKind(), 'bad-tensor', `error kind (message "${r.error}")`);
     assert.match(r.error, new RegExp(`NaN at row ${NAN_ROW}, column ${NAN_COL}`), `the message names the value: "${r.error}"`);
     assert.deepEqual(r.singularValues, [], 'no singular values are left on the page');
     await thenGoodAnalysis(app, r.error);

@@ -56,8 +56,8 @@ function trapInNextJob(callsBeforeTrap) {
   };
   const handler = self.onmessage;
   self.onmessage = function (event) {
-    // The job itself (not the bytes streamed ahead of it): it names its spec.
-    if (calls === null && event.data && typeof event.data === 'object' && 'spec' in event.data) calls = 0;
+    // The job itself (not the bytes streamed ahead of it): a protocol message of kind `job`.
+    if (calls === null && typeof event.data?.message === 'string' && JSON.parse(event.data.message).kind === 'job') calls = 0;
     return handler.call(this, event);
   };
   return typeof handler === 'function';

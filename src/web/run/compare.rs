@@ -165,9 +165,9 @@ pub(super) async fn analyse_compared(
     let mut options = analysis_options(settings, &view);
     options.drop_count = 0;
     let spec = job_spec(&handle, &view, options);
-    match bridge::run_job(&spec, &bytes, Rc::new(|_: String| {}), Rc::new(|_| {})).await {
+    match bridge::run_compare_job(&spec, &bytes).await {
         Ok(output) => Ok((opened.commit_sha, view.tensor_name, output.analysis.full)),
-        Err(WorkerError::Cancelled) => Err(CompareFailure::Deferred),
+        Err(WorkerError::Cancelled(_)) => Err(CompareFailure::Deferred),
         Err(err) => Err(CompareFailure::Failed(capitalise(&err.to_string()))),
     }
 }

@@ -10,6 +10,7 @@ use crate::web::io::source::SourceError;
 pub use crate::web::run::state::Lane;
 use crate::web::run::state::{SourceKind, RUNTIME};
 use crate::web::workers::bridge::WorkerError;
+use crate::web::workers::protocol::JobId;
 
 /// Which source a run opens.
 pub enum RunSource {
@@ -135,11 +136,11 @@ impl RunHandle {
     }
 
     /// The workers' job id for this run (main runs and compare jobs never share one).
-    pub fn job_id(&self) -> u32 {
-        match self.lane {
+    pub fn job_id(&self) -> JobId {
+        JobId(match self.lane {
             Lane::Main => self.generation,
             Lane::Compare => COMPARE_JOB_BASE.wrapping_add(self.generation),
-        }
+        })
     }
 }
 

@@ -102,7 +102,7 @@ pub fn start_run(state: AppState, run_source: RunSource) {
                 handle.set(state.status, Status::Ready);
             }
             Err(RunError::Superseded) => {}
-            Err(RunError::Worker(WorkerError::Cancelled)) => {
+            Err(RunError::Worker(WorkerError::Cancelled(_))) => {
                 state.status.set(Status::Idle {
                     note: Some("Cancelled. Press Analyse to start again.".to_owned()),
                 });
@@ -118,9 +118,9 @@ pub fn start_run(state: AppState, run_source: RunSource) {
                 }),
             },
             Err(RunError::Worker(err)) => state.status.set(Status::Error(ErrorInfo {
-                kind: err.kind(),
+                kind: err.kind().unwrap_or(ErrorKind::Analysis),
                 title: match err.kind() {
-                    ErrorKind::WorkerDied => "An analysis worker stopped",
+                    Some(ErrorKind::WorkerDied) => "An analysis worker stopped",
                     _ => "The analysis failed",
                 }
                 .to_owned(),

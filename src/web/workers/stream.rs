@@ -1,28 +1,28 @@
 //! The worker side of a tensor streamed while it downloads (see
-//! [`crate::web::workers::protocol::STREAM_KEY`]): each whole row is decoded as soon as its bytes arrive
+//! [`crate::pure::protocol::ToWorker::OpenStream`]): each whole row is decoded as soon as its bytes arrive
 //! and, when the parts share a Gram matrix, this part's half of it is summed over the rows
 //! already there, a chunk of rows at a time. The job then finds its matrix decoded and its
 //! half partly summed ([`take_streamed`]).
 
 use std::cell::RefCell;
 
-use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use js_sys::{ArrayBuffer, Uint8Array};
 use nalgebra::DMatrix;
-use wasm_bindgen::{JsCast, JsValue};
 
 use crate::pure::analysis::{gram_half_ahead, AnalysisPart, GramHalfAhead};
+use crate::pure::common::ErrorKind;
 use crate::pure::source::decode::MatrixDecoder;
 use crate::web::platform::js::now_ms;
-use crate::web::workers::protocol::{PartJob, CHUNK_KEY, JOB_KEY};
+use crate::web::workers::protocol::{JobFailure, JobId, PartJob};
 
 /// The tensor of one job's part, as far as its bytes have arrived.
 struct StreamedTensor {
     /// The job the bytes belong to.
-    job_id: u32,
+    job_id: JobId,
     /// The part this worker computes.
     part: AnalysisPart,
-    /// The decoder, or the first failure's message (the job reports it).
-    decoder: Result<MatrixDecoder, String>,
+    /// The decoder, or the first failure (the job reports it).
+    decoder: Result<MatrixDecoder, JobFailure>,
     /// This part's half of the shared Gram matrix, summed over the rows decoded so far (when
     /// the parts share one and its samples are rows).
     ahead: Option<GramHalfAhead>,
@@ -47,14 +47,13 @@ pub struct DecodedTensor {
     pub ahead: Option<GramHalfAhead>,
 }
 
-/// Opens a stream for the job part in `text` (the JSON of a [`PartJob`]), replacing any
-/// other: allocates its matrix and, when the parts share a Gram matrix, an empty half of it.
-/// A text that cannot be read only drops the previous stream (its job then reports it).
-pub fn open_stream(text: &str) {
-    let stream = serde_json::from_str::<PartJob>(text).ok().map(|job| {
+/// Opens a stream for the job part `job`, replacing any other: allocates its matrix and, when
+/// the parts share a Gram matrix, an empty half of it.
+pub fn open_stream(job: PartJob) {
+    let stream = {
         let spec = job.spec;
         let decoder = MatrixDecoder::new(spec.dtype, spec.n_rows, spec.n_cols, &spec.tensor_name)
-            .map_err(|err| err.to_string());
+            .map_err(|err| JobFailure::of_decode(&err));
         let ahead = decoder
             .as_ref()
             .ok()
@@ -66,35 +65,26 @@ pub fn open_stream(text: &str) {
             ahead,
             decode_ms: 0.0,
         }
-    });
-    STREAMED.with(|slot| *slot.borrow_mut() = stream);
+    };
+    STREAMED.with(|slot| *slot.borrow_mut() = Some(stream));
 }
 
-/// Takes the next bytes of the open stream (the message `data`, see [`CHUNK_KEY`]): decodes
-/// the rows they complete, then sums the chunks of rows now complete into the Gram half.
-/// Bytes of another job are ignored; after a failure, nothing more is decoded.
-pub fn push_chunk(data: &JsValue) {
-    let job_id = Reflect::get(data, &JsValue::from_str(JOB_KEY))
-        .ok()
-        .and_then(|value| value.as_f64());
-    let Some(buffer) = Reflect::get(data, &JsValue::from_str(CHUNK_KEY))
-        .ok()
-        .and_then(|value| value.dyn_into::<ArrayBuffer>().ok())
-    else {
-        return;
-    };
+/// Takes the next bytes of `job_id`'s open stream: decodes the rows they complete, then sums
+/// the chunks of rows now complete into the Gram half. Bytes of another job are ignored; after
+/// a failure, nothing more is decoded.
+pub fn push_chunk(job_id: JobId, buffer: &ArrayBuffer) {
     STREAMED.with(|slot| {
         let mut slot = slot.borrow_mut();
         let Some(stream) = slot.as_mut() else {
             return;
         };
-        if job_id != Some(f64::from(stream.job_id)) {
+        if job_id != stream.job_id {
             return;
         }
         let Ok(decoder) = stream.decoder.as_mut() else {
             return;
         };
-        let bytes = Uint8Array::new(&buffer).to_vec();
+        let bytes = Uint8Array::new(buffer).to_vec();
         let started_ms = now_ms();
         let pushed = decoder.push(&bytes);
         stream.decode_ms += now_ms() - started_ms;
@@ -104,7 +94,7 @@ pub fn push_chunk(data: &JsValue) {
                     ahead.add_rows(decoder.matrix(), decoder.rows_decoded());
                 }
             }
-            Err(err) => stream.decoder = Err(err.to_string()),
+            Err(err) => stream.decoder = Err(JobFailure::of_decode(&err)),
         }
     });
 }
@@ -112,17 +102,21 @@ pub fn push_chunk(data: &JsValue) {
 /// The streamed tensor of `job_id`'s `part`, once all its bytes arrived.
 ///
 /// # Errors
-/// The message to show: a decoding failure, missing bytes, or no stream for this job.
-pub fn take_streamed(job_id: u32, part: AnalysisPart) -> Result<DecodedTensor, String> {
+/// The failure to show: a decoding failure, missing bytes, or no stream for this job.
+pub fn take_streamed(job_id: JobId, part: AnalysisPart) -> Result<DecodedTensor, JobFailure> {
     let stream = STREAMED
         .with(|slot| slot.borrow_mut().take())
         .filter(|stream| stream.job_id == job_id && stream.part == part)
-        .ok_or_else(|| {
-            "The analysis worker did not receive the tensor's bytes (it may have restarted). \
-             Press Analyse to retry."
-                .to_owned()
+        .ok_or_else(|| JobFailure {
+            kind: ErrorKind::Analysis,
+            message: "The analysis worker did not receive the tensor's bytes (it may have \
+                      restarted). Press Analyse to retry."
+                .to_owned(),
         })?;
-    let matrix = stream.decoder?.finish().map_err(|err| err.to_string())?;
+    let matrix = stream
+        .decoder?
+        .finish()
+        .map_err(|err| JobFailure::of_decode(&err))?;
     Ok(DecodedTensor {
         matrix,
         decode_ms: stream.decode_ms,

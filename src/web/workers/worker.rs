@@ -13,7 +13,7 @@ use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 use std::rc::Rc;
 
-use js_sys::{Array, ArrayBuffer, Float64Array, Reflect, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Float64Array, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -26,12 +26,12 @@ use crate::pure::analysis::{
     parts_share_gram, values_progress_label, AnalysisError, AnalysisOptions, AnalysisPart,
     AnalysisStage, PartGramHalf, PartMemory, SvdSummary,
 };
+use crate::pure::common::ErrorKind;
 use crate::pure::source::decode::decode_matrix;
 use crate::pure::source::format::Dtype;
 use crate::web::platform::js::now_ms;
 use crate::web::workers::protocol::{
-    JobSpec, PartJob, WorkerMessage, BYTES_KEY, CHUNK_KEY, JOB_KEY, PORT_KEY, PREPARE_KEY,
-    SPEC_KEY, STREAM_KEY,
+    reply_to_js, Envelope, FromWorker, JobFailure, JobId, JobSpec, PartJob, ToWorker,
 };
 use crate::web::workers::stream::{self, DecodedTensor};
 
@@ -48,24 +48,31 @@ pub fn run_worker() {
             scope: &reply_scope,
             quiet: false,
         };
-        let data = event.data();
-        let prepare = Reflect::get(&data, &JsValue::from_str(PREPARE_KEY))
-            .ok()
-            .and_then(|value| value.as_string());
-        let stream = Reflect::get(&data, &JsValue::from_str(STREAM_KEY))
-            .ok()
-            .and_then(|value| value.as_string());
-        let is_chunk = Reflect::has(&data, &JsValue::from_str(CHUNK_KEY)).unwrap_or(false);
-        match (prepare, stream) {
-            // A preparation that cannot be read is only a missed optimisation.
-            (Some(text), _) => {
-                if let Ok(memory) = serde_json::from_str::<PartMemory>(&text) {
-                    make_memory_ready(memory);
+        let envelope = match Envelope::from_js(&event.data()) {
+            Ok(envelope) => envelope,
+            Err(detail) => {
+                // Whatever it was, the job this worker runs next cannot be trusted to be whole.
+                outbox.post(&FromWorker::Failed {
+                    job_id: None,
+                    error: JobFailure {
+                        kind: ErrorKind::Analysis,
+                        message: format!(
+                            "The worker received a malformed message ({detail}). Reload the page and retry."
+                        ),
+                    },
+                });
+                return;
+            }
+        };
+        match envelope.message {
+            ToWorker::Prepare { memory } => make_memory_ready(memory),
+            ToWorker::OpenStream { job } => stream::open_stream(job),
+            ToWorker::Chunk { job_id } => {
+                if let Some(bytes) = &envelope.bytes {
+                    stream::push_chunk(job_id, bytes);
                 }
             }
-            (None, Some(text)) => stream::open_stream(&text),
-            (None, None) if is_chunk => stream::push_chunk(&data),
-            (None, None) => handle_job(&outbox, &data),
+            ToWorker::Job { job } => handle_job(&outbox, job, envelope.bytes, envelope.port),
         }
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -79,7 +86,7 @@ pub fn run_worker() {
 const LIFE_LOCK_PREFIX: &str = "poslens-analysis-worker-";
 
 /// Takes a Web Lock of its own, never released while the worker lives, and posts "ready"
-/// naming it once it is held (see [`WorkerMessage::Ready`]). The page then learns of the
+/// naming it once it is held (see [`FromWorker::Ready`]). The page then learns of the
 /// worker's end, whatever ends it, from the browser, which releases the lock with the worker:
 /// a worker busy computing sends nothing, so its silence says nothing. Without Web Locks, or
 /// when the request fails, "ready" names no lock.
@@ -96,7 +103,7 @@ fn hold_life_lock_then_ready(scope: &DedicatedWorkerGlobalScope) {
                 scope: &scope,
                 quiet: false,
             }
-            .post(&WorkerMessage::Ready { life_lock });
+            .post(&FromWorker::Ready { life_lock });
         }
     };
     // Unique enough among the workers of one origin: the page's and other tabs'.
@@ -154,11 +161,8 @@ const CANCEL_CHECK_EVERY_MS: f64 = 100.0;
 const CANCEL_FIRST_CHECK_MS: f64 = 150.0;
 
 /// Whether the page revoked the cancel token `url` (see [`PartJob::cancel_url`]): a
-/// synchronous read that fails once the URL is revoked. An empty token never is.
+/// synchronous read that fails once the URL is revoked.
 fn is_revoked(url: &str) -> bool {
-    if url.is_empty() {
-        return false;
-    }
     let Ok(request) = web_sys::XmlHttpRequest::new() else {
         return false;
     };
@@ -170,6 +174,10 @@ fn is_revoked(url: &str) -> bool {
         Err(_) => true,
     }
 }
+
+/// The id of the warm-up's job, which never leaves the worker: its messages are not posted,
+/// and its stream and waiting part are taken before the worker reads any message.
+const WARM_UP_JOB: JobId = JobId(0);
 
 /// Rows of the small matrix analysed once at start-up.
 const WARM_UP_ROWS: usize = 200;
@@ -218,7 +226,7 @@ fn warm_up_engine(scope: &DedicatedWorkerGlobalScope) {
     // One part is enough: the dropped part runs the same functions with the same callbacks.
     let job = PartJob {
         spec: JobSpec {
-            job_id: 0,
+            job_id: WARM_UP_JOB,
             tensor_name: "warm-up".to_owned(),
             dtype: Dtype::F32,
             n_rows: WARM_UP_ROWS,
@@ -226,25 +234,25 @@ fn warm_up_engine(scope: &DedicatedWorkerGlobalScope) {
             options: AnalysisOptions::default(),
         },
         part: AnalysisPart::Full,
-        cancel_url: String::new(),
+        cancel_url: None,
         streamed: false,
     };
-    let Ok(spec_text) = serde_json::to_string(&job) else {
+    // Through the envelope, as a real job comes, so that its encoding is warm too.
+    let buffer = Uint8Array::from(f32_bytes.as_slice()).buffer();
+    let envelope = Envelope {
+        bytes: Some(buffer),
+        ..Envelope::new(ToWorker::Job { job: job.clone() })
+    };
+    let Ok(envelope) = envelope
+        .to_js()
+        .and_then(|(data, _)| Envelope::from_js(&data))
+    else {
         return;
     };
-    let data = js_sys::Object::new();
-    let buffer = Uint8Array::from(f32_bytes.as_slice()).buffer();
-    let filled = Reflect::set(
-        &data,
-        &JsValue::from_str(SPEC_KEY),
-        &JsValue::from_str(&spec_text),
-    )
-    .and_then(|_| Reflect::set(&data, &JsValue::from_str(BYTES_KEY), &buffer));
-    if filled.is_err() {
-        return;
-    }
     let outbox = Outbox { scope, quiet: true };
-    handle_job(&outbox, &data);
+    if let ToWorker::Job { job } = envelope.message {
+        handle_job(&outbox, job, envelope.bytes, None);
+    }
     // The route of a job whose parts share the Gram matrix too, with its bytes streamed as a
     // download streams them: this part's half through the job's own path, then the other
     // half, formed here from the same decoded matrix, handed over as the other worker's
@@ -253,44 +261,15 @@ fn warm_up_engine(scope: &DedicatedWorkerGlobalScope) {
         streamed: true,
         ..job.clone()
     };
-    let (Ok(stream_text), Ok(streamed_text)) = (
-        serde_json::to_string(&job),
-        serde_json::to_string(&streamed_job),
-    ) else {
-        return;
-    };
-    stream::open_stream(&stream_text);
+    stream::open_stream(job.clone());
     for piece in f32_bytes.chunks(f32_bytes.len() / 3 + 1) {
-        let chunk = js_sys::Object::new();
         let buffer = Uint8Array::from(piece).buffer();
-        let filled = Reflect::set(&chunk, &JsValue::from_str(CHUNK_KEY), &buffer).and_then(|_| {
-            Reflect::set(
-                &chunk,
-                &JsValue::from_str(JOB_KEY),
-                &JsValue::from(job.spec.job_id),
-            )
-        });
-        if filled.is_err() {
-            return;
-        }
-        stream::push_chunk(&chunk);
+        stream::push_chunk(job.spec.job_id, &buffer);
     }
     let Ok(channel) = web_sys::MessageChannel::new() else {
         return;
     };
-    let filled = Reflect::set(&data, &JsValue::from_str(PORT_KEY), &channel.port1())
-        .and_then(|_| {
-            Reflect::set(
-                &data,
-                &JsValue::from_str(SPEC_KEY),
-                &JsValue::from_str(&streamed_text),
-            )
-        })
-        .and_then(|_| Reflect::delete_property(&data, &JsValue::from_str(BYTES_KEY)));
-    if filled.is_err() {
-        return;
-    }
-    handle_job(&outbox, &data);
+    handle_job(&outbox, streamed_job, None, Some(channel.port1()));
     let Some(waiting) = WAITING.with(|slot| slot.borrow_mut().take()) else {
         return;
     };
@@ -394,31 +373,26 @@ struct Outbox<'scope> {
 }
 
 impl Outbox<'_> {
-    /// Posts one message to the page as JSON text.
-    fn post(&self, message: &WorkerMessage) {
-        let text = match serde_json::to_string(message) {
-            Ok(text) => text,
-            Err(err) => format!(
-                "{{\"kind\":\"failed\",\"job_id\":0,\"message\":\"The worker could not encode its answer: {err}. Reload the page.\"}}"
-            ),
-        };
+    /// Posts one message to the page.
+    fn post(&self, message: &FromWorker) {
+        let reply = reply_to_js(message);
         if self.quiet {
             return;
         }
         // A failed post cannot be reported anywhere else; the page's timeout-free wait then
         // ends when the user cancels.
-        let _ignored = self.scope.post_message(&JsValue::from_str(&text));
+        let _ignored = self.scope.post_message(&reply);
     }
 }
 
 /// One part of a job on its way: who to answer and the state of its progress reports.
 struct PartRun {
     /// The job this part belongs to.
-    job_id: u32,
+    job_id: JobId,
     /// The part this worker computes.
     part: AnalysisPart,
     /// The job's cancel token (see [`PartJob::cancel_url`]).
-    cancel_url: String,
+    cancel_url: Option<String>,
     /// When the analysis started (after decoding), in milliseconds.
     analysis_start_ms: f64,
     /// How long decoding took, in milliseconds.
@@ -434,7 +408,7 @@ struct PartRun {
 
 impl PartRun {
     /// A part whose analysis starts now, `decode_ms` after its bytes arrived.
-    fn new(job_id: u32, part: AnalysisPart, cancel_url: String, decode_ms: f64) -> Self {
+    fn new(job_id: JobId, part: AnalysisPart, cancel_url: Option<String>, decode_ms: f64) -> Self {
         let analysis_start_ms = now_ms();
         Self {
             job_id,
@@ -452,7 +426,7 @@ impl PartRun {
 
     /// Posts the label of a new stage.
     fn on_stage(&self, outbox: &Outbox<'_>, stage: AnalysisStage) {
-        outbox.post(&WorkerMessage::Stage {
+        outbox.post(&FromWorker::Stage {
             job_id: self.job_id,
             label: stage.label().to_owned(),
         });
@@ -461,7 +435,7 @@ impl PartRun {
     /// Posts the values, then the vectors' stage (with an estimate on long runs).
     fn on_values(&self, outbox: &Outbox<'_>, summary: &SvdSummary) {
         self.values_posted.set(true);
-        outbox.post(&WorkerMessage::Values {
+        outbox.post(&FromWorker::Values {
             job_id: self.job_id,
             part: self.part,
             summary: Some(summary.clone()),
@@ -478,7 +452,7 @@ impl PartRun {
         } else {
             "Computing the singular vectors".to_owned()
         };
-        outbox.post(&WorkerMessage::Stage {
+        outbox.post(&FromWorker::Stage {
             job_id: self.job_id,
             label,
         });
@@ -492,14 +466,14 @@ impl PartRun {
         let before_vectors = done_share >= 1.0 && self.values_posted.get();
         if now - self.last_cancel_check_ms.get() >= CANCEL_CHECK_EVERY_MS || before_vectors {
             self.last_cancel_check_ms.set(now);
-            if is_revoked(&self.cancel_url) {
+            if self.cancel_url.as_deref().is_some_and(is_revoked) {
                 return ControlFlow::Break(());
             }
         }
         if now - self.last_progress_ms.get() >= PROGRESS_EVERY_MS {
             self.last_progress_ms.set(now);
             let label = values_progress_label(self.part, done_share, now - self.analysis_start_ms);
-            outbox.post(&WorkerMessage::Stage {
+            outbox.post(&FromWorker::Stage {
                 job_id: self.job_id,
                 label,
             });
@@ -511,8 +485,7 @@ impl PartRun {
     fn finish(&self, outbox: &Outbox<'_>, outcome: Result<Option<SvdSummary>, AnalysisError>) {
         let analysis_ms = now_ms() - self.analysis_start_ms;
         let message = match outcome {
-            Err(AnalysisError::Svd(crate::pure::linalg::svd::SvdError::Cancelled)) => return,
-            Ok(summary) => WorkerMessage::Done {
+            Ok(summary) => FromWorker::Done {
                 job_id: self.job_id,
                 part: self.part,
                 summary,
@@ -520,9 +493,13 @@ impl PartRun {
                 decode_ms: self.decode_ms,
                 memory_bytes: memory_bytes(),
             },
-            Err(err) => WorkerMessage::Failed {
-                job_id: self.job_id,
-                message: err.to_string(),
+            Err(err) => match JobFailure::of_analysis(&err) {
+                Ok(error) => FromWorker::Failed {
+                    job_id: Some(self.job_id),
+                    error,
+                },
+                // Not a failure: the page no longer waits for this part.
+                Err(_cancelled) => return,
             },
         };
         outbox.post(&message);
@@ -546,45 +523,32 @@ thread_local! {
     static WAITING: RefCell<Option<WaitingPart>> = const { RefCell::new(None) };
 }
 
-/// Runs one part of a job and posts its stages and outcome. When the job object holds a port
-/// (see [`PORT_KEY`]) and the parts share a Gram matrix, only this part's half of it is formed
-/// here and sent to the other worker; the part goes on once the other half arrives
-/// ([`continue_with_other_half`]).
-fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
-    let spec_text = Reflect::get(data, &JsValue::from_str(SPEC_KEY))
-        .ok()
-        .and_then(|value| value.as_string())
-        .unwrap_or_default();
+/// Runs one part of a job, with its tensor `bytes` unless they were streamed, and posts its
+/// stages and outcome. When the job came with a `port` and the parts share a Gram matrix, only
+/// this part's half of it is formed here and sent to the other worker; the part goes on once
+/// the other half arrives ([`continue_with_other_half`]).
+fn handle_job(
+    outbox: &Outbox<'_>,
+    job: PartJob,
+    bytes: Option<ArrayBuffer>,
+    port: Option<web_sys::MessagePort>,
+) {
     let PartJob {
         spec,
         part,
         cancel_url,
         streamed,
-    } = match serde_json::from_str(&spec_text) {
-        Ok(job) => job,
-        Err(err) => {
-            outbox.post(&WorkerMessage::Failed {
-                job_id: 0,
-                message: format!(
-                    "The worker received a malformed job ({err}). Reload the page and retry."
-                ),
-            });
-            return;
-        }
-    };
+    } = job;
     let job_id = spec.job_id;
-    let port = Reflect::get(data, &JsValue::from_str(PORT_KEY))
-        .ok()
-        .and_then(|value| value.dyn_into::<web_sys::MessagePort>().ok());
 
-    outbox.post(&WorkerMessage::Stage {
+    outbox.post(&FromWorker::Stage {
         job_id,
         label: "Decoding the tensor".to_owned(),
     });
     let decoded = if streamed {
         stream::take_streamed(job_id, part)
     } else {
-        decode_job_bytes(&spec, data)
+        decode_job_bytes(&spec, bytes.as_ref())
     };
     let DecodedTensor {
         matrix,
@@ -592,8 +556,11 @@ fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
         ahead,
     } = match decoded {
         Ok(decoded) => decoded,
-        Err(message) => {
-            outbox.post(&WorkerMessage::Failed { job_id, message });
+        Err(error) => {
+            outbox.post(&FromWorker::Failed {
+                job_id: Some(job_id),
+                error,
+            });
             return;
         }
     };
@@ -643,17 +610,19 @@ fn handle_job(outbox: &Outbox<'_>, data: &JsValue) {
     run.finish(outbox, outcome);
 }
 
-/// Decodes the tensor bytes the job object `data` holds (see [`BYTES_KEY`]).
+/// Decodes the tensor bytes that came with the job (none: an empty tensor, which the decoder
+/// reports).
 ///
 /// # Errors
-/// The decoder's message.
-fn decode_job_bytes(spec: &JobSpec, data: &JsValue) -> Result<DecodedTensor, String> {
+/// The decoder's failure.
+fn decode_job_bytes(
+    spec: &JobSpec,
+    buffer: Option<&ArrayBuffer>,
+) -> Result<DecodedTensor, JobFailure> {
     // WebAssembly reads only its own memory, so the bytes are copied in once; they are
     // dropped as soon as the matrix is decoded.
-    let bytes = Reflect::get(data, &JsValue::from_str(BYTES_KEY))
-        .ok()
-        .and_then(|value| value.dyn_into::<ArrayBuffer>().ok())
-        .map(|buffer| Uint8Array::new(&buffer).to_vec())
+    let bytes = buffer
+        .map(|buffer| Uint8Array::new(buffer).to_vec())
         .unwrap_or_default();
     let started_ms = now_ms();
     let matrix = decode_matrix(
@@ -663,7 +632,7 @@ fn decode_job_bytes(spec: &JobSpec, data: &JsValue) -> Result<DecodedTensor, Str
         spec.n_cols,
         &spec.tensor_name,
     )
-    .map_err(|err| err.to_string())?;
+    .map_err(|err| JobFailure::of_decode(&err))?;
     Ok(DecodedTensor {
         matrix,
         decode_ms: now_ms() - started_ms,

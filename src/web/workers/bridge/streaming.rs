@@ -1,5 +1,5 @@
 //! The tensor's bytes handed to the workers while they download (see
-//! [`crate::web::workers::protocol::STREAM_KEY`]), so that decoding and the Gram matrix's leading rows
+//! [`crate::pure::protocol::ToWorker::OpenStream`]), so that decoding and the Gram matrix's leading rows
 //! are done by the time the last byte arrives.
 //!
 //! [`start_stream`] names the coming job; [`stream_bytes`], called after each network chunk
@@ -10,12 +10,11 @@
 
 use std::cell::RefCell;
 
-use js_sys::{Array, Object, Reflect};
-use wasm_bindgen::JsValue;
-
-use super::{job_parts, new_byte_array, JobSpec, PartJob, POOL};
+use super::buffers::new_byte_array;
+use super::pool::{post, POOL};
+use super::{job_parts, JobSpec, PartJob};
 use crate::web::platform::js::{yield_to_browser, COPY_BYTES_PER_TASK};
-use crate::web::workers::protocol::{CHUNK_KEY, JOB_KEY, STREAM_KEY};
+use crate::web::workers::protocol::{Envelope, ToWorker};
 
 /// The least number of new bytes worth a message while the download goes on: a few rows of
 /// the widest W_pos, and few enough messages (12 for GPT-2's 3 MB) to cost nothing.
@@ -42,7 +41,7 @@ thread_local! {
 /// Opens a stream for the job `spec`, whose tensor is `len_bytes` long, replacing any other.
 /// Call it once the workers are spawned ([`super::prepare`]).
 pub fn start_stream(spec: &JobSpec, len_bytes: u64) {
-    super::drop_spare_buffers();
+    super::buffers::drop_spare_buffers();
     let stream = usize::try_from(len_bytes)
         .ok()
         .map(|len_bytes| TensorStream {
@@ -95,21 +94,17 @@ fn send_next(index: usize, received: &[u8], least_bytes: usize, at_job: bool) ->
             if !worker_slot.is_ready {
                 return if at_job { Err(()) } else { Ok(None) };
             }
-            let worker = &worker_slot.worker;
             let sent = match sent {
                 Some(sent) => sent,
                 None => {
                     let job = PartJob {
                         spec: stream.spec.clone(),
                         part,
-                        cancel_url: String::new(),
+                        cancel_url: None,
                         streamed: false,
                     };
-                    let text = serde_json::to_string(&job).map_err(|_| ())?;
-                    let message = Object::new();
-                    Reflect::set(&message, &JsValue::from_str(STREAM_KEY), &text.into())
+                    post(worker_slot, &Envelope::new(ToWorker::OpenStream { job }))
                         .map_err(|_| ())?;
-                    worker.post_message(&message).map_err(|_| ())?;
                     0
                 }
             };
@@ -122,20 +117,13 @@ fn send_next(index: usize, received: &[u8], least_bytes: usize, at_job: bool) ->
             let piece = received.get(sent..end).ok_or(())?;
             let array = new_byte_array(u32::try_from(piece.len()).map_err(|_| ())?).ok_or(())?;
             array.copy_from(piece);
-            let buffer = array.buffer();
-            let message = Object::new();
-            Reflect::set(&message, &JsValue::from_str(CHUNK_KEY), &buffer)
-                .and_then(|_| {
-                    Reflect::set(
-                        &message,
-                        &JsValue::from_str(JOB_KEY),
-                        &JsValue::from(stream.spec.job_id),
-                    )
+            let chunk = Envelope {
+                bytes: Some(array.buffer()),
+                ..Envelope::new(ToWorker::Chunk {
+                    job_id: stream.spec.job_id,
                 })
-                .map_err(|_| ())?;
-            worker
-                .post_message_with_transfer(&message, &Array::of1(&buffer))
-                .map_err(|_| ())?;
+            };
+            post(worker_slot, &chunk).map_err(|_| ())?;
             Ok(Some(end))
         });
         match outcome {
