@@ -23,7 +23,7 @@
 //!    row-major matrix ([`TensorLocation::row_major_bytes`]).
 //!
 //! [`detect_positional`] applies the safetensors W_pos name rules to an index, and
-//! [`TensorLocation::matrix_view`] gives the [`MatrixView`] the rest of the pipeline uses.
+//! [`TensorLocation::matrix_view`] gives the [`MatrixView`](crate::pure::source::detect::MatrixView) the rest of the pipeline uses.
 //! Every read and allocation is bounded by a constant, never by a count from the file.
 
 pub mod legacy;
